@@ -1,0 +1,113 @@
+"""Sending commands to journeys and milestones to calendars: used by the CLI, the tests and
+the benchmark alike."""
+
+from __future__ import annotations
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from domain.commands import CommandEnvelope, FireMilestone
+from domain.identity import journey_workflow_id, process_of
+from domain.process import ElectoralProcess, ProcessCatalog
+from domain.rules import JourneyStatus
+from workflows.calendar import CalendarInput, MilestoneReport, ProcessCalendarWorkflow
+from workflows.journey import STARTING_KINDS, UPDATES_BY_KIND, JourneyInput, JourneyWorkflow
+
+
+class CommandRefused(Exception):
+    """A command the engine refused; the message names the field and the rule."""
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> CommandRefused:
+    cause = error.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return CommandRefused(message)
+
+
+def calendar_workflow_id(process_id: str) -> str:
+    return f"calendar-{process_id}"
+
+
+class JourneyClient:
+    def __init__(self, client: Client, processes: ProcessCatalog, journey_key: bytes, task_queue: str) -> None:
+        self.client = client
+        self.processes = processes
+        self.journey_key = journey_key
+        self.task_queue = task_queue
+
+    def workflow_id(self, envelope: CommandEnvelope) -> str:
+        if envelope.journey is not None:
+            if process_of(envelope.journey) != envelope.process:
+                raise CommandRefused(f"journey: {envelope.journey} is not a journey of {envelope.process}")
+            return envelope.journey
+        assert envelope.clave is not None
+        return journey_workflow_id(self.journey_key, envelope.process, envelope.clave)
+
+    async def send(self, envelope: CommandEnvelope) -> JourneyStatus:
+        """Sends one command; a command that starts a journey starts its workflow, or reaches
+        the citizen's existing journey."""
+        try:
+            process = self.processes.get(envelope.process)
+        except KeyError as error:
+            raise CommandRefused(f"process: {error.args[0]}") from None
+        workflow_id = self.workflow_id(envelope)
+        command = envelope.command
+        update = UPDATES_BY_KIND[command.kind]
+        update_id = command.effective_id()
+        try:
+            if command.kind in STARTING_KINDS:
+                start = WithStartWorkflowOperation(
+                    JourneyWorkflow.run,
+                    JourneyInput(process=process),
+                    id=workflow_id,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    task_queue=self.task_queue,
+                )
+                return await self.client.execute_update_with_start_workflow(
+                    update, command, id=update_id, start_workflow_operation=start
+                )
+            return await self.client.get_workflow_handle(workflow_id).execute_update(update, command, id=update_id)
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+
+    async def status(self, workflow_id: str) -> JourneyStatus | None:
+        return await self.client.get_workflow_handle(workflow_id).query(JourneyWorkflow.status)
+
+    async def ensure_calendar(self, process: ElectoralProcess) -> None:
+        """Starts the process calendar unless it runs (or ran) already."""
+        try:
+            await self.client.start_workflow(
+                ProcessCalendarWorkflow.run,
+                CalendarInput(process=process),
+                id=calendar_workflow_id(process.id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+
+    async def fire_milestone(self, process_id: str, command: FireMilestone) -> MilestoneReport:
+        try:
+            process = self.processes.get(process_id)
+        except KeyError as error:
+            raise CommandRefused(f"process: {error.args[0]}") from None
+        start = WithStartWorkflowOperation(
+            ProcessCalendarWorkflow.run,
+            CalendarInput(process=process),
+            id=calendar_workflow_id(process.id),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_queue=self.task_queue,
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                ProcessCalendarWorkflow.fire, command, id=f"fire:{command.milestone.value}",
+                start_workflow_operation=start,
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None

@@ -1,0 +1,150 @@
+"""Commands: what users ask of a journey. Each carries the business time it happened."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from domain.process import Channel, Milestone, Modality
+from domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
+
+StaffId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$")]
+Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Z0-9_]+$")]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime = Field(description="business time the command happened")
+    command_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="idempotency key; derived from the command's content when absent",
+    )
+
+    def effective_id(self) -> str:
+        """A stable id: the same command sent twice is recognised as one."""
+        if self.command_id:
+            return self.command_id
+        body = self.model_dump_json(exclude={"command_id"})
+        return f"{self.kind}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"  # type: ignore[attr-defined]
+
+
+class RecordCredential(Command):
+    kind: Literal["record_credential"] = "record_credential"
+    credential: Credential
+
+
+class ActivateCredential(Command):
+    kind: Literal["activate_credential"] = "activate_credential"
+
+
+class FileRequest(Command):
+    """The SIILNERE. ``at`` is when it was filed."""
+
+    kind: Literal["file_request"] = "file_request"
+    channel: Channel
+    state_of_reference: str = Field(pattern=r"^\d{2}$")
+    country: CountryCode
+    address: AddressAbroad
+    contact: Contact
+    modality: Modality
+    credential: Credential | None = Field(
+        default=None, description="the credential, when it was not recorded before"
+    )
+
+
+class DecideReview(Command):
+    kind: Literal["decide_review"] = "decide_review"
+    reviewer: StaffId
+    outcome: Literal["meets_requirements", "inconsistencies", "rejected"]
+    reasons: tuple[Code, ...] = ()
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class SendSubsaneDocuments(Command):
+    kind: Literal["send_subsane_documents"] = "send_subsane_documents"
+    documents: tuple[Code, ...] = Field(min_length=1)
+
+
+class ReopenRejection(Command):
+    kind: Literal["reopen_rejection"] = "reopen_rejection"
+    staff: StaffId
+    clarification: str = Field(min_length=1, max_length=2000)
+
+
+class FileObservation(Command):
+    kind: Literal["file_observation"] = "file_observation"
+    observation_id: Code
+    party: Code
+    representative: StaffId
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveObservation(Command):
+    kind: Literal["resolve_observation"] = "resolve_observation"
+    observation_id: Code
+    resolver: StaffId
+    upheld: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RecordRegistralCheck(Command):
+    kind: Literal["record_registral_check"] = "record_registral_check"
+    result: Code = Field(description="OK, or an exclusion reason code of the process")
+    source: str = Field(min_length=1, max_length=200)
+
+
+class ApplyMilestone(Command):
+    kind: Literal["apply_milestone"] = "apply_milestone"
+    milestone: Milestone
+
+
+JourneyCommand = Annotated[
+    Union[
+        RecordCredential,
+        ActivateCredential,
+        FileRequest,
+        DecideReview,
+        SendSubsaneDocuments,
+        ReopenRejection,
+        FileObservation,
+        ResolveObservation,
+        RecordRegistralCheck,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+class FireMilestone(BaseModel):
+    """Fire a calendar milestone of a process (replay mode, or an admin firing it early)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["fire_milestone"] = "fire_milestone"
+    milestone: Milestone
+    at: AwareDatetime | None = Field(default=None, description="defaults to the configured date")
+
+
+class CommandEnvelope(BaseModel):
+    """A command addressed to one journey: by the citizen's clave, or by journey id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    process: str = Field(min_length=1, max_length=60)
+    clave: Clave | None = None
+    journey: str | None = Field(default=None, pattern=r"^journey-[a-z0-9-]+-[0-9a-f]{32}$")
+    command: JourneyCommand
+
+    @model_validator(mode="after")
+    def _addressed_once(self) -> CommandEnvelope:
+        if (self.clave is None) == (self.journey is None):
+            raise ValueError("give exactly one of clave or journey")
+        credential = getattr(self.command, "credential", None)
+        if credential is not None and self.clave is not None and credential.clave != self.clave:
+            raise ValueError("clave: differs from command.credential.clave")
+        return self

@@ -1,0 +1,30 @@
+"""Journey identity: a keyed hash of the clave and the process, never the clave itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from uuid import UUID
+
+WORKFLOW_ID = re.compile(r"^journey-(?P<process>[a-z0-9-]+)-(?P<hash>[0-9a-f]{32})$")
+
+
+def journey_workflow_id(key: bytes, process_id: str, clave: str) -> str:
+    digest = hmac.new(key, f"{process_id}\x1f{clave.upper()}".encode(), hashlib.sha256).hexdigest()
+    return f"journey-{process_id}-{digest[:32]}"
+
+
+def journey_uuid(workflow_id: str) -> UUID:
+    """The aggregate id of the journey a workflow runs: the same hash, as a UUID."""
+    match = WORKFLOW_ID.match(workflow_id)
+    if not match:
+        raise ValueError(f"not a journey id: {workflow_id!r}")
+    return UUID(hex=match["hash"])
+
+
+def process_of(workflow_id: str) -> str:
+    match = WORKFLOW_ID.match(workflow_id)
+    if not match:
+        raise ValueError(f"not a journey id: {workflow_id!r}")
+    return match["process"]

@@ -1,0 +1,318 @@
+"""One citizen's journey in one electoral process, as an event-sourced aggregate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import rules
+from domain.commands import (
+    ActivateCredential,
+    ApplyMilestone,
+    DecideReview,
+    FileObservation,
+    FileRequest,
+    RecordCredential,
+    RecordRegistralCheck,
+    ReopenRejection,
+    ResolveObservation,
+    SendSubsaneDocuments,
+)
+from domain.identity import journey_uuid
+from domain.process import ElectoralProcess, Milestone
+from domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
+from domain.values import Credential, CredentialKind, age_on
+
+
+class Journey(Aggregate):
+    """Every method that changes the journey first checks the rules (``domain.rules``)
+    against the journey's status, then triggers its events. Each event records the
+    command that caused it, so a command applied twice is recognised and skipped."""
+
+    @staticmethod
+    def create_id(workflow_id: str) -> UUID:
+        return journey_uuid(workflow_id)
+
+    @event("Started")
+    def __init__(self, process_id: str, workflow_id: str, at: datetime, command_id: str):
+        self.process_id = process_id
+        self.workflow_id = workflow_id
+        self.stage: Stage | None = None
+        self.analysis_status: AnalysisStatus | None = None
+        self.credential: dict[str, Any] | None = None
+        self.credential_kind: CredentialKind | None = None
+        self.credential_activated = False
+        self.adult_on_election_day = False
+        self.request: dict[str, Any] | None = None
+        self.observations: dict[str, bool] = {}  # id -> open
+        self.reasons: list[str] = []
+        self.last_at = at
+        self.processed_commands: set[str] = {command_id}
+
+    # -- reading -------------------------------------------------------------------
+
+    def status(self) -> JourneyStatus:
+        return JourneyStatus(
+            journey_id=str(self.id),
+            workflow_id=self.workflow_id,
+            process_id=self.process_id,
+            version=self.version,
+            stage=self.stage,
+            analysis_status=self.analysis_status,
+            credential_kind=self.credential_kind,
+            credential_activated=self.credential_activated,
+            adult_on_election_day=self.adult_on_election_day,
+            last_at=self.last_at if self.stage is not None else None,
+            open_observations=tuple(k for k, is_open in self.observations.items() if is_open),
+            reasons=tuple(self.reasons),
+        )
+
+    def has_processed(self, command_id: str) -> bool:
+        return command_id in self.processed_commands
+
+    def _noted(self, at: datetime, command_id: str) -> None:
+        self.last_at = at
+        self.processed_commands.add(command_id)
+
+    # -- credential ------------------------------------------------------------------
+
+    def record_credential(self, process: ElectoralProcess, cmd: RecordCredential, command_id: str) -> None:
+        rules.check_record_credential(process, self.status(), cmd)
+        self._record(process, cmd.credential, cmd.at, command_id)
+
+    def _record(self, process: ElectoralProcess, credential: Credential, at: datetime, command_id: str) -> None:
+        self._credential_recorded(
+            at=at,
+            command_id=command_id,
+            credential=credential.model_dump(mode="json"),
+            kind=credential.kind.value,
+            adult_on_election_day=age_on(credential.holder.birth_date, process.election_day) >= 18,
+        )
+        if credential.activated_on is not None:
+            self._credential_activated(at=at, command_id=command_id)
+
+    @event("CredentialRecorded")
+    def _credential_recorded(
+        self, at: datetime, command_id: str, credential: dict, kind: str, adult_on_election_day: bool
+    ) -> None:
+        self.credential = credential
+        self.credential_kind = CredentialKind(kind)
+        self.adult_on_election_day = adult_on_election_day
+        self.stage = Stage.CREDENTIAL_RECORDED
+        self._noted(at, command_id)
+
+    def activate_credential(self, process: ElectoralProcess, cmd: ActivateCredential, command_id: str) -> None:
+        rules.check_activate_credential(process, self.status(), cmd)
+        self._credential_activated(at=cmd.at, command_id=command_id)
+
+    @event("CredentialActivated")
+    def _credential_activated(self, at: datetime, command_id: str) -> None:
+        self.credential_activated = True
+        self._noted(at, command_id)
+
+    # -- request ---------------------------------------------------------------------
+
+    def file_request(self, process: ElectoralProcess, cmd: FileRequest, command_id: str) -> None:
+        rules.check_file_request(process, self.status(), cmd)
+        if cmd.credential is not None:
+            self._record(process, cmd.credential, cmd.at, command_id)
+        assert self.credential is not None
+        holder = self.credential["holder"]
+        birth_date = datetime.fromisoformat(holder["birth_date"]).date()
+        self._request_filed(
+            at=cmd.at,
+            command_id=command_id,
+            channel=cmd.channel.value,
+            state_of_reference=cmd.state_of_reference,
+            country=cmd.country,
+            modality=cmd.modality.value,
+            credential_kind=self.credential["kind"],
+            sex=holder["sex"],
+            age_at_filing=age_on(birth_date, process.business_day(cmd.at)),
+            address=cmd.address.model_dump(mode="json"),
+            contact=cmd.contact.model_dump(mode="json"),
+        )
+
+    @event("RequestFiled")
+    def _request_filed(
+        self,
+        at: datetime,
+        command_id: str,
+        channel: str,
+        state_of_reference: str,
+        country: str,
+        modality: str,
+        credential_kind: str,
+        sex: str,
+        age_at_filing: int,
+        address: dict,
+        contact: dict,
+    ) -> None:
+        self.request = {
+            "channel": channel,
+            "state_of_reference": state_of_reference,
+            "country": country,
+            "modality": modality,
+            "address": address,
+            "contact": contact,
+        }
+        self.stage = Stage.IN_REVIEW
+        self.analysis_status = AnalysisStatus.IN_REVIEW
+        self._noted(at, command_id)
+
+    # -- review and subsane -------------------------------------------------------------
+
+    def decide_review(self, process: ElectoralProcess, cmd: DecideReview, command_id: str) -> None:
+        rules.check_decide_review(process, self.status(), cmd)
+        self._review_decided(
+            at=cmd.at,
+            command_id=command_id,
+            reviewer=cmd.reviewer,
+            outcome=cmd.outcome,
+            reasons=list(cmd.reasons),
+            notes=cmd.notes,
+        )
+        if cmd.outcome == "inconsistencies":
+            self._subsane_requested(
+                at=cmd.at, command_id=command_id, deadline=process.milestone_at(Milestone.ANALYSIS_DEADLINE)
+            )
+
+    @event("ReviewDecided")
+    def _review_decided(
+        self, at: datetime, command_id: str, reviewer: str, outcome: str, reasons: list[str], notes: str | None
+    ) -> None:
+        self.analysis_status = AnalysisStatus(outcome)
+        self.stage = Stage(outcome)
+        self.reasons = list(reasons)
+        self._noted(at, command_id)
+
+    @event("SubsaneRequested")
+    def _subsane_requested(self, at: datetime, command_id: str, deadline: datetime) -> None:
+        self._noted(at, command_id)
+
+    def send_subsane_documents(self, process: ElectoralProcess, cmd: SendSubsaneDocuments, command_id: str) -> None:
+        rules.check_send_subsane_documents(process, self.status(), cmd)
+        self._subsane_documents_received(at=cmd.at, command_id=command_id, documents=list(cmd.documents))
+
+    @event("SubsaneDocumentsReceived")
+    def _subsane_documents_received(self, at: datetime, command_id: str, documents: list[str]) -> None:
+        self.stage = Stage.IN_REVIEW
+        self.analysis_status = AnalysisStatus.IN_REVIEW
+        self._noted(at, command_id)
+
+    @event("SubsaneExpired")
+    def _subsane_expired(self, at: datetime, command_id: str) -> None:
+        self.stage = Stage.REJECTED
+        self.analysis_status = AnalysisStatus.REJECTED
+        self.reasons = ["SUBSANE_EXPIRED"]
+        self._noted(at, command_id)
+
+    def reopen_rejection(self, process: ElectoralProcess, cmd: ReopenRejection, command_id: str) -> None:
+        rules.check_reopen_rejection(process, self.status(), cmd)
+        self._rejection_reopened(at=cmd.at, command_id=command_id, staff=cmd.staff, clarification=cmd.clarification)
+
+    @event("RejectionReopened")
+    def _rejection_reopened(self, at: datetime, command_id: str, staff: str, clarification: str) -> None:
+        self.stage = Stage.IN_REVIEW
+        self.analysis_status = AnalysisStatus.IN_REVIEW
+        self.reasons = []
+        self._noted(at, command_id)
+
+    # -- final list ----------------------------------------------------------------------
+
+    def file_observation(self, process: ElectoralProcess, cmd: FileObservation, command_id: str) -> None:
+        rules.check_file_observation(process, self.status(), cmd)
+        self._observation_filed(
+            at=cmd.at,
+            command_id=command_id,
+            observation_id=cmd.observation_id,
+            party=cmd.party,
+            representative=cmd.representative,
+            reason=cmd.reason,
+        )
+
+    @event("PartyObservationFiled")
+    def _observation_filed(
+        self, at: datetime, command_id: str, observation_id: str, party: str, representative: str, reason: str
+    ) -> None:
+        self.observations[observation_id] = True
+        self._noted(at, command_id)
+
+    def resolve_observation(self, process: ElectoralProcess, cmd: ResolveObservation, command_id: str) -> None:
+        rules.check_resolve_observation(process, self.status(), cmd)
+        self._observation_resolved(
+            at=cmd.at,
+            command_id=command_id,
+            observation_id=cmd.observation_id,
+            resolver=cmd.resolver,
+            upheld=cmd.upheld,
+            reason=cmd.reason,
+        )
+        if cmd.upheld:
+            self._excluded(at=cmd.at, command_id=command_id, reason="OBSERVATION_UPHELD")
+
+    @event("PartyObservationResolved")
+    def _observation_resolved(
+        self, at: datetime, command_id: str, observation_id: str, resolver: str, upheld: bool, reason: str
+    ) -> None:
+        self.observations[observation_id] = False
+        self._noted(at, command_id)
+
+    def record_registral_check(self, process: ElectoralProcess, cmd: RecordRegistralCheck, command_id: str) -> None:
+        rules.check_registral_check(process, self.status(), cmd)
+        self._registral_check_recorded(at=cmd.at, command_id=command_id, result=cmd.result, source=cmd.source)
+        if cmd.result != "OK":
+            self._excluded(at=cmd.at, command_id=command_id, reason=cmd.result)
+
+    @event("RegistralCheckRecorded")
+    def _registral_check_recorded(self, at: datetime, command_id: str, result: str, source: str) -> None:
+        self._noted(at, command_id)
+
+    @event("ListedForReview")
+    def _listed_for_review(self, at: datetime, command_id: str) -> None:
+        self.stage = Stage.LISTED_FOR_REVIEW
+        self._noted(at, command_id)
+
+    @event("IncludedInDefinitiveList")
+    def _included(self, at: datetime, command_id: str) -> None:
+        self.stage = Stage.INCLUDED
+        self._noted(at, command_id)
+
+    @event("ExcludedFromDefinitiveList")
+    def _excluded(self, at: datetime, command_id: str, reason: str) -> None:
+        self.stage = Stage.EXCLUDED
+        self.reasons = [reason]
+        self._noted(at, command_id)
+
+    @event("ClosedWithoutRequest")
+    def _closed_without_request(self, at: datetime, command_id: str) -> None:
+        self.stage = Stage.CLOSED_WITHOUT_REQUEST
+        self._noted(at, command_id)
+
+    # -- milestones ----------------------------------------------------------------------
+
+    def apply_milestone(self, process: ElectoralProcess, cmd: ApplyMilestone, command_id: str) -> bool:
+        """Applies a calendar milestone; returns whether it changed the journey."""
+        outcome = rules.milestone_outcome(self.status(), cmd.milestone)
+        if outcome is None:
+            return False
+        # A milestone is a fact of the calendar: it applies even if a command of this
+        # journey carries a later business time, so time is taken as the later of both.
+        at = max(cmd.at, self.last_at)
+        new_stage, reason = outcome
+        if new_stage is Stage.CLOSED_WITHOUT_REQUEST:
+            self._closed_without_request(at=at, command_id=command_id)
+        elif new_stage is Stage.REJECTED:
+            self._subsane_expired(at=at, command_id=command_id)
+        elif new_stage is Stage.LISTED_FOR_REVIEW:
+            self._listed_for_review(at=at, command_id=command_id)
+        elif new_stage is Stage.INCLUDED:
+            self._included(at=at, command_id=command_id)
+        elif new_stage is Stage.EXCLUDED:
+            self._excluded(at=at, command_id=command_id, reason=reason or "NOT_MEETING_REQUIREMENTS")
+        else:  # pragma: no cover - milestone_outcome returns only the stages above
+            raise DomainError("milestone", "milestone-outcome", f"unexpected stage {new_stage}")
+        return True

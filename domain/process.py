@@ -1,0 +1,167 @@
+"""An electoral process as validated configuration data.
+
+A process is a JSON file (``domain/processes/*.json`` or any directory named in the
+settings); adding another process needs no code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+BUILTIN_PROCESSES_DIR = Path(__file__).parent / "processes"
+
+
+class Channel(StrEnum):
+    INETEL = "INETEL"
+    SRVE = "SRVE"
+
+
+class Modality(StrEnum):
+    POSTAL = "postal"
+    INTERNET = "internet"
+    IN_PERSON = "in_person"
+
+
+class Milestone(StrEnum):
+    """The process calendar's milestones, in the order they happen."""
+
+    REGISTRATION_CLOSED = "registration_closed"
+    INCONSISTENCY_NOTICE_DEADLINE = "inconsistency_notice_deadline"
+    ANALYSIS_DEADLINE = "analysis_deadline"
+    LIST_FOR_REVIEW_ISSUED = "list_for_review_issued"
+    OBSERVATIONS_CLOSED = "observations_closed"
+    DEFINITIVE_LIST = "definitive_list"
+
+
+MILESTONE_ORDER: tuple[Milestone, ...] = tuple(Milestone)
+
+
+class StateOfReference(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(pattern=r"^\d{2}$", description="INEGI state code")
+    name: str
+
+
+class ElectoralProcess(BaseModel):
+    """One electoral process with vote from abroad (e.g. PEL 2020-2021)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    name: str
+    timezone: str
+    states: tuple[StateOfReference, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    modalities: tuple[Modality, ...] = Field(min_length=1)
+    registration_opens: datetime
+    milestones: dict[Milestone, datetime]
+    clarification_window_closes: datetime
+    election_day: date
+    milestone_mode: Literal["live", "on_command"] = "on_command"
+    inconsistency_reasons: dict[str, str] = Field(min_length=1)
+    rejection_reasons: dict[str, str] = Field(min_length=1)
+    exclusion_reasons: dict[str, str] = Field(min_length=1)
+    notes: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown timezone {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _calendar_is_complete_and_ordered(self) -> ElectoralProcess:
+        missing = [m.value for m in MILESTONE_ORDER if m not in self.milestones]
+        if missing:
+            raise ValueError(f"milestones missing: {', '.join(missing)}")
+        previous = self.localize(self.registration_opens)
+        for milestone in MILESTONE_ORDER:
+            moment = self.milestone_at(milestone)
+            if moment < previous:
+                raise ValueError(f"milestone {milestone.value} comes before the previous one")
+            previous = moment
+        if self.localize(self.clarification_window_closes) < self.localize(self.registration_opens):
+            raise ValueError("clarification_window_closes is before registration opens")
+        codes = [s.code for s in self.states]
+        if len(codes) != len(set(codes)):
+            raise ValueError("states: duplicated state code")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def localize(self, moment: datetime) -> datetime:
+        """Naive datetimes in the file are local times of the process."""
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=self.tz)
+        return moment
+
+    def milestone_at(self, milestone: Milestone) -> datetime:
+        return self.localize(self.milestones[milestone])
+
+    @property
+    def registration_window(self) -> tuple[datetime, datetime]:
+        return self.localize(self.registration_opens), self.milestone_at(Milestone.REGISTRATION_CLOSED)
+
+    @property
+    def clarification_closes_at(self) -> datetime:
+        return self.localize(self.clarification_window_closes)
+
+    def state(self, code: str) -> StateOfReference | None:
+        return next((s for s in self.states if s.code == code), None)
+
+    def business_day(self, moment: datetime) -> date:
+        """The calendar day of a business time in the process's timezone."""
+        return moment.astimezone(self.tz).date()
+
+    def end_of_day(self, day: date) -> datetime:
+        return datetime.combine(day, time.max, tzinfo=self.tz)
+
+
+class ProcessCatalog:
+    """The processes known to this installation, loaded from JSON files."""
+
+    def __init__(self, processes: dict[str, ElectoralProcess]):
+        self._processes = processes
+
+    @classmethod
+    def load(cls, *directories: Path) -> ProcessCatalog:
+        processes: dict[str, ElectoralProcess] = {}
+        for directory in (BUILTIN_PROCESSES_DIR, *directories):
+            for path in sorted(Path(directory).glob("*.json")):
+                process = load_process_file(path)
+                processes[process.id] = process
+        return cls(processes)
+
+    def get(self, process_id: str) -> ElectoralProcess:
+        try:
+            return self._processes[process_id]
+        except KeyError:
+            known = ", ".join(sorted(self._processes)) or "none"
+            raise KeyError(f"unknown electoral process {process_id!r} (known: {known})") from None
+
+    def add(self, process: ElectoralProcess) -> None:
+        self._processes[process.id] = process
+
+    def __iter__(self):
+        return iter(self._processes.values())
+
+
+def load_process_file(path: Path) -> ElectoralProcess:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON: {error}") from error
+    return ElectoralProcess.model_validate(data)

@@ -1,0 +1,303 @@
+"""The journey's rules as pure functions over its status.
+
+The aggregate enforces them as invariants before it records an event; the workflow calls
+the same functions in its Update validators so that a refused command is answered at once
+and records nothing. One set of rules, two callers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.commands import (
+    ActivateCredential,
+    DecideReview,
+    FileObservation,
+    FileRequest,
+    RecordCredential,
+    RecordRegistralCheck,
+    ReopenRejection,
+    ResolveObservation,
+    SendSubsaneDocuments,
+)
+from domain.process import Channel, ElectoralProcess, Milestone
+from domain.values import Credential, CredentialKind, age_on
+
+
+class Stage(StrEnum):
+    CREDENTIAL_RECORDED = "credential_recorded"
+    IN_REVIEW = "in_review"
+    INCONSISTENCIES = "inconsistencies"
+    MEETS_REQUIREMENTS = "meets_requirements"
+    REJECTED = "rejected"
+    LISTED_FOR_REVIEW = "listed_for_review"
+    EXCLUDED = "excluded"
+    INCLUDED = "included"
+    CLOSED_WITHOUT_REQUEST = "closed_without_request"
+
+
+FINAL_STAGES = frozenset({Stage.INCLUDED, Stage.EXCLUDED, Stage.CLOSED_WITHOUT_REQUEST})
+
+
+class AnalysisStatus(StrEnum):
+    """DERFE's determination on the request (report table 4.1.6)."""
+
+    IN_REVIEW = "in_review"
+    MEETS_REQUIREMENTS = "meets_requirements"
+    INCONSISTENCIES = "inconsistencies"
+    REJECTED = "rejected"
+
+
+class DomainError(ValueError):
+    """A command refused by a rule. ``field`` names the offending input, ``rule`` the rule."""
+
+    def __init__(self, field: str, rule: str, message: str):
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {message} [{rule}]")
+
+
+class JourneyStatus(BaseModel):
+    """What the rules need to know of a journey. Holds no personal data: it travels in
+    workflow state and activity results."""
+
+    model_config = ConfigDict(frozen=True)
+
+    journey_id: str
+    workflow_id: str
+    process_id: str
+    version: int = 0
+    stage: Stage | None = None
+    analysis_status: AnalysisStatus | None = None
+    credential_kind: CredentialKind | None = None
+    credential_activated: bool = False
+    adult_on_election_day: bool = False
+    last_at: datetime | None = None
+    open_observations: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def is_final(self) -> bool:
+        return self.stage in FINAL_STAGES
+
+
+def _check_time(status: JourneyStatus, at: datetime) -> None:
+    if status.last_at is not None and at < status.last_at:
+        raise DomainError(
+            "at", "business-time-order",
+            f"{at.isoformat()} is before the journey's last event at {status.last_at.isoformat()}",
+        )
+
+
+def _check_not_final(status: JourneyStatus) -> None:
+    if status.is_final:
+        raise DomainError("journey", "journey-ended", f"the journey has ended ({status.stage})")
+
+
+def _check_stage(status: JourneyStatus, allowed: set[Stage], what: str) -> None:
+    if status.stage not in allowed:
+        names = ", ".join(sorted(s.value for s in allowed))
+        raise DomainError("journey", "wrong-stage", f"{what} needs the journey in {names}, it is {status.stage}")
+
+
+def check_credential(process: ElectoralProcess, credential: Credential) -> None:
+    election_day = process.election_day
+    if age_on(credential.holder.birth_date, election_day) < 18:
+        raise DomainError(
+            "credential.holder.birth_date", "adult-on-election-day",
+            f"the citizen is under 18 on election day {election_day.isoformat()}",
+        )
+
+
+def check_record_credential(process: ElectoralProcess, status: JourneyStatus, cmd: RecordCredential) -> None:
+    if status.stage is not None:
+        raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
+    check_credential(process, cmd.credential)
+    _check_registration_open_for_journeys(process, cmd.at)
+
+
+def _check_registration_open_for_journeys(process: ElectoralProcess, at: datetime) -> None:
+    closes = process.milestone_at(Milestone.REGISTRATION_CLOSED)
+    if at > closes:
+        raise DomainError("at", "registration-window", f"registration for {process.name} closed at {closes.isoformat()}")
+
+
+def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ActivateCredential) -> None:
+    _check_not_final(status)
+    if status.stage is None:
+        raise DomainError("credential", "credential-recorded", "no credential is recorded for this journey")
+    if status.credential_kind is not CredentialKind.CPVE:
+        raise DomainError("credential.kind", "cpve-activation", "only a CPVE is activated")
+    if status.credential_activated:
+        raise DomainError("credential", "cpve-activation", "the CPVE is already activated")
+    _check_time(status, cmd.at)
+
+
+def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: FileRequest) -> None:
+    if status.stage is None:
+        if cmd.credential is None:
+            raise DomainError("credential", "credential-recorded", "no credential is recorded: send it with the request")
+        check_credential(process, cmd.credential)
+        kind = cmd.credential.kind
+        activated = cmd.credential.activated_on is not None
+        valid_until = cmd.credential.valid_until
+    else:
+        if status.stage is not Stage.CREDENTIAL_RECORDED:
+            raise DomainError(
+                "journey", "one-request-per-process",
+                f"a request is already filed for this citizen in {process.name} (journey {status.workflow_id}, stage {status.stage})",
+            )
+        if cmd.credential is not None:
+            raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
+        kind = status.credential_kind
+        activated = status.credential_activated
+        valid_until = None
+    opens, closes = process.registration_window
+    if not opens <= cmd.at <= closes:
+        raise DomainError(
+            "at", "registration-window",
+            f"filed at {cmd.at.isoformat()}, outside the registration window {opens.isoformat()} – {closes.isoformat()}",
+        )
+    if process.state(cmd.state_of_reference) is None:
+        raise DomainError(
+            "state_of_reference", "state-with-vmre",
+            f"state {cmd.state_of_reference} has no vote from abroad in {process.name}",
+        )
+    if cmd.channel not in process.channels:
+        raise DomainError("channel", "process-channel", f"{cmd.channel} is not a channel of {process.name}")
+    if cmd.modality not in process.modalities:
+        raise DomainError("modality", "process-modality", f"{cmd.modality} is not a voting modality of {process.name}")
+    if cmd.channel is Channel.INETEL:
+        if kind is not CredentialKind.CPVE:
+            raise DomainError("channel", "inetel-needs-cpve", "a request by phone (INETEL) needs a CPVE, not a CPV")
+        if not activated:
+            raise DomainError("credential.activated_on", "inetel-needs-activated-cpve", "the CPVE is not activated")
+    if valid_until is not None and valid_until < process.business_day(cmd.at):
+        raise DomainError("credential.valid_until", "valid-credential", "the credential has expired")
+    _check_time(status, cmd.at)
+
+
+def check_decide_review(process: ElectoralProcess, status: JourneyStatus, cmd: DecideReview) -> None:
+    if status.stage is None or status.stage is Stage.CREDENTIAL_RECORDED:
+        raise DomainError("journey", "decision-needs-request", "no request is filed for this journey")
+    _check_stage(status, {Stage.IN_REVIEW}, "a review decision")
+    deadline = process.milestone_at(Milestone.ANALYSIS_DEADLINE)
+    if cmd.at > deadline:
+        raise DomainError("at", "analysis-period", f"the analysis period ended at {deadline.isoformat()}")
+    if cmd.outcome == "meets_requirements":
+        if cmd.reasons:
+            raise DomainError("reasons", "reason-codes", "a request that meets the requirements takes no reason codes")
+    else:
+        catalogue = process.inconsistency_reasons if cmd.outcome == "inconsistencies" else process.rejection_reasons
+        if not cmd.reasons:
+            raise DomainError("reasons", "reason-codes", f"a decision of {cmd.outcome} needs at least one reason code")
+        unknown = [r for r in cmd.reasons if r not in catalogue]
+        if unknown:
+            raise DomainError(
+                "reasons", "reason-codes",
+                f"unknown {cmd.outcome} reason code(s) {', '.join(unknown)}; known: {', '.join(sorted(catalogue))}",
+            )
+        if cmd.outcome == "inconsistencies":
+            notice_deadline = process.milestone_at(Milestone.INCONSISTENCY_NOTICE_DEADLINE)
+            if cmd.at > notice_deadline:
+                raise DomainError(
+                    "at", "inconsistency-notice-deadline",
+                    f"inconsistencies can be notified until {notice_deadline.isoformat()}",
+                )
+    _check_time(status, cmd.at)
+
+
+def check_send_subsane_documents(process: ElectoralProcess, status: JourneyStatus, cmd: SendSubsaneDocuments) -> None:
+    if status.analysis_status is not AnalysisStatus.INCONSISTENCIES or status.stage is not Stage.INCONSISTENCIES:
+        raise DomainError("journey", "subsane-needs-inconsistencies", "the journey has no inconsistencies to correct")
+    deadline = process.milestone_at(Milestone.ANALYSIS_DEADLINE)
+    if cmd.at > deadline:
+        raise DomainError("at", "subsane-deadline", f"the subsane deadline was {deadline.isoformat()}")
+    _check_time(status, cmd.at)
+
+
+def check_reopen_rejection(process: ElectoralProcess, status: JourneyStatus, cmd: ReopenRejection) -> None:
+    _check_stage(status, {Stage.REJECTED}, "reopening")
+    closes = process.clarification_closes_at
+    if cmd.at > closes:
+        raise DomainError("at", "clarification-window", f"the clarification window closed at {closes.isoformat()}")
+    _check_time(status, cmd.at)
+
+
+def check_file_observation(process: ElectoralProcess, status: JourneyStatus, cmd: FileObservation) -> None:
+    _check_stage(status, {Stage.LISTED_FOR_REVIEW}, "a party observation")
+    opens = process.milestone_at(Milestone.LIST_FOR_REVIEW_ISSUED)
+    closes = process.milestone_at(Milestone.OBSERVATIONS_CLOSED)
+    if not opens <= cmd.at <= closes:
+        raise DomainError(
+            "at", "observation-window", f"observations are filed from {opens.isoformat()} to {closes.isoformat()}"
+        )
+    if cmd.observation_id in status.open_observations:
+        raise DomainError("observation_id", "unique-observation", f"observation {cmd.observation_id} is already filed")
+    _check_time(status, cmd.at)
+
+
+def check_resolve_observation(process: ElectoralProcess, status: JourneyStatus, cmd: ResolveObservation) -> None:
+    _check_not_final(status)
+    if cmd.observation_id not in status.open_observations:
+        raise DomainError("observation_id", "open-observation", f"no open observation {cmd.observation_id}")
+    _check_time(status, cmd.at)
+
+
+def check_registral_check(process: ElectoralProcess, status: JourneyStatus, cmd: RecordRegistralCheck) -> None:
+    _check_stage(status, {Stage.LISTED_FOR_REVIEW}, "the final registral check")
+    if cmd.result != "OK" and cmd.result not in process.exclusion_reasons:
+        raise DomainError(
+            "result", "reason-codes",
+            f"unknown registral result {cmd.result}; known: OK, {', '.join(sorted(process.exclusion_reasons))}",
+        )
+    _check_time(status, cmd.at)
+
+
+def milestone_outcome(status: JourneyStatus, milestone: Milestone) -> tuple[Stage, str | None] | None:
+    """What a milestone does to a journey in its current stage: the new stage and a reason, or None."""
+    stage = status.stage
+    if stage is None or stage in FINAL_STAGES:
+        return None
+    if milestone is Milestone.REGISTRATION_CLOSED and stage is Stage.CREDENTIAL_RECORDED:
+        return Stage.CLOSED_WITHOUT_REQUEST, None
+    if milestone is Milestone.ANALYSIS_DEADLINE and stage is Stage.INCONSISTENCIES:
+        return Stage.REJECTED, "SUBSANE_EXPIRED"
+    if milestone is Milestone.LIST_FOR_REVIEW_ISSUED and stage is Stage.MEETS_REQUIREMENTS:
+        return Stage.LISTED_FOR_REVIEW, None
+    if milestone is Milestone.DEFINITIVE_LIST:
+        if stage is Stage.LISTED_FOR_REVIEW:
+            return Stage.INCLUDED, None
+        return Stage.EXCLUDED, "NOT_MEETING_REQUIREMENTS"
+    return None
+
+
+# The stages each milestone can change: the fan-out sends a milestone only to these journeys.
+MILESTONE_STAGES: dict[Milestone, frozenset[Stage]] = {
+    Milestone.REGISTRATION_CLOSED: frozenset({Stage.CREDENTIAL_RECORDED}),
+    Milestone.INCONSISTENCY_NOTICE_DEADLINE: frozenset(),
+    Milestone.ANALYSIS_DEADLINE: frozenset({Stage.INCONSISTENCIES}),
+    Milestone.LIST_FOR_REVIEW_ISSUED: frozenset({Stage.MEETS_REQUIREMENTS}),
+    Milestone.OBSERVATIONS_CLOSED: frozenset(),
+    Milestone.DEFINITIVE_LIST: frozenset(set(Stage) - FINAL_STAGES),
+}
+
+
+CHECKS = {
+    "record_credential": check_record_credential,
+    "activate_credential": check_activate_credential,
+    "file_request": check_file_request,
+    "decide_review": check_decide_review,
+    "send_subsane_documents": check_send_subsane_documents,
+    "reopen_rejection": check_reopen_rejection,
+    "file_observation": check_file_observation,
+    "resolve_observation": check_resolve_observation,
+    "record_registral_check": check_registral_check,
+}
+
+
+def check(process: ElectoralProcess, status: JourneyStatus, command) -> None:
+    CHECKS[command.kind](process, status, command)

@@ -1,0 +1,249 @@
+"""The journey counts projection: the figures of report section 4.1, as of any business day,
+and each journey's current stage.
+
+Counts are kept as per-day deltas: a request adds +1 to each of its dimensions on the day it
+was filed, and a change of analysis status or stage moves one unit from the old key to the new
+one on the day it happened. A report as of day D sums the deltas up to D, so its cost grows
+with days × keys, not with journeys. Every event's view update and its tracking record are
+written in one SQLite transaction, so a restarted runner never counts an event twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+
+from domain.journey import Journey
+from domain.process import ElectoralProcess, ProcessCatalog
+from domain.rules import AnalysisStatus, Stage
+
+AGE_RANGES: tuple[str, ...] = (
+    "18", "19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59", "60-64", "65 o más",
+)
+
+
+def age_range(age: int) -> str:
+    """INE's age ranges. Ages under 18 at filing (citizens who come of age by election day)
+    count in the first range."""
+    if age <= 18:
+        return "18"
+    if age == 19:
+        return "19"
+    if age >= 65:
+        return "65 o más"
+    low = (age // 5) * 5
+    return f"{low}-{low + 4}"
+
+
+class JourneyCountsView(SQLiteTrackingRecorder):
+    """The materialised view, in its own SQLite file."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS journeys ("
+            " journey_id TEXT PRIMARY KEY,"
+            " process_id TEXT NOT NULL,"
+            " workflow_id TEXT NOT NULL,"
+            " stage TEXT,"
+            " analysis_status TEXT,"
+            " filed_day TEXT)",
+            "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
+            "CREATE TABLE IF NOT EXISTS counts ("
+            " process_id TEXT NOT NULL,"
+            " day TEXT NOT NULL,"
+            " dimension TEXT NOT NULL,"
+            " key TEXT NOT NULL,"
+            " n INTEGER NOT NULL,"
+            " PRIMARY KEY (process_id, dimension, key, day)) WITHOUT ROWID",
+        ]
+
+    # -- writing (each call is one transaction with its tracking record) -----------------
+
+    def record(
+        self,
+        tracking: Tracking,
+        journey_id: str,
+        *,
+        start: tuple[str, str] | None = None,
+        filed: tuple[str, dict[str, str]] | None = None,
+        stage: tuple[str, str] | None = None,
+        analysis: tuple[str, str] | None = None,
+    ) -> None:
+        """Applies one event's changes: ``start`` (process_id, workflow_id); ``filed`` (day,
+        {dimension: key}); ``stage``/``analysis`` (day, new value)."""
+        with self.datastore.transaction(commit=True) as c:
+            if start is not None:
+                c.execute(
+                    "INSERT INTO journeys (journey_id, process_id, workflow_id) VALUES (?, ?, ?)",
+                    (journey_id, *start),
+                )
+            if filed is not None or stage is not None or analysis is not None:
+                c.execute(
+                    "SELECT process_id, stage, analysis_status FROM journeys WHERE journey_id = ?", (journey_id,)
+                )
+                row = c.fetchone()
+                process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
+                if filed is not None:
+                    day, dimensions = filed
+                    for dimension, key in dimensions.items():
+                        self._add(c, process_id, day, dimension, key, +1)
+                    c.execute("UPDATE journeys SET filed_day = ? WHERE journey_id = ?", (day, journey_id))
+                if stage is not None and stage[1] != old_stage:
+                    day, new = stage
+                    if old_stage is not None:
+                        self._add(c, process_id, day, "stage", old_stage, -1)
+                    self._add(c, process_id, day, "stage", new, +1)
+                    c.execute("UPDATE journeys SET stage = ? WHERE journey_id = ?", (new, journey_id))
+                if analysis is not None and analysis[1] != old_analysis:
+                    day, new = analysis
+                    if old_analysis is not None:
+                        self._add(c, process_id, day, "analysis", old_analysis, -1)
+                    self._add(c, process_id, day, "analysis", new, +1)
+                    c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (new, journey_id))
+            self._insert_tracking(c, tracking)
+
+    @staticmethod
+    def _add(c: SQLiteCursor, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
+        c.execute(
+            "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = n + excluded.n",
+            (process_id, day, dimension, key, delta),
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def position(self, application_name: str = "journeys") -> int:
+        return self.max_tracking_id(application_name) or 0
+
+    def counts_as_of(self, process_id: str, as_of: date | None) -> dict[str, dict[str, int]]:
+        """{dimension: {key: n}} summed over days up to ``as_of`` (all days when None)."""
+        sql = "SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ?"
+        params: list[Any] = [process_id]
+        if as_of is not None:
+            sql += " AND day <= ?"
+            params.append(as_of.isoformat())
+        sql += " GROUP BY dimension, key"
+        result: dict[str, dict[str, int]] = defaultdict(dict)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            for row in c.fetchall():
+                if row["n"]:
+                    result[row["dimension"]][row["key"]] = row["n"]
+        return result
+
+    def journeys_in_stages(
+        self, process_id: str, stages: list[str], after: str, below: str, limit: int
+    ) -> list[tuple[str, str]]:
+        """A page of (journey_id, workflow_id) in the given stages, in id order within [after, below)."""
+        marks = ",".join("?" * len(stages))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT journey_id, workflow_id FROM journeys WHERE process_id = ? AND stage IN ({marks}) "
+                "AND journey_id > ? AND journey_id < ? ORDER BY journey_id LIMIT ?",
+                (process_id, *stages, after, below, limit),
+            )
+            return [(row["journey_id"], row["workflow_id"]) for row in c.fetchall()]
+
+    def journey_row(self, journey_id: str) -> dict[str, Any] | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT * FROM journeys WHERE journey_id = ?", (journey_id,))
+            row = c.fetchone()
+            return dict(row) if row else None
+
+
+def _moves_to(stage: Stage):
+    """A handler for an event whose only effect on the figures is a new stage."""
+
+    def handler(projection: JourneyCountsProjection, domain_event: Any, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        projection.view.record(tracking, jid, stage=(projection._day(jid, domain_event.at), stage))
+
+    return handler
+
+
+class JourneyCountsProjection(Projection[JourneyCountsView]):
+    name = "journey_counts"
+
+    def __init__(self, view: JourneyCountsView):
+        super().__init__(view)
+        extra = os.environ.get("LNERE_PROCESSES_DIR")
+        self.processes = ProcessCatalog.load(*([Path(extra)] if extra else []))
+
+    def _process(self, process_id: str) -> ElectoralProcess:
+        return self.processes.get(process_id)
+
+    def _day(self, journey_id: str, at: datetime) -> str:
+        row = self.view.journey_row(journey_id)
+        assert row is not None, f"journey {journey_id} has events before it started"
+        return self._process(row["process_id"]).business_day(at).isoformat()
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Events that change no figure still advance the tracking position."""
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, domain_event: Journey.Started, tracking: Tracking) -> None:
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            start=(domain_event.process_id, domain_event.workflow_id),
+        )
+
+    @process_event.register
+    def _(self, domain_event: Journey.CredentialRecorded, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        self.view.record(tracking, jid, stage=(self._day(jid, domain_event.at), Stage.CREDENTIAL_RECORDED))
+
+    @process_event.register
+    def _(self, domain_event: Journey.RequestFiled, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        day = self._day(jid, domain_event.at)
+        dimensions = {
+            "country_state": f"{domain_event.country}|{domain_event.state_of_reference}",
+            "credential_channel": f"{domain_event.credential_kind}|{domain_event.channel}",
+            "sex": domain_event.sex,
+            "age": age_range(domain_event.age_at_filing),
+            "modality": domain_event.modality,
+        }
+        self.view.record(
+            tracking,
+            jid,
+            filed=(day, dimensions),
+            stage=(day, Stage.IN_REVIEW),
+            analysis=(day, AnalysisStatus.IN_REVIEW),
+        )
+
+    @process_event.register
+    def _(self, domain_event: Journey.ReviewDecided, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        day = self._day(jid, domain_event.at)
+        self.view.record(tracking, jid, stage=(day, domain_event.outcome), analysis=(day, domain_event.outcome))
+
+    def _back_in_review(self, domain_event: Any, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        day = self._day(jid, domain_event.at)
+        self.view.record(tracking, jid, stage=(day, Stage.IN_REVIEW), analysis=(day, AnalysisStatus.IN_REVIEW))
+
+    process_event.register(Journey.SubsaneDocumentsReceived, _back_in_review)
+    process_event.register(Journey.RejectionReopened, _back_in_review)
+
+    @process_event.register
+    def _(self, domain_event: Journey.SubsaneExpired, tracking: Tracking) -> None:
+        jid = str(domain_event.originator_id)
+        day = self._day(jid, domain_event.at)
+        self.view.record(tracking, jid, stage=(day, Stage.REJECTED), analysis=(day, AnalysisStatus.REJECTED))
+
+    process_event.register(Journey.ListedForReview, _moves_to(Stage.LISTED_FOR_REVIEW))
+    process_event.register(Journey.IncludedInDefinitiveList, _moves_to(Stage.INCLUDED))
+    process_event.register(Journey.ExcludedFromDefinitiveList, _moves_to(Stage.EXCLUDED))
+    process_event.register(Journey.ClosedWithoutRequest, _moves_to(Stage.CLOSED_WITHOUT_REQUEST))

@@ -1,0 +1,92 @@
+"""Configuration of an lnere installation, from environment variables (prefix ``LNERE_``).
+
+Secrets (the journey key that hashes claves into journey ids, the cipher key of the event
+store) come from the environment or, for the embedded default, from ``secrets.json`` in the
+data directory, created with mode 0600 on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: Path = Field(default=Path("data"))
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "lnere-journeys"
+    temporal_ui_port: int = 8233
+    processes_dir: Path | None = None
+    journey_key: str | None = Field(default=None, repr=False)
+    cipher_key: str | None = Field(default=None, repr=False)
+    projection_poll_interval: float = 0.2
+    max_concurrent_activities: int = 32
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        values: dict = {}
+        for name in cls.model_fields:
+            env = os.environ.get(f"LNERE_{name.upper()}")
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    # -- paths ---------------------------------------------------------------------
+
+    @property
+    def events_db(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    @property
+    def projections_dir(self) -> Path:
+        return self.data_dir / "projections"
+
+    @property
+    def temporal_db(self) -> Path:
+        return self.data_dir / "temporal.db"
+
+    # -- secrets -------------------------------------------------------------------
+
+    @cached_property
+    def _stored_secrets(self) -> dict[str, str]:
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stored = {
+            "journey_key": secrets.token_hex(32),
+            "cipher_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+        return stored
+
+    @property
+    def journey_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.journey_key or self._stored_secrets["journey_key"])
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing environment of the journey registry (event state encrypted at rest)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(self.events_db),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+            "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
+        }
+
+    def projection_db(self, projection_name: str) -> Path:
+        self.projections_dir.mkdir(parents=True, exist_ok=True)
+        return self.projections_dir / f"{projection_name}.sqlite"

@@ -1,0 +1,89 @@
+"""The lnere worker: runs the journey and calendar workflows and their activities.
+
+    python worker.py        (address, namespace and task queue from LNERE_* variables)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+import logs
+from activities.journeys import AfterCommit, JourneyActivities
+from activities.milestones import MilestoneActivities
+from domain.process import ProcessCatalog
+from domain.registry import JourneyRegistry
+from projections.runner import open_view
+from settings import Settings
+from workflows.calendar import ProcessCalendarWorkflow
+from workflows.journey import JourneyWorkflow
+
+log = logs.get_logger("lnere.worker")
+
+WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow)
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def load_processes(settings: Settings) -> ProcessCatalog:
+    return ProcessCatalog.load(*([settings.processes_dir] if settings.processes_dir else []))
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    registry: JourneyRegistry,
+    executor: ThreadPoolExecutor,
+    *,
+    task_queue: str | None = None,
+    processes: ProcessCatalog | None = None,
+    after_commit: AfterCommit | None = None,
+) -> Worker:
+    journeys = JourneyActivities(registry, processes or load_processes(settings), after_commit=after_commit)
+    milestones = MilestoneActivities(client, registry, open_view(settings))
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=[*journeys.all(), milestones.fan_out_milestone],
+        activity_executor=executor,
+        max_concurrent_activities=settings.max_concurrent_activities,
+    )
+
+
+async def run(settings: Settings) -> None:
+    client = await connect(settings)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
+        worker = build_worker(client, settings, registry, executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            log.info("worker started", address=settings.temporal_address, task_queue=settings.task_queue)
+            await stop.wait()
+            log.info("worker stopping")
+    registry.close()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logs.configure()
+    asyncio.run(run(Settings.from_env()))
+
+
+if __name__ == "__main__":
+    main()

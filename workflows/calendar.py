@@ -1,0 +1,123 @@
+"""The process calendar: one workflow per electoral process that fires its milestones.
+
+In live mode each milestone fires at its configured date from a durable timer; in replay mode
+(``on_command``) it fires when an administrator says so. Either way the calendar fans the
+milestone out to the journeys it concerns through sharded activities that page through the
+journey projection and send each journey an ``apply_milestone`` Update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.commands import FireMilestone
+    from domain.process import MILESTONE_ORDER, ElectoralProcess, Milestone
+
+FAN_OUT_SHARDS = 4
+
+
+class CalendarInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    process: ElectoralProcess
+
+
+class FanOutInput(BaseModel):
+    process_id: str
+    milestone: Milestone
+    at: datetime
+    shard: int
+    shards: int
+
+
+class FanOutResult(BaseModel):
+    journeys_notified: int = 0
+    journeys_changed: int = 0
+
+
+class MilestoneReport(BaseModel):
+    milestone: Milestone
+    at: datetime
+    journeys_notified: int
+    journeys_changed: int
+
+
+@workflow.defn
+class ProcessCalendarWorkflow:
+    @workflow.init
+    def __init__(self, input: CalendarInput) -> None:
+        self._process = input.process
+        self._fired: dict[Milestone, MilestoneReport] = {}
+        self._requested: dict[Milestone, datetime] = {}
+
+    @workflow.run
+    async def run(self, input: CalendarInput) -> list[MilestoneReport]:
+        for milestone in MILESTONE_ORDER:
+            configured = self._process.milestone_at(milestone)
+            if self._process.milestone_mode == "live":
+                delay = configured - workflow.now()
+                if delay > timedelta(0):
+                    try:
+                        await workflow.wait_condition(lambda m=milestone: m in self._requested, timeout=delay)
+                    except asyncio.TimeoutError:
+                        pass
+                at = self._requested.get(milestone, configured)
+            else:
+                await workflow.wait_condition(lambda m=milestone: m in self._requested)
+                at = self._requested[milestone]
+            self._fired[milestone] = await self._fan_out(milestone, at)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return list(self._fired.values())
+
+    async def _fan_out(self, milestone: Milestone, at: datetime) -> MilestoneReport:
+        workflow.logger.info("milestone fired", extra={"milestone": milestone.value, "process": self._process.id})
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    "fan_out_milestone",
+                    FanOutInput(process_id=self._process.id, milestone=milestone, at=at, shard=i, shards=FAN_OUT_SHARDS),
+                    result_type=FanOutResult,
+                    start_to_close_timeout=timedelta(hours=12),
+                    heartbeat_timeout=timedelta(seconds=60),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+                )
+                for i in range(FAN_OUT_SHARDS)
+            )
+        )
+        return MilestoneReport(
+            milestone=milestone,
+            at=at,
+            journeys_notified=sum(r.journeys_notified for r in results),
+            journeys_changed=sum(r.journeys_changed for r in results),
+        )
+
+    @workflow.query
+    def fired(self) -> list[MilestoneReport]:
+        return list(self._fired.values())
+
+    @workflow.update
+    async def fire(self, command: FireMilestone) -> MilestoneReport:
+        """Fires a milestone and answers once every journey it concerns has applied it."""
+        if command.milestone not in self._requested:
+            self._requested[command.milestone] = command.at or self._process.milestone_at(command.milestone)
+        await workflow.wait_condition(lambda: command.milestone in self._fired)
+        return self._fired[command.milestone]
+
+    @fire.validator
+    def _validate_fire(self, command: FireMilestone) -> None:
+        if command.milestone in self._fired or command.milestone in self._requested:
+            return  # repeated: answered with the report of the first firing
+        position = MILESTONE_ORDER.index(command.milestone)
+        missing = [m.value for m in MILESTONE_ORDER[:position] if m not in self._requested]
+        if missing:
+            raise ValueError(f"milestone: {command.milestone.value} cannot fire before {', '.join(missing)}")
+        previous_at = max(self._requested.values(), default=None)
+        at = command.at or self._process.milestone_at(command.milestone)
+        if previous_at is not None and at < previous_at:
+            raise ValueError(f"at: {at.isoformat()} is before the previous milestone at {previous_at.isoformat()}")

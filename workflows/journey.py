@@ -1,0 +1,241 @@
+"""The journey workflow: one citizen, one electoral process, from credential to the definitive list.
+
+It only orchestrates. Commands arrive as Workflow Updates; each validator runs the domain rules
+on the journey's status, so a refused command is answered at once and records nothing; each
+handler runs one activity that records the command's events and returns the new status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import rules
+    from domain.commands import (
+        ActivateCredential,
+        ApplyMilestone,
+        DecideReview,
+        FileObservation,
+        FileRequest,
+        RecordCredential,
+        RecordRegistralCheck,
+        ReopenRejection,
+        ResolveObservation,
+        SendSubsaneDocuments,
+    )
+    from domain.process import ElectoralProcess, Milestone
+    from domain.rules import DomainError, JourneyStatus
+
+# A journey started by a command that was then refused holds no data: it ends after this.
+ABANDON_AFTER = timedelta(minutes=10)
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["DomainError"],
+)
+
+
+class JourneyInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    process: ElectoralProcess
+
+
+class JourneyCommandInput(BaseModel):
+    """What a journey activity receives: the journey, its process, and one command."""
+
+    workflow_id: str
+    process_id: str
+    command: Annotated[
+        RecordCredential
+        | ActivateCredential
+        | FileRequest
+        | DecideReview
+        | SendSubsaneDocuments
+        | ReopenRejection
+        | FileObservation
+        | ResolveObservation
+        | RecordRegistralCheck
+        | ApplyMilestone,
+        Field(discriminator="kind"),
+    ]
+
+
+@workflow.defn
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self._process = input.process
+        self._status: JourneyStatus | None = None
+        self._processed: set[str] = set()
+        self._milestones: set[Milestone] = set()
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyStatus | None:
+        try:
+            await workflow.wait_condition(lambda: self._status is not None, timeout=ABANDON_AFTER)
+        except asyncio.TimeoutError:
+            workflow.logger.info("journey abandoned: no command was accepted")
+            return None
+        await workflow.wait_condition(
+            lambda: self._status is not None and self._status.is_final and workflow.all_handlers_finished()
+        )
+        return self._status
+
+    # -- reading -----------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> JourneyStatus | None:
+        return self._status
+
+    def _current(self) -> JourneyStatus:
+        if self._status is not None:
+            return self._status
+        info = workflow.info()
+        return JourneyStatus(journey_id="", workflow_id=info.workflow_id, process_id=self._process.id)
+
+    # -- validation and recording -------------------------------------------------------------
+
+    def _validate(self, command) -> None:
+        if command.effective_id() in self._processed:
+            return  # a repeated command is answered with the journey's status
+        try:
+            rules.check(self._process, self._current(), command)
+        except DomainError as error:
+            raise ValueError(str(error)) from None
+
+    async def _record(self, activity_name: str, command) -> JourneyStatus:
+        async with self._lock:
+            command_id = command.effective_id()
+            if command_id in self._processed:
+                return self._current()
+            try:
+                status = await workflow.execute_activity(
+                    activity_name,
+                    JourneyCommandInput(
+                        workflow_id=workflow.info().workflow_id, process_id=self._process.id, command=command
+                    ),
+                    result_type=JourneyStatus,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=ACTIVITY_RETRY,
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+                    # Refused by the aggregate after the validator let it through (a race
+                    # with another command): the caller gets the rule, nothing was recorded.
+                    raise ApplicationError(cause.message, type="DomainError", non_retryable=True) from None
+                raise
+            self._status = status
+            self._processed.add(command_id)
+            return status
+
+    # -- commands --------------------------------------------------------------------------
+
+    @workflow.update
+    async def record_credential(self, command: RecordCredential) -> JourneyStatus:
+        return await self._record("record_credential", command)
+
+    @record_credential.validator
+    def _validate_record_credential(self, command: RecordCredential) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def activate_credential(self, command: ActivateCredential) -> JourneyStatus:
+        return await self._record("activate_credential", command)
+
+    @activate_credential.validator
+    def _validate_activate_credential(self, command: ActivateCredential) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def file_request(self, command: FileRequest) -> JourneyStatus:
+        return await self._record("file_request", command)
+
+    @file_request.validator
+    def _validate_file_request(self, command: FileRequest) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def decide_review(self, command: DecideReview) -> JourneyStatus:
+        return await self._record("decide_review", command)
+
+    @decide_review.validator
+    def _validate_decide_review(self, command: DecideReview) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def send_subsane_documents(self, command: SendSubsaneDocuments) -> JourneyStatus:
+        return await self._record("send_subsane_documents", command)
+
+    @send_subsane_documents.validator
+    def _validate_send_subsane_documents(self, command: SendSubsaneDocuments) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def reopen_rejection(self, command: ReopenRejection) -> JourneyStatus:
+        return await self._record("reopen_rejection", command)
+
+    @reopen_rejection.validator
+    def _validate_reopen_rejection(self, command: ReopenRejection) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def file_observation(self, command: FileObservation) -> JourneyStatus:
+        return await self._record("file_observation", command)
+
+    @file_observation.validator
+    def _validate_file_observation(self, command: FileObservation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def resolve_observation(self, command: ResolveObservation) -> JourneyStatus:
+        return await self._record("resolve_observation", command)
+
+    @resolve_observation.validator
+    def _validate_resolve_observation(self, command: ResolveObservation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_registral_check(self, command: RecordRegistralCheck) -> JourneyStatus:
+        return await self._record("record_registral_check", command)
+
+    @record_registral_check.validator
+    def _validate_record_registral_check(self, command: RecordRegistralCheck) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def apply_milestone(self, command: ApplyMilestone) -> JourneyStatus | None:
+        """Sent by the process calendar's fan-out. Idempotent; a milestone that does not
+        concern the journey's stage records nothing."""
+        if command.milestone in self._milestones:
+            return self._status
+        self._milestones.add(command.milestone)
+        if self._status is None or rules.milestone_outcome(self._status, command.milestone) is None:
+            return self._status
+        return await self._record("apply_milestone", command)
+
+
+UPDATES_BY_KIND = {
+    "record_credential": JourneyWorkflow.record_credential,
+    "activate_credential": JourneyWorkflow.activate_credential,
+    "file_request": JourneyWorkflow.file_request,
+    "decide_review": JourneyWorkflow.decide_review,
+    "send_subsane_documents": JourneyWorkflow.send_subsane_documents,
+    "reopen_rejection": JourneyWorkflow.reopen_rejection,
+    "file_observation": JourneyWorkflow.file_observation,
+    "resolve_observation": JourneyWorkflow.resolve_observation,
+    "record_registral_check": JourneyWorkflow.record_registral_check,
+}
+
+STARTING_KINDS = frozenset({"record_credential", "file_request"})
