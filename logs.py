@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -16,7 +17,8 @@ def _drop_personal_data(_logger, _method, event_dict):
     return event_dict
 
 
-def configure(level: str = "INFO", stream=None) -> None:
+def configure(level: str | None = None, stream=None) -> None:
+    level = level or os.environ.get("LNERE_LOG_LEVEL", "INFO")
     logging.basicConfig(format="%(message)s", stream=stream or sys.stderr, level=level)
     structlog.configure(
         processors=[

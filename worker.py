@@ -73,7 +73,7 @@ async def run(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            log.info("worker started", address=settings.temporal_address, task_queue=settings.task_queue)
+            log.info("worker started", temporal=settings.temporal_address, task_queue=settings.task_queue)
             await stop.wait()
             log.info("worker stopping")
     registry.close()

@@ -76,7 +76,7 @@ class ProcessCalendarWorkflow:
         return list(self._fired.values())
 
     async def _fan_out(self, milestone: Milestone, at: datetime) -> MilestoneReport:
-        workflow.logger.info("milestone fired", extra={"milestone": milestone.value, "process": self._process.id})
+        workflow.logger.info("milestone fired", extra={"milestone": milestone.value, "process_id": self._process.id})
         results = await asyncio.gather(
             *(
                 workflow.execute_activity(

