@@ -37,8 +37,9 @@ class Journey(Aggregate):
         return journey_uuid(workflow_id)
 
     @event("Started")
-    def __init__(self, process_id: str, workflow_id: str, at: datetime, command_id: str):
+    def __init__(self, process_id: str, workflow_id: str, timezone: str, at: datetime, command_id: str):
         self.process_id = process_id
+        self.timezone = timezone  # business days of this journey are days in this timezone
         self.workflow_id = workflow_id
         self.stage: Stage | None = None
         self.analysis_status: AnalysisStatus | None = None

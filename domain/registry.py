@@ -101,6 +101,7 @@ class JourneyRegistry(Application[UUID]):
             journey = Journey(
                 process_id=process.id,
                 workflow_id=workflow_id,
+                timezone=process.timezone,
                 at=cmd.at,
                 command_id=f"start:{command_id}",
             )

@@ -10,11 +10,11 @@ written in one SQLite transaction, so a restarted runner never counts an event t
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from datetime import date, datetime
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
@@ -22,7 +22,6 @@ from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from domain.journey import Journey
-from domain.process import ElectoralProcess, ProcessCatalog
 from domain.rules import AnalysisStatus, Stage
 
 AGE_RANGES: tuple[str, ...] = (
@@ -53,6 +52,7 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             " journey_id TEXT PRIMARY KEY,"
             " process_id TEXT NOT NULL,"
             " workflow_id TEXT NOT NULL,"
+            " timezone TEXT NOT NULL,"
             " stage TEXT,"
             " analysis_status TEXT,"
             " filed_day TEXT)",
@@ -73,17 +73,17 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         tracking: Tracking,
         journey_id: str,
         *,
-        start: tuple[str, str] | None = None,
+        start: tuple[str, str, str] | None = None,
         filed: tuple[str, dict[str, str]] | None = None,
         stage: tuple[str, str] | None = None,
         analysis: tuple[str, str] | None = None,
     ) -> None:
-        """Applies one event's changes: ``start`` (process_id, workflow_id); ``filed`` (day,
+        """Applies one event's changes: ``start`` (process_id, workflow_id, timezone); ``filed`` (day,
         {dimension: key}); ``stage``/``analysis`` (day, new value)."""
         with self.datastore.transaction(commit=True) as c:
             if start is not None:
                 c.execute(
-                    "INSERT INTO journeys (journey_id, process_id, workflow_id) VALUES (?, ?, ?)",
+                    "INSERT INTO journeys (journey_id, process_id, workflow_id, timezone) VALUES (?, ?, ?, ?)",
                     (journey_id, *start),
                 )
             if filed is not None or stage is not None or analysis is not None:
@@ -160,6 +160,11 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             return dict(row) if row else None
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def _moves_to(stage: Stage):
     """A handler for an event whose only effect on the figures is a new stage."""
 
@@ -173,18 +178,11 @@ def _moves_to(stage: Stage):
 class JourneyCountsProjection(Projection[JourneyCountsView]):
     name = "journey_counts"
 
-    def __init__(self, view: JourneyCountsView):
-        super().__init__(view)
-        extra = os.environ.get("LNERE_PROCESSES_DIR")
-        self.processes = ProcessCatalog.load(*([Path(extra)] if extra else []))
-
-    def _process(self, process_id: str) -> ElectoralProcess:
-        return self.processes.get(process_id)
-
     def _day(self, journey_id: str, at: datetime) -> str:
+        """The business day of an event, in its journey's process timezone."""
         row = self.view.journey_row(journey_id)
         assert row is not None, f"journey {journey_id} has events before it started"
-        return self._process(row["process_id"]).business_day(at).isoformat()
+        return at.astimezone(_zone(row["timezone"])).date().isoformat()
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -196,7 +194,7 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
         self.view.record(
             tracking,
             str(domain_event.originator_id),
-            start=(domain_event.process_id, domain_event.workflow_id),
+            start=(domain_event.process_id, domain_event.workflow_id, domain_event.timezone),
         )
 
     @process_event.register

@@ -40,8 +40,6 @@ def runner_env(settings: Settings) -> dict[str, str]:
 
 def start_runner(settings: Settings) -> ProjectionRunner:
     os.environ.setdefault(POLL_INTERVAL_ENV, str(settings.projection_poll_interval))
-    if settings.processes_dir:
-        os.environ.setdefault("LNERE_PROCESSES_DIR", str(settings.processes_dir))
     runner = ProjectionRunner(
         application_class=JourneyRegistry,
         projection_class=JourneyCountsProjection,

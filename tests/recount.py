@@ -1,0 +1,77 @@
+"""An independent recount of the figures straight from the event log, to check projections
+against. It reads every event in log order and keeps each journey's latest facts; it shares
+no code with the projection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from domain.registry import JourneyRegistry
+
+STAGE_OF_EVENT = {
+    "CredentialRecorded": "credential_recorded",
+    "RequestFiled": "in_review",
+    "SubsaneDocumentsReceived": "in_review",
+    "RejectionReopened": "in_review",
+    "SubsaneExpired": "rejected",
+    "ListedForReview": "listed_for_review",
+    "IncludedInDefinitiveList": "included",
+    "ExcludedFromDefinitiveList": "excluded",
+    "ClosedWithoutRequest": "closed_without_request",
+}
+ANALYSIS_OF_EVENT = {
+    "RequestFiled": "in_review",
+    "SubsaneDocumentsReceived": "in_review",
+    "RejectionReopened": "in_review",
+    "SubsaneExpired": "rejected",
+}
+
+
+def _bucket(age: int) -> str:
+    if age <= 18:
+        return "18"
+    if age == 19:
+        return "19"
+    if age >= 65:
+        return "65 o más"
+    return f"{age - age % 5}-{age - age % 5 + 4}"
+
+
+def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, Counter]:
+    stage: dict[str, str] = {}
+    analysis: dict[str, str] = {}
+    zones: dict[str, object] = {}
+    counts: dict[str, Counter] = {k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "modality")}
+    start = 1
+    while True:
+        notifications = registry.recorder.select_notifications(start=start, limit=1000)
+        if not notifications:
+            break
+        for notification in notifications:
+            event = registry.mapper.to_domain_event(notification)
+            jid = str(event.originator_id)
+            name = type(event).__name__
+            if name == "Started":
+                from zoneinfo import ZoneInfo
+
+                zones[jid] = ZoneInfo(event.timezone)
+                continue
+            if as_of is not None and event.at.astimezone(zones[jid]).date() > as_of:
+                continue
+            if name == "RequestFiled":
+                counts["country_state"][f"{event.country}|{event.state_of_reference}"] += 1
+                counts["credential_channel"][f"{event.credential_kind}|{event.channel}"] += 1
+                counts["sex"][event.sex] += 1
+                counts["age"][_bucket(event.age_at_filing)] += 1
+                counts["modality"][event.modality] += 1
+            if name == "ReviewDecided":
+                stage[jid] = analysis[jid] = event.outcome
+            if name in STAGE_OF_EVENT:
+                stage[jid] = STAGE_OF_EVENT[name]
+            if name in ANALYSIS_OF_EVENT:
+                analysis[jid] = ANALYSIS_OF_EVENT[name]
+        start = notifications[-1].id + 1
+    counts["stage"] = Counter(stage.values())
+    counts["analysis"] = Counter(analysis.values())
+    return {k: Counter({key: n for key, n in v.items() if n}) for k, v in counts.items()}

@@ -1,0 +1,133 @@
+"""Every malformed command is refused with a message naming the field and the rule, and
+nothing is recorded in the (real, SQLite) event store."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from domain.commands import CommandEnvelope
+from domain.identity import journey_workflow_id
+from domain.process import ProcessCatalog
+from domain.registry import JourneyRegistry
+from domain.rules import DomainError
+from tests.citizens import at, credential, request
+
+PROCESS = ProcessCatalog.load().get("pel-2020-2021")
+
+
+def _cpve(**kwargs):
+    return credential(random.Random(7), **kwargs)
+
+
+def _case(mutate):
+    cred = _cpve()
+    body = request(cred, when=at("2020-10-05 10:00"))
+    mutate(body)
+    return body
+
+
+BAD_REQUESTS = {
+    "bad clave": (lambda b: b["credential"].update(clave="ABC123"), "clave", "18 characters"),
+    "clave with impossible date": (
+        lambda b: b["credential"].update(clave=b["credential"]["clave"][:6] + "801345" + b["credential"]["clave"][12:]),
+        "clave", "impossible birth date",
+    ),
+    "clave inconsistent with birth date": (
+        lambda b: b["credential"]["holder"].update(birth_date="1981-07-05"), "clave", "does not match holder.birth_date",
+    ),
+    "clave inconsistent with sex": (
+        lambda b: b["credential"]["holder"].update(sex="H"), "clave", "does not match holder.sex",
+    ),
+    "state without VMRE": (lambda b: b.update(state_of_reference="01"), "state_of_reference", "state-with-vmre"),
+    "unknown state": (lambda b: b.update(state_of_reference="99"), "state_of_reference", "state-with-vmre"),
+    "country not ISO": (lambda b: b.update(country="XX"), "country", "ISO 3166-1"),
+    "country not abroad": (lambda b: b.update(country="MX"), "country", "abroad"),
+    "filed before the window": (lambda b: b.update(at=at("2020-08-31 23:00").isoformat()), "at", "registration-window"),
+    "filed after the window": (lambda b: b.update(at=at("2021-03-10 12:01").isoformat()), "at", "registration-window"),
+    "INETEL with a CPV": (
+        lambda b: b.update(credential=_cpve(kind="CPV", activated=False)), "channel", "inetel-needs-cpve",
+    ),
+    "INETEL with an unactivated CPVE": (
+        lambda b: b.update(credential=_cpve(activated=False)), "credential.activated_on", "inetel-needs-activated-cpve",
+    ),
+    "missing modality": (lambda b: b.pop("modality"), "modality", "Field required"),
+    "modality not of the process": (lambda b: b.update(modality="in_person"), "modality", "process-modality"),
+    "under-age on election day": (
+        lambda b: b.update(credential=_cpve(birth_date=date(2003, 6, 7))),
+        "credential.holder.birth_date", "adult-on-election-day",
+    ),
+    "expired credential": (
+        lambda b: b.update(credential=_cpve(valid_until=date(2020, 1, 1))), "credential.valid_until", "valid-credential",
+    ),
+    "no contact": (lambda b: b.update(contact={}), "contact", "e-mail or a phone"),
+    "business time without offset": (lambda b: b.update(at="2020-10-05T10:00:00"), "at", "timezone"),
+}
+
+
+@pytest.fixture
+def registry(settings):
+    app = JourneyRegistry(env=settings.event_store_env())
+    yield app
+    app.close()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_bad_request_is_refused_naming_field_and_rule(case, registry, settings):
+    mutate, field, rule = BAD_REQUESTS[case]
+    body = _case(mutate)
+    with pytest.raises((ValidationError, DomainError)) as refused:
+        envelope = CommandEnvelope.model_validate(
+            {"process": PROCESS.id, "clave": body.get("credential", {}).get("clave", "X"), "command": body}
+        )
+        workflow_id = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
+        registry.file_request(PROCESS, workflow_id, envelope.command)
+    message = str(refused.value)
+    assert field in message
+    assert rule in message
+    assert not registry.recorder.max_notification_id(), "a refused command recorded events"
+
+
+def test_a_valid_request_is_recorded(registry, settings):
+    """The baseline the cases above mutate is itself valid."""
+    body = _case(lambda b: None)
+    envelope = CommandEnvelope.model_validate({"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
+    workflow_id = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
+    status = registry.file_request(PROCESS, workflow_id, envelope.command)
+    assert status.stage == "in_review"
+    assert [type(e).__name__ for e in registry.history(workflow_id)] == [
+        "Started", "CredentialRecorded", "CredentialActivated", "RequestFiled",
+    ]
+
+
+def test_review_rules(registry, settings):
+    body = _case(lambda b: None)
+    envelope = CommandEnvelope.model_validate({"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
+    wid = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
+    registry.file_request(PROCESS, wid, envelope.command)
+
+    def decide(**fields):
+        command = CommandEnvelope.model_validate(
+            {"process": PROCESS.id, "journey": wid, "command": {"kind": "decide_review", **fields}}
+        ).command
+        return registry.decide_review(PROCESS, wid, command)
+
+    base = {"at": at("2020-10-20 10:00").isoformat(), "reviewer": "derfe.1"}
+    with pytest.raises(DomainError, match=r"reasons: unknown inconsistencies reason code\(s\) NOPE.*\[reason-codes\]"):
+        decide(**base, outcome="inconsistencies", reasons=["NOPE"])
+    with pytest.raises(DomainError, match=r"\[reason-codes\]"):
+        decide(**base, outcome="rejected")
+    with pytest.raises(ValidationError, match="reviewer"):
+        decide(at=base["at"], reviewer="", outcome="meets_requirements")
+    with pytest.raises(DomainError, match=r"at: .* before the journey's last event .*\[business-time-order\]"):
+        decide(at=at("2020-10-01 10:00").isoformat(), reviewer="derfe.1", outcome="meets_requirements")
+    with pytest.raises(DomainError, match=r"\[analysis-period\]"):
+        decide(at=at("2021-03-21 10:00").isoformat(), reviewer="derfe.1", outcome="meets_requirements")
+    version = registry.status(wid).version
+    assert decide(**base, outcome="inconsistencies", reasons=["ADDRESS_PROOF_MISSING"]).stage == "inconsistencies"
+    assert registry.status(wid).version == version + 2  # ReviewDecided + SubsaneRequested
+    with pytest.raises(DomainError, match=r"\[wrong-stage\]"):
+        decide(**base, outcome="meets_requirements")
