@@ -112,6 +112,7 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
             "--namespace", settings.temporal_namespace,
             "--log-level", "warn",
         ],
+        stdout=sys.stderr,  # its banner goes with the logs; our stdout says when lnere is up
         preexec_fn=detach,
     )
     children: list[tuple[str, subprocess.Popen]] = [("temporal", temporal)]

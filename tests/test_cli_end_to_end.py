@@ -1,0 +1,148 @@
+"""README command 1 for real: ``lnere up`` (Temporal dev server on an SQLite file, worker,
+projection runner) in a temporary data directory, and a citizen walked through every stage
+by the ``lnere`` command line; then a restart, and the data are still there."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.citizens import at, credential, request
+
+LNERE = [sys.executable, "-m", "cli.main"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+                    "LNERE_PROJECTION_POLL_INTERVAL": "0.05"}
+        self.process: subprocess.Popen | None = None
+
+    def up(self) -> None:
+        self.log = open(self.data_dir.parent / "up.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [*LNERE, "up", "--port", str(self.port), "--ui-port", str(free_port())],
+            env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log,
+        )
+        line = self.process.stdout.readline().decode()
+        assert line.startswith("lnere is up"), f"lnere up did not come up: {line!r}, see {self.log.name}"
+
+    def down(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self.log.close()
+        return code
+
+    def run(self, *args: str, stdin: str | None = None, expect: int = 0) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [*LNERE, *args], env=self.env, cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == expect, f"lnere {' '.join(args)} -> {result.returncode}\n{result.stderr}"
+        return result
+
+    def json(self, *args: str, stdin: str | None = None) -> dict:
+        return json.loads(self.run(*args, stdin=stdin).stdout)
+
+    def report(self, as_of: str) -> dict:
+        # the projection follows the event log within a poll interval; wait for the last event
+        deadline = time.monotonic() + 30
+        while True:
+            report = self.json("report", "--as-of", as_of, "--format", "json")
+            head = _event_log_head(self.data_dir)
+            if report["log_position"] >= head or time.monotonic() > deadline:
+                return report
+            time.sleep(0.1)
+
+
+def _event_log_head(data_dir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "events.sqlite") as db:
+        return db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
+
+
+@pytest.fixture
+def stack(tmp_path):
+    s = Stack(tmp_path / "data")
+    s.up()
+    yield s
+    if s.process and s.process.poll() is None:
+        s.down()
+
+
+def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
+    rng = random.Random(21)
+    cred = credential(rng, activated=False)
+    clave = cred["clave"]
+    credential_file = tmp_path / "credential.json"
+    credential_file.write_text(json.dumps({"at": at("2020-09-20 09:00").isoformat(), "credential": cred}))
+    status = stack.json("credential", "record", str(credential_file))
+    assert status["stage"] == "credential_recorded"
+    journey = status["workflow_id"]
+
+    body = request(None, when=at("2020-10-05 11:30"))
+    refused = stack.run("request", "file", "-", "--clave", clave, stdin=json.dumps(body), expect=2)
+    assert "credential.activated_on: the CPVE is not activated [inetel-needs-activated-cpve]" in refused.stderr
+
+    stack.json("credential", "activate", "--clave", clave, "--at", at("2020-09-25 10:00").isoformat())
+    assert stack.json("request", "file", "-", "--clave", clave, stdin=json.dumps(body))["stage"] == "in_review"
+
+    refused = stack.run("review", "decide", "--journey", journey, "--outcome", "inconsistencies", "--reason", "NOPE",
+                        "--reviewer", "derfe.ana", "--at", at("2020-10-20 10:00").isoformat(), expect=2)
+    assert "[reason-codes]" in refused.stderr
+    status = stack.json("review", "decide", "--journey", journey, "--outcome", "inconsistencies",
+                        "--reason", "ADDRESS_PROOF_MISSING", "--reviewer", "derfe.ana",
+                        "--at", at("2020-10-20 10:00").isoformat())
+    assert status["stage"] == "inconsistencies"
+    assert stack.json("subsane", "send", "--journey", journey, "--document", "ADDRESS_PROOF",
+                      "--at", at("2020-10-25 10:00").isoformat())["stage"] == "in_review"
+    assert stack.json("review", "decide", "--journey", journey, "--outcome", "meets_requirements",
+                      "--reviewer", "derfe.ana", "--at", at("2020-11-02 10:00").isoformat())["stage"] == "meets_requirements"
+
+    report = stack.report("2020-11-30")
+    assert report["by_channel"] == {"INETEL": 1, "SRVE": 0, "TOTAL": 1}
+    assert report["analysis_status"]["meets_requirements"] == 1
+    us = report["by_country_entity"][0]
+    assert (us["country"], us["total"], us["by_entity"]["Ciudad de México"]) == ("Estados Unidos de América", 1, 1)
+    assert report["by_sex"] == {"Hombres": 0, "Mujeres": 1, "TOTAL": 1}
+    assert stack.report("2020-10-01")["by_channel"]["TOTAL"] == 0  # filed on Oct 5
+
+    # the stack stops on Ctrl-C and comes back with its data
+    assert stack.down() == 0
+    stack.up()
+    for milestone in ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline",
+                      "list_for_review_issued", "observations_closed", "definitive_list"):
+        stack.json("milestone", "fire", milestone)
+    assert stack.json("journey", "status", "--journey", journey)["stage"] == "included"
+    history = stack.json("journey", "history", "--clave", clave)
+    assert [e["event"] for e in history["events"]][-2:] == ["ListedForReview", "IncludedInDefinitiveList"]
+
+    report = stack.report("2021-04-30")
+    assert report["stages"]["included"] == 1
+    markdown = stack.run("report", "--as-of", "2021-04-30", "--format", "md").stdout
+    assert "| 1 Estados Unidos de América | 1 |" in markdown
+    assert "| SIILNERE que cumplen los requisitos | 1 |" in markdown
+
+    # no personal data in the logs of the stack
+    logs = (tmp_path / "up.log").read_text(errors="replace")
+    for secret in (clave, cred["holder"]["paternal_surname"], "citizen@example.org", "1200 W 7th St"):
+        assert secret not in logs
