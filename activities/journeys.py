@@ -42,14 +42,21 @@ class JourneyActivities:
             status: JourneyStatus = use_case(process, input.workflow_id, input.command)
         except DomainError as error:
             log.info(
-                "command refused", activity=name, workflow_id=input.workflow_id, rule=error.rule, field=error.field
+                "command refused",
+                activity=name,
+                workflow_id=input.workflow_id,
+                workflow_run_id=info.workflow_run_id,
+                rule=error.rule,
+                field=error.field,
             )
             raise ApplicationError(str(error), {"field": error.field, "rule": error.rule}, type="DomainError",
                                    non_retryable=True) from None
         log.info(
             "command recorded",
             activity=name,
+            activity_id=info.activity_id,
             workflow_id=input.workflow_id,
+            workflow_run_id=info.workflow_run_id,
             attempt=info.attempt,
             stage=status.stage,
             version=status.version,

@@ -104,20 +104,22 @@ class ApplyMilestone(Command):
     milestone: Milestone
 
 
-JourneyCommand = Annotated[
-    Union[
-        RecordCredential,
-        ActivateCredential,
-        FileRequest,
-        DecideReview,
-        SendSubsaneDocuments,
-        ReopenRejection,
-        FileObservation,
-        ResolveObservation,
-        RecordRegistralCheck,
-    ],
-    Field(discriminator="kind"),
-]
+_USER_COMMANDS = (
+    RecordCredential,
+    ActivateCredential,
+    FileRequest,
+    DecideReview,
+    SendSubsaneDocuments,
+    ReopenRejection,
+    FileObservation,
+    ResolveObservation,
+    RecordRegistralCheck,
+)
+
+# What users send to a journey.
+JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]
+# What a journey records: users' commands and the calendar's milestones.
+RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
 
 
 class FireMilestone(BaseModel):

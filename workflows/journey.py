@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         FileObservation,
         FileRequest,
         RecordCredential,
+        RecordedCommand,
         RecordRegistralCheck,
         ReopenRejection,
         ResolveObservation,
@@ -55,19 +54,7 @@ class JourneyCommandInput(BaseModel):
 
     workflow_id: str
     process_id: str
-    command: Annotated[
-        RecordCredential
-        | ActivateCredential
-        | FileRequest
-        | DecideReview
-        | SendSubsaneDocuments
-        | ReopenRejection
-        | FileObservation
-        | ResolveObservation
-        | RecordRegistralCheck
-        | ApplyMilestone,
-        Field(discriminator="kind"),
-    ]
+    command: RecordedCommand
 
 
 @workflow.defn
