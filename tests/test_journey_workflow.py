@@ -169,3 +169,51 @@ async def test_a_restarted_projection_runner_counts_nothing_twice(dev_env, setti
             assert stack.view.counts_as_of(PROCESS, None) == recount(stack.registry)
         finally:
             runner.__exit__(None, None, None)
+
+
+async def test_party_observations_and_the_registral_check_exclude_with_their_reason(dev_env, settings):
+    rng = random.Random(6)
+    async with running_stack(dev_env.client, settings, with_projection=True) as stack:
+        ids = []
+        for i in range(3):
+            cred = credential(rng)
+            status = await stack.journeys.send(envelope(request(cred, when=at(f"2020-10-0{i + 1} 10:00")), clave=cred["clave"]))
+            await stack.journeys.send(decide(status.workflow_id, "2020-10-20 10:00", "meets_requirements"))
+            ids.append(status.workflow_id)
+        observed, removed, kept = ids
+        observation = {"kind": "file_observation", "observation_id": "OBS_1", "party": "PARTIDO_A",
+                       "representative": "rep.1", "reason": "domicilio dudoso"}
+        with pytest.raises(CommandRefused, match=r"a party observation needs the journey in listed_for_review"):
+            await stack.journeys.send(envelope({**observation, "at": at("2020-11-01 10:00").isoformat()}, journey=observed))
+        for milestone in MILESTONE_ORDER[:4]:
+            await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=milestone))
+        with pytest.raises(CommandRefused, match=r"\[observation-window\]"):
+            await stack.journeys.send(envelope({**observation, "at": at("2021-04-10 10:00").isoformat()}, journey=observed))
+        await stack.journeys.send(envelope({**observation, "at": at("2021-03-25 10:00").isoformat()}, journey=observed))
+        status = await stack.journeys.send(
+            envelope({"kind": "resolve_observation", "at": at("2021-03-30 10:00").isoformat(), "observation_id": "OBS_1",
+                      "resolver": "derfe.9", "upheld": True, "reason": "domicilio no verificable"}, journey=observed)
+        )
+        assert (status.stage, status.reasons) == ("excluded", ("OBSERVATION_UPHELD",))
+        with pytest.raises(CommandRefused, match=r"unknown registral result ALIEN"):
+            await stack.journeys.send(
+                envelope({"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
+                          "result": "ALIEN", "source": "RENAPO"}, journey=removed)
+            )
+        status = await stack.journeys.send(
+            envelope({"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
+                      "result": "DECEASED", "source": "registro civil"}, journey=removed)
+        )
+        assert (status.stage, status.reasons) == ("excluded", ("DECEASED",))
+        await stack.journeys.send(
+            envelope({"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
+                      "result": "OK", "source": "registro civil"}, journey=kept)
+        )
+        for milestone in MILESTONE_ORDER[4:]:
+            await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=milestone))
+        finals = [(await dev_env.client.get_workflow_handle(w).result())["stage"] for w in ids]
+        assert finals == ["excluded", "excluded", "included"]
+        assert event_names(stack, observed)[-3:] == ["PartyObservationFiled", "PartyObservationResolved",
+                                                     "ExcludedFromDefinitiveList"]
+        stack.wait_for_projection()
+        assert stack.view.counts_as_of(PROCESS, None) == recount(stack.registry)
