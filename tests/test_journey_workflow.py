@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import random
+import sys
+import uuid
 from collections import Counter
 
 import pytest
 
 from cli.journeys import CommandRefused
 from domain.commands import CommandEnvelope, FireMilestone
-from domain.process import MILESTONE_ORDER
+from domain.process import MILESTONE_ORDER, ProcessCatalog
 from projections.runner import start_runner
 from tests.citizens import at, credential, request
-from tests.conftest import running_stack
+from tests.conftest import running_stack as _running_stack
 from tests.recount import recount
+
+running_stack = _running_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 PROCESS = "pel-2020-2021"
+
+
+@pytest.fixture(autouse=True)
+def own_process(monkeypatch):
+    """Each test runs PEL 2020-2021 under its own process id, so that tests sharing the dev
+    server never share a process calendar."""
+    catalog = ProcessCatalog.load()
+    process = catalog.get("pel-2020-2021").model_copy(update={"id": f"pel-test-{uuid.uuid4().hex[:12]}"})
+    catalog.add(process)
+    monkeypatch.setattr(sys.modules[__name__], "PROCESS", process.id)
+    monkeypatch.setattr(sys.modules[__name__], "running_stack", functools.partial(_running_stack, processes=catalog))
 
 
 def envelope(command: dict, *, clave: str | None = None, journey: str | None = None) -> CommandEnvelope:
