@@ -13,8 +13,6 @@ from typing import Annotated
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from domain.process import Channel, Modality  # noqa: F401  (re-exported for commands)
-
 # Loaded once at import: lookups must not read files later (workflow sandbox, hot paths).
 ISO_ALPHA2: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 _SPANISH = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["es"], fallback=True)

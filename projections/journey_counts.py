@@ -73,13 +73,15 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         tracking: Tracking,
         journey_id: str,
         *,
+        at: datetime,
         start: tuple[str, str, str] | None = None,
-        filed: tuple[str, dict[str, str]] | None = None,
-        stage: tuple[str, str] | None = None,
-        analysis: tuple[str, str] | None = None,
+        filed: dict[str, str] | None = None,
+        stage: str | None = None,
+        analysis: str | None = None,
     ) -> None:
-        """Applies one event's changes: ``start`` (process_id, workflow_id, timezone); ``filed`` (day,
-        {dimension: key}); ``stage``/``analysis`` (day, new value)."""
+        """Applies one event's changes, on the business day of ``at`` in the journey's process
+        timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
+        ``stage``/``analysis`` (the new value)."""
         with self.datastore.transaction(commit=True) as c:
             if start is not None:
                 c.execute(
@@ -88,27 +90,27 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                 )
             if filed is not None or stage is not None or analysis is not None:
                 c.execute(
-                    "SELECT process_id, stage, analysis_status FROM journeys WHERE journey_id = ?", (journey_id,)
+                    "SELECT process_id, timezone, stage, analysis_status FROM journeys WHERE journey_id = ?",
+                    (journey_id,),
                 )
                 row = c.fetchone()
+                assert row is not None, f"journey {journey_id} has events before it started"
                 process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
+                day = at.astimezone(_zone(row["timezone"])).date().isoformat()
                 if filed is not None:
-                    day, dimensions = filed
-                    for dimension, key in dimensions.items():
+                    for dimension, key in filed.items():
                         self._add(c, process_id, day, dimension, key, +1)
                     c.execute("UPDATE journeys SET filed_day = ? WHERE journey_id = ?", (day, journey_id))
-                if stage is not None and stage[1] != old_stage:
-                    day, new = stage
+                if stage is not None and stage != old_stage:
                     if old_stage is not None:
                         self._add(c, process_id, day, "stage", old_stage, -1)
-                    self._add(c, process_id, day, "stage", new, +1)
-                    c.execute("UPDATE journeys SET stage = ? WHERE journey_id = ?", (new, journey_id))
-                if analysis is not None and analysis[1] != old_analysis:
-                    day, new = analysis
+                    self._add(c, process_id, day, "stage", stage, +1)
+                    c.execute("UPDATE journeys SET stage = ? WHERE journey_id = ?", (stage, journey_id))
+                if analysis is not None and analysis != old_analysis:
                     if old_analysis is not None:
                         self._add(c, process_id, day, "analysis", old_analysis, -1)
-                    self._add(c, process_id, day, "analysis", new, +1)
-                    c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (new, journey_id))
+                    self._add(c, process_id, day, "analysis", analysis, +1)
+                    c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (analysis, journey_id))
             self._insert_tracking(c, tracking)
 
     @staticmethod
@@ -153,12 +155,6 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             )
             return [(row["journey_id"], row["workflow_id"]) for row in c.fetchall()]
 
-    def journey_row(self, journey_id: str) -> dict[str, Any] | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT * FROM journeys WHERE journey_id = ?", (journey_id,))
-            row = c.fetchone()
-            return dict(row) if row else None
-
 
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
@@ -169,20 +165,13 @@ def _moves_to(stage: Stage):
     """A handler for an event whose only effect on the figures is a new stage."""
 
     def handler(projection: JourneyCountsProjection, domain_event: Any, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        projection.view.record(tracking, jid, stage=(projection._day(jid, domain_event.at), stage))
+        projection.view.record(tracking, str(domain_event.originator_id), at=domain_event.at, stage=stage)
 
     return handler
 
 
 class JourneyCountsProjection(Projection[JourneyCountsView]):
     name = "journey_counts"
-
-    def _day(self, journey_id: str, at: datetime) -> str:
-        """The business day of an event, in its journey's process timezone."""
-        row = self.view.journey_row(journey_id)
-        assert row is not None, f"journey {journey_id} has events before it started"
-        return at.astimezone(_zone(row["timezone"])).date().isoformat()
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -194,18 +183,18 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
         self.view.record(
             tracking,
             str(domain_event.originator_id),
+            at=domain_event.at,
             start=(domain_event.process_id, domain_event.workflow_id, domain_event.timezone),
         )
 
     @process_event.register
     def _(self, domain_event: Journey.CredentialRecorded, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        self.view.record(tracking, jid, stage=(self._day(jid, domain_event.at), Stage.CREDENTIAL_RECORDED))
+        self.view.record(
+            tracking, str(domain_event.originator_id), at=domain_event.at, stage=Stage.CREDENTIAL_RECORDED
+        )
 
     @process_event.register
     def _(self, domain_event: Journey.RequestFiled, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        day = self._day(jid, domain_event.at)
         dimensions = {
             "country_state": f"{domain_event.country}|{domain_event.state_of_reference}",
             "credential_channel": f"{domain_event.credential_kind}|{domain_event.channel}",
@@ -215,31 +204,44 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
         }
         self.view.record(
             tracking,
-            jid,
-            filed=(day, dimensions),
-            stage=(day, Stage.IN_REVIEW),
-            analysis=(day, AnalysisStatus.IN_REVIEW),
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            filed=dimensions,
+            stage=Stage.IN_REVIEW,
+            analysis=AnalysisStatus.IN_REVIEW,
         )
 
     @process_event.register
     def _(self, domain_event: Journey.ReviewDecided, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        day = self._day(jid, domain_event.at)
-        self.view.record(tracking, jid, stage=(day, domain_event.outcome), analysis=(day, domain_event.outcome))
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            stage=domain_event.outcome,
+            analysis=domain_event.outcome,
+        )
 
     def _back_in_review(self, domain_event: Any, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        day = self._day(jid, domain_event.at)
-        self.view.record(tracking, jid, stage=(day, Stage.IN_REVIEW), analysis=(day, AnalysisStatus.IN_REVIEW))
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            stage=Stage.IN_REVIEW,
+            analysis=AnalysisStatus.IN_REVIEW,
+        )
 
     process_event.register(Journey.SubsaneDocumentsReceived, _back_in_review)
     process_event.register(Journey.RejectionReopened, _back_in_review)
 
     @process_event.register
     def _(self, domain_event: Journey.SubsaneExpired, tracking: Tracking) -> None:
-        jid = str(domain_event.originator_id)
-        day = self._day(jid, domain_event.at)
-        self.view.record(tracking, jid, stage=(day, Stage.REJECTED), analysis=(day, AnalysisStatus.REJECTED))
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            stage=Stage.REJECTED,
+            analysis=AnalysisStatus.REJECTED,
+        )
 
     process_event.register(Journey.ListedForReview, _moves_to(Stage.LISTED_FOR_REVIEW))
     process_event.register(Journey.IncludedInDefinitiveList, _moves_to(Stage.INCLUDED))
