@@ -161,11 +161,14 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _moves_to(stage: Stage):
-    """A handler for an event whose only effect on the figures is a new stage."""
+def _moves_to(stage: Stage, analysis: AnalysisStatus | None = None):
+    """A handler for an event whose only effect on the figures is a fixed new stage (and
+    analysis status)."""
 
     def handler(projection: JourneyCountsProjection, domain_event: Any, tracking: Tracking) -> None:
-        projection.view.record(tracking, str(domain_event.originator_id), at=domain_event.at, stage=stage)
+        projection.view.record(
+            tracking, str(domain_event.originator_id), at=domain_event.at, stage=stage, analysis=analysis
+        )
 
     return handler
 
@@ -185,12 +188,6 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
             str(domain_event.originator_id),
             at=domain_event.at,
             start=(domain_event.process_id, domain_event.workflow_id, domain_event.timezone),
-        )
-
-    @process_event.register
-    def _(self, domain_event: Journey.CredentialRecorded, tracking: Tracking) -> None:
-        self.view.record(
-            tracking, str(domain_event.originator_id), at=domain_event.at, stage=Stage.CREDENTIAL_RECORDED
         )
 
     @process_event.register
@@ -221,28 +218,12 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
             analysis=domain_event.outcome,
         )
 
-    def _back_in_review(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.record(
-            tracking,
-            str(domain_event.originator_id),
-            at=domain_event.at,
-            stage=Stage.IN_REVIEW,
-            analysis=AnalysisStatus.IN_REVIEW,
-        )
-
-    process_event.register(Journey.SubsaneDocumentsReceived, _back_in_review)
-    process_event.register(Journey.RejectionReopened, _back_in_review)
-
-    @process_event.register
-    def _(self, domain_event: Journey.SubsaneExpired, tracking: Tracking) -> None:
-        self.view.record(
-            tracking,
-            str(domain_event.originator_id),
-            at=domain_event.at,
-            stage=Stage.REJECTED,
-            analysis=AnalysisStatus.REJECTED,
-        )
-
+    process_event.register(Journey.CredentialRecorded, _moves_to(Stage.CREDENTIAL_RECORDED))
+    process_event.register(
+        Journey.SubsaneDocumentsReceived, _moves_to(Stage.IN_REVIEW, AnalysisStatus.IN_REVIEW)
+    )
+    process_event.register(Journey.RejectionReopened, _moves_to(Stage.IN_REVIEW, AnalysisStatus.IN_REVIEW))
+    process_event.register(Journey.SubsaneExpired, _moves_to(Stage.REJECTED, AnalysisStatus.REJECTED))
     process_event.register(Journey.ListedForReview, _moves_to(Stage.LISTED_FOR_REVIEW))
     process_event.register(Journey.IncludedInDefinitiveList, _moves_to(Stage.INCLUDED))
     process_event.register(Journey.ExcludedFromDefinitiveList, _moves_to(Stage.EXCLUDED))
