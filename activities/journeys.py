@@ -15,11 +15,11 @@ import logs
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import DomainError, JourneyStatus
-from workflows.journey import JourneyCommandInput
+from workflows.journey import BatchResult, JourneyBatchInput, JourneyCommandInput
 
 log = logs.get_logger("lnere.activities")
 
-AfterCommit = Callable[[str, JourneyCommandInput], None]
+AfterCommit = Callable[[str, JourneyCommandInput | JourneyBatchInput], None]
 
 
 class JourneyActivities:
@@ -101,6 +101,26 @@ class JourneyActivities:
     def record_registral_check(self, input: JourneyCommandInput) -> JourneyStatus:
         return self._run("record_registral_check", input)
 
+    @activity.defn(name="record_commands")
+    def record_commands(self, input: JourneyBatchInput) -> BatchResult:
+        info = activity.info()
+        process = self._processes.get(input.process_id)
+        status, outcomes = self._registry.record_commands(process, input.workflow_id, input.commands)
+        log.info(
+            "commands recorded",
+            activity="record_commands",
+            activity_id=info.activity_id,
+            workflow_id=input.workflow_id,
+            workflow_run_id=info.workflow_run_id,
+            attempt=info.attempt,
+            accepted=sum(o.accepted for o in outcomes),
+            refused=[o.rule for o in outcomes if not o.accepted],
+            stage=status.stage if status else None,
+        )
+        if self._after_commit is not None:
+            self._after_commit("record_commands", input)
+        return BatchResult(status=status, outcomes=outcomes)
+
     @activity.defn(name="apply_milestone")
     def apply_milestone(self, input: JourneyCommandInput) -> JourneyStatus:
         return self._run("apply_milestone", input)
@@ -117,4 +137,5 @@ class JourneyActivities:
             self.resolve_observation,
             self.record_registral_check,
             self.apply_milestone,
+            self.record_commands,
         ]

@@ -3,6 +3,8 @@ the benchmark alike."""
 
 from __future__ import annotations
 
+import hashlib
+
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -14,9 +16,16 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
-from domain.rules import JourneyStatus
 from workflows.calendar import CalendarInput, MilestoneReport, ProcessCalendarWorkflow
-from workflows.journey import STARTING_KINDS, UPDATES_BY_KIND, JourneyInput, JourneyWorkflow
+from domain.rules import CommandOutcome, JourneyStatus
+from workflows.journey import (
+    STARTING_KINDS,
+    UPDATES_BY_KIND,
+    BatchResult,
+    CommandBatch,
+    JourneyInput,
+    JourneyWorkflow,
+)
 
 
 class CommandRefused(Exception):
@@ -74,6 +83,40 @@ class JourneyClient:
             return await self.client.get_workflow_handle(workflow_id).execute_update(update, command, id=update_id)
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
+
+    async def send_batch(self, process_id: str, workflow_id: str, commands: list) -> BatchResult:
+        """Sends commands of one journey in one Update; each is accepted or refused on its own.
+
+        Always update-with-start: a journey that does not run (never started, or ended) gets a
+        run that answers from the event store, so re-sending what is recorded changes nothing."""
+        try:
+            process = self.processes.get(process_id)
+        except KeyError as error:
+            raise CommandRefused(f"process: {error.args[0]}") from None
+        start = WithStartWorkflowOperation(
+            JourneyWorkflow.run,
+            JourneyInput(process=process),
+            id=workflow_id,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=self.task_queue,
+        )
+        batch = CommandBatch(commands=commands)
+        batch_id = "batch:" + ",".join(c.effective_id() for c in commands)
+        if len(batch_id) > 200:
+            batch_id = "batch:" + hashlib.sha256(batch_id.encode()).hexdigest()
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                JourneyWorkflow.record_commands, batch, id=batch_id, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError as error:
+            message = str(_refusal(error))
+            return BatchResult(
+                status=None,
+                outcomes=[
+                    CommandOutcome(command_id=c.effective_id(), accepted=False, error=message, rule="batch-refused")
+                    for c in commands
+                ],
+            )
 
     async def status(self, workflow_id: str) -> JourneyStatus | None:
         return await self.client.get_workflow_handle(workflow_id).query(JourneyWorkflow.status)

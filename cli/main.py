@@ -191,7 +191,7 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from projections.report import build_report, render_markdown
+    from projections.report import build_report, render_csv, render_markdown
     from projections.runner import open_view
     from worker import load_processes
 
@@ -207,8 +207,92 @@ def cmd_report(args: argparse.Namespace) -> None:
     report = build_report(open_view(settings), process, as_of)
     if args.format == "json":
         _print(report)
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(report))
     else:
         sys.stdout.write(render_markdown(report))
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from cli.importer import run_import
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    settings = _settings(args)
+    rejects = Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.jsonl")
+
+    async def go():
+        journeys = await _journey_client(settings)
+        return await run_import(path, journeys, settings.data_dir / "imports", rejects,
+                                concurrency=args.concurrency, restart=args.restart)
+
+    try:
+        summary = asyncio.run(go())
+    except KeyboardInterrupt:
+        print("\nlnere: import interrupted; run the same command again to continue where it stopped",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    _print(summary.as_dict())
+    if summary.refused:
+        print(f"lnere: {summary.refused:,} line(s) refused, listed in {summary.rejects_file}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from cli.importer import run_import
+    from projections.report import build_report
+    from projections.runner import open_view, wait_for_head
+    from simulation.compare import render_comparison
+    from simulation.population import generate, load_scenario, load_targets
+    from worker import load_processes
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except KeyError as error:
+        raise UsageError(f"scenario: {error.args[0]}") from None
+    settings = _settings(args)
+    process = load_processes(settings).get(scenario.process)
+    out = Path(args.out) if args.out else settings.data_dir / "simulations" / f"{scenario.name}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = generate(scenario, process)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"lnere: wrote {len(lines):,} commands to {out}", file=sys.stderr)
+    if args.no_import:
+        return
+
+    async def go():
+        journeys = await _journey_client(settings)
+        return await run_import(out, journeys, settings.data_dir / "imports",
+                                out.with_name(out.name + ".rejects.jsonl"), concurrency=args.concurrency)
+
+    summary = asyncio.run(go())
+    print(f"lnere: imported {summary.accepted:,} of {summary.lines:,} lines into {summary.journeys:,} journeys "
+          f"in {summary.wall_seconds:.1f} s; {summary.refused:,} refused", file=sys.stderr)
+    view = open_view(settings)
+
+    def waiting(position: int, head: int) -> None:
+        print(f"lnere: projections at event {position:,} of {head:,}", file=sys.stderr)
+
+    wait_for_head(settings, view, timeout=args.timeout, report=_every(5.0, waiting))
+    ours = build_report(view, process, scenario.as_of)
+    text, differences = render_comparison(load_targets(scenario), ours)
+    sys.stdout.write(text)
+    if summary.refused or differences:
+        raise SystemExit(1)
+
+
+def _every(seconds: float, call):
+    import time
+
+    last = [0.0]
+
+    def throttled(*a):
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            call(*a)
+
+    return throttled
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -307,6 +391,22 @@ def build_parser() -> argparse.ArgumentParser:
     fire.add_argument("--at", type=_business_time, help="business time (default: the configured date)")
     fire.set_defaults(handler=cmd_milestone_fire)
 
+    import_ = sub.add_parser("import", help="drive a command file (JSON Lines) through the engine")
+    import_.add_argument("file")
+    import_.add_argument("--rejects", help="where refused lines are listed (default FILE.rejects.jsonl)")
+    import_.add_argument("--concurrency", type=int, default=64, help="journeys in flight (default 64)")
+    import_.add_argument("--restart", action="store_true",
+                         help="forget what an earlier run of this file answered and send every line again")
+    import_.set_defaults(handler=cmd_import)
+
+    simulate = sub.add_parser("simulate", help="generate a scenario's population, import it, compare the report")
+    simulate.add_argument("scenario", help="scenario name, e.g. seed-2020-11-30 (simulation/scenarios/)")
+    simulate.add_argument("--out", help="where to write the command file (default DATA_DIR/simulations/NAME.jsonl)")
+    simulate.add_argument("--no-import", action="store_true", help="only write the command file")
+    simulate.add_argument("--concurrency", type=int, default=64, help="journeys in flight (default 64)")
+    simulate.add_argument("--timeout", type=float, default=600, help="seconds to wait for the projections")
+    simulate.set_defaults(handler=cmd_simulate)
+
     journey = sub.add_parser("journey", help="read a journey").add_subparsers(dest="action", required=True)
     status = journey.add_parser("status", help="a journey's current status")
     journey_ref(status)
@@ -317,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="report section 4.1 as of a date")
     report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")
-    report.add_argument("--format", choices=["json", "md"], default="md")
+    report.add_argument("--format", choices=["json", "md", "csv"], default="md")
     report.set_defaults(handler=cmd_report)
     return parser
 

@@ -122,6 +122,11 @@ JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]
 RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
 
 
+def starts_journey(command: Command) -> bool:
+    """Whether a command can start a journey that does not exist yet."""
+    return isinstance(command, RecordCredential) or (isinstance(command, FileRequest) and command.credential is not None)
+
+
 class FireMilestone(BaseModel):
     """Fire a calendar milestone of a process (replay mode, or an admin firing it early)."""
 

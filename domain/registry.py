@@ -7,7 +7,6 @@ its commit never appends twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -25,11 +24,12 @@ from domain.commands import (
     ReopenRejection,
     ResolveObservation,
     SendSubsaneDocuments,
+    starts_journey,
 )
 from domain.identity import journey_uuid, process_of
 from domain.journey import Journey
 from domain.process import ElectoralProcess
-from domain.rules import DomainError, JourneyStatus
+from domain.rules import CommandOutcome, DomainError, JourneyStatus
 
 
 class JourneyRegistry(Application[UUID]):
@@ -46,58 +46,84 @@ class JourneyRegistry(Application[UUID]):
         return list(self.events.get(journey_uuid(workflow_id)))
 
     def record_credential(self, process: ElectoralProcess, workflow_id: str, cmd: RecordCredential) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.record_credential(process, cmd, cid), start=True)
+        return self._execute(process, workflow_id, cmd)
 
     def file_request(self, process: ElectoralProcess, workflow_id: str, cmd: FileRequest) -> JourneyStatus:
-        return self._execute(
-            process, workflow_id, cmd, lambda j, cid: j.file_request(process, cmd, cid), start=cmd.credential is not None
-        )
+        return self._execute(process, workflow_id, cmd)
 
     def activate_credential(self, process: ElectoralProcess, workflow_id: str, cmd: ActivateCredential) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.activate_credential(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def decide_review(self, process: ElectoralProcess, workflow_id: str, cmd: DecideReview) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.decide_review(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def send_subsane_documents(
         self, process: ElectoralProcess, workflow_id: str, cmd: SendSubsaneDocuments
     ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.send_subsane_documents(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def reopen_rejection(self, process: ElectoralProcess, workflow_id: str, cmd: ReopenRejection) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.reopen_rejection(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def file_observation(self, process: ElectoralProcess, workflow_id: str, cmd: FileObservation) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.file_observation(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def resolve_observation(self, process: ElectoralProcess, workflow_id: str, cmd: ResolveObservation) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.resolve_observation(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def record_registral_check(
         self, process: ElectoralProcess, workflow_id: str, cmd: RecordRegistralCheck
     ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.record_registral_check(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
     def apply_milestone(self, process: ElectoralProcess, workflow_id: str, cmd: ApplyMilestone) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd, lambda j, cid: j.apply_milestone(process, cmd, cid))
+        return self._execute(process, workflow_id, cmd)
 
-    def _execute(
-        self,
-        process: ElectoralProcess,
-        workflow_id: str,
-        cmd: Any,
-        change: Callable[[Journey, str], Any],
-        *,
-        start: bool = False,
-    ) -> JourneyStatus:
+    def record_commands(
+        self, process: ElectoralProcess, workflow_id: str, commands: list[Any]
+    ) -> tuple[JourneyStatus | None, list[CommandOutcome]]:
+        """Applies commands to one journey in their order, each accepted or refused on its
+        own, and saves what was accepted in one transaction: a bulk import's unit of work."""
+        self._check_process(process, workflow_id)
+        journey = self._get(workflow_id)
+        outcomes: list[CommandOutcome] = []
+        changed = False
+        for cmd in commands:
+            command_id = cmd.effective_id()
+            if journey is not None and journey.has_processed(command_id):
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
+                continue
+            try:
+                journey = self._apply(process, workflow_id, journey, cmd, command_id)
+            except DomainError as error:
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                continue
+            changed = True
+            outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
+        if changed:
+            assert journey is not None
+            self.save(journey)
+        return (journey.status() if journey is not None else None), outcomes
+
+    def _check_process(self, process: ElectoralProcess, workflow_id: str) -> None:
         if process_of(workflow_id) != process.id:
             raise DomainError("journey", "journey-process", f"journey {workflow_id} is not of process {process.id}")
-        command_id = cmd.effective_id()
+
+    def _get(self, workflow_id: str) -> Journey | None:
         try:
-            journey: Journey = self.repository.get(journey_uuid(workflow_id))
+            return self.repository.get(journey_uuid(workflow_id))
         except AggregateNotFoundError:
-            if not start:
-                raise DomainError("journey", "journey-exists", f"no journey {workflow_id}") from None
+            return None
+
+    @staticmethod
+    def _apply(
+        process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str
+    ) -> Journey:
+        """Applies one command; a journey that does not exist yet is started by a command
+        that can start it, and discarded if that command is refused."""
+        if journey is None:
+            if not starts_journey(cmd):
+                raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
             journey = Journey(
                 process_id=process.id,
                 workflow_id=workflow_id,
@@ -105,8 +131,16 @@ class JourneyRegistry(Application[UUID]):
                 at=cmd.at,
                 command_id=f"start:{command_id}",
             )
-        if journey.has_processed(command_id):
+        getattr(journey, cmd.kind)(process, cmd, command_id)
+        return journey
+
+    def _execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
+        self._check_process(process, workflow_id)
+        command_id = cmd.effective_id()
+        journey = self._get(workflow_id)
+        if journey is not None and journey.has_processed(command_id):
             return journey.status()
-        change(journey, command_id)
+        journey = self._apply(process, workflow_id, journey, cmd, command_id)
         self.save(journey)
         return journey.status()
+

@@ -84,6 +84,18 @@ class JourneyStatus(BaseModel):
         return self.stage in FINAL_STAGES
 
 
+class CommandOutcome(BaseModel):
+    """What became of one command of a batch. Holds no personal data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    accepted: bool
+    already_recorded: bool = False
+    error: str | None = None  # "field: message [rule]" when refused
+    rule: str | None = None
+
+
 def _check_time(status: JourneyStatus, at: datetime) -> None:
     if status.last_at is not None and at < status.last_at:
         raise DomainError(

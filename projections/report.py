@@ -166,3 +166,35 @@ def render_markdown(report: dict[str, Any]) -> str:
         _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Every figure of the report as (table, row, column, value)."""
+    rows: list[tuple[str, str, str, int]] = []
+    for key, value in report["by_channel"].items():
+        rows.append(("by_channel", "SIILNERE", key, value))
+    for row in report["by_country_entity"]:
+        rows.append(("by_country_entity", row["country_code"], "TOTAL", row["total"]))
+        for state, value in row["by_entity"].items():
+            rows.append(("by_country_entity", row["country_code"], state, value))
+    for state, value in report["by_entity"].items():
+        rows.append(("by_entity", "TOTAL", state, value))
+    for kind, channels in report["by_credential_channel"].items():
+        for channel, value in channels.items():
+            rows.append(("by_credential_channel", kind, channel, value))
+    for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "stages"):
+        for key, value in report[table].items():
+            rows.append((table, key, "TOTAL", value))
+    return rows
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["process", "as_of", "table", "row", "column", "value"])
+    for table, row, column, value in report_rows(report):
+        writer.writerow([report["process"], report["as_of"], table, row, column, value])
+    return out.getvalue()

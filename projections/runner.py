@@ -65,6 +65,30 @@ def wait_for_position(view: JourneyCountsView, position: int, timeout: float = 6
         time.sleep(0.05)
 
 
+def event_log_head(settings: Settings) -> int:
+    """The position of the last event recorded in the journey registry."""
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        return registry.recorder.max_notification_id() or 0
+    finally:
+        registry.close()
+
+
+def wait_for_head(settings: Settings, view: JourneyCountsView, timeout: float = 600.0, report=None) -> int:
+    """Waits until the projection has processed every event recorded so far; ``report`` is
+    called with (position, head) while it waits."""
+    head = event_log_head(settings)
+    deadline = time.monotonic() + timeout
+    while (position := view.position()) < head:
+        if report is not None:
+            report(position, head)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"projection journey_counts is at {position} of {head} events after {timeout:.0f} s"
+                               " (is the projection runner running? lnere up starts it)")
+        time.sleep(0.1)
+    return head
+
+
 def main() -> None:
     logs.configure()
     settings = Settings.from_env()

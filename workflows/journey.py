@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         DecideReview,
         FileObservation,
         FileRequest,
+        JourneyCommand,
         RecordCredential,
         RecordedCommand,
         RecordRegistralCheck,
@@ -31,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SendSubsaneDocuments,
     )
     from domain.process import ElectoralProcess, Milestone
-    from domain.rules import DomainError, JourneyStatus
+    from domain.rules import CommandOutcome, DomainError, JourneyStatus
 
 # A journey started by a command that was then refused holds no data: it ends after this.
 ABANDON_AFTER = timedelta(minutes=10)
@@ -55,6 +56,28 @@ class JourneyCommandInput(BaseModel):
     workflow_id: str
     process_id: str
     command: RecordedCommand
+
+
+MAX_BATCH = 200
+
+
+class CommandBatch(BaseModel):
+    """Commands to one journey, in business-time order (a bulk import sends these)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commands: list[JourneyCommand]
+
+
+class BatchResult(BaseModel):
+    status: JourneyStatus | None
+    outcomes: list[CommandOutcome]
+
+
+class JourneyBatchInput(BaseModel):
+    workflow_id: str
+    process_id: str
+    commands: list[JourneyCommand]
 
 
 @workflow.defn
@@ -202,6 +225,52 @@ class JourneyWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def record_commands(self, batch: CommandBatch) -> BatchResult:
+        """Records each command in order, each accepted or refused on its own (as if sent one
+        by one), in one activity and one transaction."""
+        async with self._lock:
+            pending = [c for c in batch.commands if c.effective_id() not in self._processed]
+            if not pending:
+                return BatchResult(
+                    status=self._status,
+                    outcomes=[
+                        CommandOutcome(command_id=c.effective_id(), accepted=True, already_recorded=True)
+                        for c in batch.commands
+                    ],
+                )
+            result = await workflow.execute_activity(
+                "record_commands",
+                JourneyBatchInput(workflow_id=workflow.info().workflow_id, process_id=self._process.id,
+                                  commands=pending),
+                result_type=BatchResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            if result.status is not None:
+                self._status = result.status
+            self._processed.update(o.command_id for o in result.outcomes if o.accepted)
+            by_id = {o.command_id: o for o in result.outcomes}
+            return BatchResult(
+                status=self._status,
+                outcomes=[
+                    by_id.get(c.effective_id())
+                    or CommandOutcome(command_id=c.effective_id(), accepted=True, already_recorded=True)
+                    for c in batch.commands
+                ],
+            )
+
+    @record_commands.validator
+    def _validate_record_commands(self, batch: CommandBatch) -> None:
+        if not 1 <= len(batch.commands) <= MAX_BATCH:
+            raise ValueError(f"commands: a batch holds 1 to {MAX_BATCH} commands, got {len(batch.commands)}")
+        for earlier, later in zip(batch.commands, batch.commands[1:]):
+            if later.at < earlier.at:
+                raise ValueError(
+                    f"commands: not in business-time order ({later.kind} at {later.at.isoformat()} "
+                    f"after {earlier.kind} at {earlier.at.isoformat()}) [business-time-order]"
+                )
+
+    @workflow.update
     async def apply_milestone(self, command: ApplyMilestone) -> JourneyStatus | None:
         """Sent by the process calendar's fan-out. Idempotent; a milestone that does not
         concern the journey's stage records nothing."""
@@ -226,3 +295,4 @@ UPDATES_BY_KIND = {
 }
 
 STARTING_KINDS = frozenset({"record_credential", "file_request"})
+

@@ -1,0 +1,96 @@
+"""The command file: JSON Lines, one command per line, each with its business time.
+
+Documented in docs/command-file.md. A line is either a command to a journey (the citizen's
+``clave`` or the ``journey`` id, and the ``command``), or a milestone of the process calendar
+(``{"process": ..., "command": {"kind": "fire_milestone", ...}}``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.commands import CommandEnvelope, FireMilestone
+from domain.identity import journey_workflow_id
+from domain.process import ProcessCatalog
+
+
+class MilestoneLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    process: str = Field(min_length=1, max_length=60)
+    command: FireMilestone
+
+
+class InvalidLine(ValueError):
+    """A line that is not a command: bad JSON, a bad field, an unknown process."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One valid line, ready to send."""
+
+    line: int
+    at: datetime
+    process: str
+    workflow_id: str | None  # None for a milestone
+    command: object
+
+
+def format_validation(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "line"
+        parts.append(f"{path}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: bytes) -> Entry:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidLine(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(data, dict):
+        raise InvalidLine("a line is a JSON object")
+    kind = (data.get("command") or {}).get("kind") if isinstance(data.get("command"), dict) else None
+    try:
+        if kind == "fire_milestone":
+            milestone = MilestoneLine.model_validate(data)
+            process = processes.get(milestone.process)
+            at = milestone.command.at or process.milestone_at(milestone.command.milestone)
+            return Entry(line, at, process.id, None, milestone.command)
+        envelope = CommandEnvelope.model_validate(data)
+    except ValidationError as error:
+        raise InvalidLine(format_validation(error)) from None
+    except KeyError as error:
+        raise InvalidLine(f"process: {error.args[0]}") from None
+    try:
+        processes.get(envelope.process)
+    except KeyError as error:
+        raise InvalidLine(f"process: {error.args[0]}") from None
+    if envelope.journey is not None:
+        workflow_id = envelope.journey
+    else:
+        assert envelope.clave is not None
+        workflow_id = journey_workflow_id(journey_key, envelope.process, envelope.clave)
+    return Entry(line, envelope.command.at, envelope.process, workflow_id, envelope.command)
+
+
+def journey_line(process: str, clave: str, command: BaseModel) -> str:
+    """A command line, as the simulator and other tools write it."""
+    return json.dumps(
+        {"process": process, "clave": clave, "command": command.model_dump(mode="json", exclude_none=True)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def milestone_line(process: str, command: FireMilestone) -> str:
+    return json.dumps(
+        {"process": process, "command": command.model_dump(mode="json", exclude_none=True)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )

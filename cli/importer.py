@@ -1,0 +1,277 @@
+"""``lnere import``: drives a command file through the engine.
+
+Order: lines are sorted by business time (ties keep file order). Milestones are barriers:
+every earlier line is answered before a milestone fires, and no later line is sent before it
+is done. Between barriers, each journey's lines go in one Update in their order, and
+different journeys run concurrently (they share nothing, so the event store ends the same).
+
+Safety: every answered line is appended to a journal in the data directory, keyed by the
+file's SHA-256; a re-run skips what the journal holds and resends the rest. The engine itself
+is idempotent (command ids), so resending after a crash, or importing the file again without
+its journal, records nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from cli.command_file import Entry, InvalidLine, parse_line
+from cli.journeys import CommandRefused, JourneyClient
+from workflows.journey import MAX_BATCH
+
+INVALID_RULE = "invalid-line"
+
+
+@dataclass
+class LineResult:
+    line: int
+    accepted: bool
+    already_recorded: bool = False
+    error: str | None = None
+    rule: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in self.__dict__.items() if v not in (None, False) or k == "accepted"})
+
+    @classmethod
+    def from_json(cls, text: str) -> LineResult:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    lines: int = 0
+    accepted: int = 0
+    already_recorded: int = 0
+    refused: int = 0
+    refused_by_rule: Counter = field(default_factory=Counter)
+    journeys: int = 0
+    milestones: int = 0
+    resumed_lines: int = 0
+    wall_seconds: float = 0.0
+    rejects_file: str | None = None
+
+    def as_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["refused_by_rule"] = dict(self.refused_by_rule.most_common())
+        return data
+
+
+class Progress:
+    """A progress line on stderr: done/total, rate, ETA. Redrawn in place on a terminal,
+    printed every few seconds otherwise (logs, CI)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, label: str = "importing") -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.label = label
+        self.started = time.monotonic()
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= (0.2 if self.tty else 5.0) or self.done >= self.total:
+            self._last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.done / elapsed
+        remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
+        eta = "--:--" if remaining == float("inf") else f"{int(remaining) // 60}:{int(remaining) % 60:02d}"
+        pct = 100 * self.done / self.total if self.total else 100.0
+        width = 24
+        filled = int(width * pct / 100)
+        bar = "#" * filled + "." * (width - filled)
+        text = (f"{self.label} [{bar}] {self.done:,}/{self.total:,} lines {pct:5.1f}% "
+                f"{rate:,.0f} lines/s ETA {eta}")
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if self.done >= self.total else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Journal:
+    """Answered lines of one command file, appended as they come (one JSON per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.results: dict[int, LineResult] = {}
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                for text in f:
+                    try:
+                        result = LineResult.from_json(text)
+                    except (json.JSONDecodeError, TypeError):
+                        continue  # a line torn by a crash: that line is simply sent again
+                    self.results[result.line] = result
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def add(self, results: list[LineResult]) -> None:
+        for result in results:
+            self.results[result.line] = result
+            self._file.write(result.to_json() + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_entries(path: Path, client: JourneyClient) -> tuple[list[Entry], list[LineResult], int]:
+    """Parses every line; returns the valid entries in business-time order, the invalid
+    lines as refusals, and the number of command lines."""
+    entries: list[Entry] = []
+    invalid: list[LineResult] = []
+    count = 0
+    with path.open(encoding="utf-8") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            count += 1
+            try:
+                entries.append(parse_line(text, number, client.processes, client.journey_key))
+            except InvalidLine as error:
+                invalid.append(LineResult(number, accepted=False, error=str(error), rule=INVALID_RULE))
+    entries.sort(key=lambda e: (e.at, e.line))
+    return entries, invalid, count
+
+
+def segments(entries: list[Entry]) -> list[tuple[list[Entry], Entry | None]]:
+    """Splits entries at milestones: [(journey lines before it, the milestone)], the last
+    segment with no milestone."""
+    out: list[tuple[list[Entry], Entry | None]] = []
+    current: list[Entry] = []
+    for entry in entries:
+        if entry.workflow_id is None:
+            out.append((current, entry))
+            current = []
+        else:
+            current.append(entry)
+    out.append((current, None))
+    return out
+
+
+def by_journey(entries: list[Entry]) -> list[list[Entry]]:
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        assert entry.workflow_id is not None
+        groups.setdefault(entry.workflow_id, []).append(entry)
+    return list(groups.values())
+
+
+async def run_import(
+    path: Path,
+    client: JourneyClient,
+    journal_dir: Path,
+    rejects_path: Path,
+    *,
+    concurrency: int = 64,
+    restart: bool = False,
+    progress_stream: TextIO = sys.stderr,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    started = time.monotonic()
+    summary = ImportSummary(file=str(path))
+    entries, invalid, summary.lines = read_entries(path, client)
+    journal_path = journal_dir / f"{file_digest(path)[:32]}.journal"
+    if restart and journal_path.exists():
+        journal_path.unlink()
+    journal = Journal(journal_path)
+    summary.resumed_lines = len(journal.results)
+    journal.add([r for r in invalid if r.line not in journal.results])
+    progress = Progress(summary.lines, progress_stream)
+    progress.advance(len(journal.results))
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def send_journey(group: list[Entry]) -> None:
+        pending = [e for e in group if e.line not in journal.results]
+        if not pending:
+            return
+        async with semaphore:
+            for start in range(0, len(pending), MAX_BATCH):
+                chunk = pending[start:start + MAX_BATCH]
+                try:
+                    result = await client.send_batch(chunk[0].process, chunk[0].workflow_id, [e.command for e in chunk])
+                    answers = [
+                        LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
+                        for e, o in zip(chunk, result.outcomes, strict=True)
+                    ]
+                except CommandRefused as error:
+                    answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
+                journal.add(answers)
+                progress.advance(len(answers))
+                if on_progress is not None:
+                    on_progress(progress.done)
+
+    try:
+        journeys: set[str] = set()
+        for journey_entries, milestone in segments(entries):
+            groups = by_journey(journey_entries)
+            journeys.update(g[0].workflow_id for g in groups)  # type: ignore[misc]
+            tasks = [asyncio.ensure_future(send_journey(g)) for g in groups]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+            if milestone is not None:
+                summary.milestones += 1
+                if milestone.line not in journal.results:
+                    try:
+                        await client.fire_milestone(milestone.process, milestone.command)  # type: ignore[arg-type]
+                        answer = LineResult(milestone.line, True)
+                    except CommandRefused as error:
+                        answer = LineResult(milestone.line, False, error=str(error), rule="refused")
+                    journal.add([answer])
+                    progress.advance(1)
+        summary.journeys = len(journeys)
+    finally:
+        journal.close()
+    for result in journal.results.values():
+        if result.accepted:
+            summary.accepted += 1
+            summary.already_recorded += result.already_recorded
+        else:
+            summary.refused += 1
+            summary.refused_by_rule[result.rule or "refused"] += 1
+    write_rejects(rejects_path, journal.results)
+    summary.rejects_file = str(rejects_path) if summary.refused else None
+    summary.wall_seconds = round(time.monotonic() - started, 2)
+    return summary
+
+
+def write_rejects(path: Path, results: dict[int, LineResult]) -> None:
+    """The refused lines by line number, with the error; no copy of the line's content (it
+    may hold personal data)."""
+    refused = [results[n] for n in sorted(results) if not results[n].accepted]
+    if not refused:
+        if path.exists():
+            path.unlink()
+        return
+    with path.open("w", encoding="utf-8") as f:
+        for result in refused:
+            f.write(json.dumps({"line": result.line, "rule": result.rule, "error": result.error},
+                               ensure_ascii=False) + "\n")

@@ -1,0 +1,236 @@
+"""Synthetic populations whose report equals published figures.
+
+A scenario (``simulation/scenarios/<name>.json``) names a process, an as-of date, a random
+seed and the published tables it must reproduce. Every marginal of the tables becomes a list
+of exactly that many values (country × state from the joint table; credential × channel from
+its joint table; sex, age range, modality and analysis status from theirs); each list is
+shuffled with the seeded generator and the i-th journey takes the i-th value of each. So the
+counts are exact by construction, while the combinations vary like a real population. Business
+times are drawn inside the filing period so that, at the as-of date, each journey has exactly
+its analysis status.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cli.command_file import journey_line
+from domain.commands import (
+    ActivateCredential,
+    DecideReview,
+    FileRequest,
+    RecordCredential,
+    SendSubsaneDocuments,
+)
+from domain.process import ElectoralProcess
+from domain.values import age_on
+from simulation import people
+
+SCENARIOS_DIR = Path(__file__).parent / "scenarios"
+
+AGE_SPANS = {
+    "18": (18, 18), "19": (19, 19), "20-24": (20, 24), "25-29": (25, 29), "30-34": (30, 34),
+    "35-39": (35, 39), "40-44": (40, 44), "45-49": (45, 49), "50-54": (50, 54), "55-59": (55, 59),
+    "60-64": (60, 64), "65 o más": (65, 88),
+}
+SEX_CODES = {"Hombres": "H", "Mujeres": "M"}
+MODALITY_CODES = {"Postal": "postal", "Electrónico por internet": "internet"}
+SUBSANE_DOCUMENTS = {
+    "ID_IMAGE_ILLEGIBLE": "ID_IMAGE", "ID_IMAGE_MISSING": "ID_IMAGE", "ADDRESS_PROOF_MISSING": "ADDRESS_PROOF",
+    "ADDRESS_PROOF_INVALID": "ADDRESS_PROOF", "SIGNATURE_MISSING": "SIGNED_REQUEST", "DATA_MISMATCH": "ID_IMAGE",
+}
+REVIEWERS = [f"derfe.analista.{n:02d}" for n in range(1, 13)]
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    process: str
+    as_of: date
+    random_seed: int
+    targets: str = Field(description="the published report, a file beside the scenario")
+    filing_from: date
+    in_review_filed_from: date = Field(description="requests still in review at the as-of date were filed from here")
+    decision_days: tuple[int, int] = Field(description="days from filing to the review decision, min and max")
+    credential_first_share: float = Field(ge=0, le=1, description="CPVE journeys whose credential is recorded "
+                                          "and activated before the request")
+    corrected_share: float = Field(ge=0, le=1, description="requests meeting requirements after a subsane")
+
+    def targets_path(self) -> Path:
+        return SCENARIOS_DIR / self.targets
+
+
+def load_scenario(name: str) -> Scenario:
+    path = SCENARIOS_DIR / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in SCENARIOS_DIR.glob("*.json") if not p.stem.endswith(".report"))
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(known)}")
+    return Scenario.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def load_targets(scenario: Scenario) -> dict[str, Any]:
+    return json.loads(scenario.targets_path().read_text(encoding="utf-8"))
+
+
+@dataclass
+class Plan:
+    """One journey to simulate."""
+
+    country: str
+    state: str
+    credential_kind: str
+    channel: str
+    sex: str
+    age_range: str
+    modality: str
+    analysis: str  # meets_requirements | inconsistencies | in_review
+
+
+def _expand(counts: dict[Any, int]) -> list[Any]:
+    return [key for key, n in counts.items() for _ in range(n)]
+
+
+def plans(targets: dict[str, Any], process: ElectoralProcess, rng: random.Random) -> list[Plan]:
+    state_codes = {s.name: s.code for s in process.states}
+    places = _expand({(row["country_code"], state_codes[state]): n
+                      for row in targets["by_country_entity"] for state, n in row["by_entity"].items() if n})
+    total = len(places)
+    credential_channel = _expand({(kind, channel): n
+                                  for kind in ("CPVE", "CPV")
+                                  for channel, n in targets["by_credential_channel"][kind].items()
+                                  if channel != "TOTAL"})
+    sexes = _expand({SEX_CODES[k]: n for k, n in targets["by_sex"].items() if k != "TOTAL"})
+    ages = _expand({k: n for k, n in targets["by_age_range"].items() if k != "TOTAL"})
+    modalities = _expand({MODALITY_CODES[k]: n for k, n in targets["by_modality"].items() if k != "TOTAL"})
+    analysis = targets["analysis_status"]
+    statuses = _expand({k: analysis[k] for k in ("meets_requirements", "inconsistencies", "in_review")})
+    columns = [places, credential_channel, sexes, ages, modalities, statuses]
+    for column in columns:
+        if len(column) != total:
+            raise ValueError(f"the published tables disagree: {len(column)} vs {total} requests")
+        rng.shuffle(column)
+    return [
+        Plan(country=c, state=s, credential_kind=k, channel=ch, sex=sex, age_range=age, modality=mod, analysis=st)
+        for (c, s), (k, ch), sex, age, mod, st in zip(*columns, strict=True)
+    ]
+
+
+class _Clock:
+    """Business moments inside office hours of the process timezone."""
+
+    def __init__(self, process: ElectoralProcess, rng: random.Random) -> None:
+        self.tz = process.tz
+        self.rng = rng
+
+    def on(self, day: date, earliest: time = time(8, 0)) -> datetime:
+        start = earliest.hour * 60 + earliest.minute
+        minute = self.rng.randrange(start, 20 * 60)
+        return datetime.combine(day, time(minute // 60, minute % 60, self.rng.randrange(60)), self.tz)
+
+    def day_between(self, first: date, last: date) -> date:
+        return first + timedelta(days=self.rng.randrange((last - first).days + 1))
+
+
+def journey_commands(plan: Plan, scenario: Scenario, process: ElectoralProcess, rng: random.Random,
+                     claves: set[str]) -> tuple[str, list[Any]]:
+    clock = _Clock(process, rng)
+    as_of = scenario.as_of
+    # When the request was filed, and (for decided ones) when it was decided.
+    if plan.analysis == "in_review":
+        filed_day = clock.day_between(scenario.in_review_filed_from, as_of)
+    else:
+        lo, hi = scenario.decision_days
+        filed_day = clock.day_between(scenario.filing_from, as_of - timedelta(days=lo + 2))
+    filed_at = clock.on(filed_day)
+
+    low, high = AGE_SPANS[plan.age_range]
+    age = rng.randint(low, high)
+    birth = people.birth_date_for_age(age, filed_day, rng)
+    assert age_on(birth, filed_day) == age
+    given = rng.choice(people.GIVEN_NAMES[plan.sex])
+    paternal, maternal = rng.choice(people.SURNAMES), rng.choice(people.SURNAMES)
+    state_of_birth = plan.state if rng.random() < 0.85 else f"{rng.randint(1, 32):02d}"
+    while True:
+        clave = people.clave_de_elector(paternal, maternal, given, birth, state_of_birth, plan.sex, rng)
+        if clave not in claves:
+            claves.add(clave)
+            break
+
+    # The credential: a CPVE issued abroad and activated, or a CPV issued in Mexico.
+    adult_from = people.years_after(birth, 18)
+    issued = min(max(filed_day - timedelta(days=rng.randint(60, 1800)), adult_from), filed_day - timedelta(days=2))
+    credential: dict[str, Any] = {
+        "kind": plan.credential_kind,
+        "clave": clave,
+        "holder": {"given_names": given, "paternal_surname": paternal, "maternal_surname": maternal,
+                   "birth_date": birth.isoformat(), "sex": plan.sex},
+        "issued_on": issued.isoformat(),
+        "valid_until": date(max(issued.year + 10, 2022), 12, 31).isoformat(),
+    }
+    commands: list[Any] = []
+    activated_day = min(issued + timedelta(days=rng.randint(20, 50)), filed_day - timedelta(days=1))
+    if plan.credential_kind == "CPVE" and rng.random() < scenario.credential_first_share:
+        # Recorded when it was issued, activated when the citizen confirmed receipt.
+        commands.append(RecordCredential.model_validate({"at": clock.on(issued), "credential": credential}))
+        commands.append(ActivateCredential(at=clock.on(activated_day)))
+        inline = None
+    else:
+        if plan.credential_kind == "CPVE":
+            credential["activated_on"] = activated_day.isoformat()
+        inline = credential
+    commands.append(FileRequest.model_validate({
+        "at": filed_at,
+        "channel": plan.channel,
+        "state_of_reference": plan.state,
+        "country": plan.country,
+        "address": people.address(plan.country, rng),
+        "contact": people.contact(given, paternal, rng, with_phone=plan.channel == "INETEL"),
+        "modality": plan.modality,
+        **({"credential": inline} if inline is not None else {}),
+    }))
+    if plan.analysis == "in_review":
+        return clave, commands
+
+    lo, hi = scenario.decision_days
+    decided_day = min(filed_day + timedelta(days=rng.randint(lo, hi)), as_of)
+    reviewer = rng.choice(REVIEWERS)
+    corrected = plan.analysis == "meets_requirements" and rng.random() < scenario.corrected_share
+    if corrected:
+        decided_day = min(decided_day, as_of - timedelta(days=1))
+    if plan.analysis == "inconsistencies" or corrected:
+        reason = rng.choice(sorted(process.inconsistency_reasons))
+        commands.append(DecideReview(at=clock.on(decided_day, earliest=time(filed_at.hour, filed_at.minute)),
+                                     reviewer=reviewer, outcome="inconsistencies", reasons=(reason,)))
+        if corrected:
+            # The citizen sends the documents the next day; the analyst decides again that day.
+            sent = clock.on(decided_day + timedelta(days=1), earliest=time(8, 0))
+            commands.append(SendSubsaneDocuments(at=sent, documents=(SUBSANE_DOCUMENTS[reason],)))
+            commands.append(DecideReview(at=sent + timedelta(minutes=rng.randint(5, 120)),
+                                         reviewer=reviewer, outcome="meets_requirements"))
+        return clave, commands
+    commands.append(DecideReview(at=clock.on(decided_day, earliest=time(filed_at.hour, filed_at.minute)),
+                                 reviewer=reviewer, outcome="meets_requirements"))
+    return clave, commands
+
+
+def generate(scenario: Scenario, process: ElectoralProcess) -> list[str]:
+    """The scenario's command file: one JSON line per command, in business-time order."""
+    rng = random.Random(scenario.random_seed)
+    targets = load_targets(scenario)
+    claves: set[str] = set()
+    timed: list[tuple[datetime, int, str]] = []
+    for plan in plans(targets, process, rng):
+        clave, commands = journey_commands(plan, scenario, process, rng, claves)
+        for command in commands:
+            timed.append((command.at, len(timed), journey_line(process.id, clave, command)))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [line for _, _, line in timed]
