@@ -15,7 +15,7 @@ import logs
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import DomainError, JourneyStatus
-from workflows.journey import BatchResult, JourneyBatchInput, JourneyCommandInput
+from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput
 
 log = logs.get_logger("lnere.activities")
 

@@ -20,7 +20,7 @@ from domain.commands import ApplyMilestone
 from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
-from workflows.calendar import FanOutInput, FanOutResult
+from workflows.messages import FanOutInput, FanOutResult
 from workflows.journey import JourneyWorkflow
 
 log = logs.get_logger("lnere.activities.milestones")

@@ -26,7 +26,7 @@ from typing import TextIO
 
 from cli.command_file import Entry, InvalidLine, parse_line
 from cli.journeys import CommandRefused, JourneyClient
-from workflows.journey import MAX_BATCH
+from workflows.messages import MAX_BATCH
 
 INVALID_RULE = "invalid-line"
 

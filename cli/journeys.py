@@ -3,7 +3,7 @@ the benchmark alike."""
 
 from __future__ import annotations
 
-import hashlib
+import uuid
 
 from temporalio.client import (
     Client,
@@ -16,15 +16,15 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
-from workflows.calendar import CalendarInput, MilestoneReport, ProcessCalendarWorkflow
 from domain.rules import CommandOutcome, JourneyStatus
-from workflows.journey import (
-    STARTING_KINDS,
-    UPDATES_BY_KIND,
+from workflows.calendar import ProcessCalendarWorkflow
+from workflows.journey import STARTING_KINDS, UPDATES_BY_KIND, JourneyWorkflow
+from workflows.messages import (
     BatchResult,
+    CalendarInput,
     CommandBatch,
     JourneyInput,
-    JourneyWorkflow,
+    MilestoneReport,
 )
 
 
@@ -101,9 +101,9 @@ class JourneyClient:
             task_queue=self.task_queue,
         )
         batch = CommandBatch(commands=commands)
-        batch_id = "batch:" + ",".join(c.effective_id() for c in commands)
-        if len(batch_id) > 200:
-            batch_id = "batch:" + hashlib.sha256(batch_id.encode()).hexdigest()
+        # A fresh update id: a resend is answered by the journey (already recorded), not by
+        # Temporal's cache of the first answer, so the summary tells what this run changed.
+        batch_id = f"batch:{uuid.uuid4()}"
         try:
             return await self.client.execute_update_with_start_workflow(
                 JourneyWorkflow.record_commands, batch, id=batch_id, start_workflow_operation=start

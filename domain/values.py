@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Loaded once at import: lookups must not read files later (workflow sandbox, hot paths).
 ISO_ALPHA2: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)

@@ -78,7 +78,7 @@ def years_after(day: date, years: int) -> date:
     return _years_before(day, -years)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _regions(country: str) -> list[str]:
     return tuple(sorted(s.name for s in pycountry.subdivisions.get(country_code=country) or []))
 

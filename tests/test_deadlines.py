@@ -10,7 +10,12 @@ from datetime import timedelta
 import pytest
 
 from domain.commands import CommandEnvelope
-from domain.process import ElectoralProcess, Milestone, ProcessCatalog, load_process_file
+from domain.process import (
+    ElectoralProcess,
+    Milestone,
+    ProcessCatalog,
+    load_process_file,
+)
 from tests.citizens import credential, request
 from tests.conftest import running_stack
 from workflows.calendar import ProcessCalendarWorkflow

@@ -11,41 +11,20 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.commands import FireMilestone
-    from domain.process import MILESTONE_ORDER, ElectoralProcess, Milestone
+    from domain.process import MILESTONE_ORDER, Milestone
+    from workflows.messages import (
+        CalendarInput,
+        FanOutInput,
+        FanOutResult,
+        MilestoneReport,
+    )
 
 FAN_OUT_SHARDS = 4
-
-
-class CalendarInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    process: ElectoralProcess
-
-
-class FanOutInput(BaseModel):
-    process_id: str
-    milestone: Milestone
-    at: datetime
-    shard: int
-    shards: int
-
-
-class FanOutResult(BaseModel):
-    journeys_notified: int = 0
-    journeys_changed: int = 0
-
-
-class MilestoneReport(BaseModel):
-    milestone: Milestone
-    at: datetime
-    journeys_notified: int
-    journeys_changed: int
 
 
 @workflow.defn

@@ -1,0 +1,74 @@
+"""What workflows and activities exchange: pydantic models, defined once outside the workflow
+modules so the workflow sandbox passes them through (not built anew for every workflow run)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.commands import JourneyCommand, RecordedCommand
+from domain.process import ElectoralProcess, Milestone
+from domain.rules import CommandOutcome, JourneyStatus
+
+
+class JourneyInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    process: ElectoralProcess
+
+
+class JourneyCommandInput(BaseModel):
+    """What a journey activity receives: the journey, its process, and one command."""
+
+    workflow_id: str
+    process_id: str
+    command: RecordedCommand
+
+
+MAX_BATCH = 200
+
+
+class CommandBatch(BaseModel):
+    """Commands to one journey, in business-time order (a bulk import sends these)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commands: list[JourneyCommand]
+
+
+class BatchResult(BaseModel):
+    status: JourneyStatus | None
+    outcomes: list[CommandOutcome]
+
+
+class JourneyBatchInput(BaseModel):
+    workflow_id: str
+    process_id: str
+    commands: list[JourneyCommand]
+
+
+class CalendarInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    process: ElectoralProcess
+
+
+class FanOutInput(BaseModel):
+    process_id: str
+    milestone: Milestone
+    at: datetime
+    shard: int
+    shards: int
+
+
+class FanOutResult(BaseModel):
+    journeys_notified: int = 0
+    journeys_changed: int = 0
+
+
+class MilestoneReport(BaseModel):
+    milestone: Milestone
+    at: datetime
+    journeys_notified: int
+    journeys_changed: int
