@@ -237,6 +237,8 @@ async def run_import(
             finally:
                 for task in tasks:
                     task.cancel()
+                # Let cancelled sends finish unwinding; their errors are not this one's.
+                await asyncio.gather(*tasks, return_exceptions=True)
             if milestone is not None:
                 summary.milestones += 1
                 if milestone.line not in journal.results:

@@ -4,13 +4,16 @@ and each journey's current stage.
 Counts are kept as per-day deltas: a request adds +1 to each of its dimensions on the day it
 was filed, and a change of analysis status or stage moves one unit from the old key to the new
 one on the day it happened. A report as of day D sums the deltas up to D, so its cost grows
-with days × keys, not with journeys. Every event's view update and its tracking record are
-written in one SQLite transaction, so a restarted runner never counts an event twice.
+with days × keys, not with journeys. An event's view update and its tracking record are
+written in one SQLite transaction (or a batch of events' updates and the last one's tracking
+record, see ``JourneyCountsView.batch``), so a restarted runner never counts an event twice.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -66,7 +69,39 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             " PRIMARY KEY (process_id, dimension, key, day)) WITHOUT ROWID",
         ]
 
-    # -- writing (each call is one transaction with its tracking record) -----------------
+    # -- writing (each call is one transaction with its tracking record, or part of a batch) --
+
+    _batch_cursor: SQLiteCursor | None = None
+    _batch_tracking: Tracking | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes the events processed inside it in one transaction, with the tracking record
+        of the last one: all of them count, or none (the runner resumes before the first)."""
+        with self.datastore.transaction(commit=True) as c:
+            self._batch_cursor, self._batch_tracking = c, None
+            try:
+                yield
+                if self._batch_tracking is not None:
+                    self._insert_tracking(c, self._batch_tracking)
+            finally:
+                self._batch_cursor, self._batch_tracking = None, None
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        if self._batch_cursor is not None:
+            self._batch_tracking = tracking
+        else:
+            super().insert_tracking(tracking)
+
+    @contextmanager
+    def _writing(self, tracking: Tracking) -> Iterator[SQLiteCursor]:
+        if self._batch_cursor is not None:
+            yield self._batch_cursor
+            self._batch_tracking = tracking
+        else:
+            with self.datastore.transaction(commit=True) as c:
+                yield c
+                self._insert_tracking(c, tracking)
 
     def record(
         self,
@@ -82,7 +117,7 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         """Applies one event's changes, on the business day of ``at`` in the journey's process
         timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
         ``stage``/``analysis`` (the new value)."""
-        with self.datastore.transaction(commit=True) as c:
+        with self._writing(tracking) as c:
             if start is not None:
                 c.execute(
                     "INSERT INTO journeys (journey_id, process_id, workflow_id, timezone) VALUES (?, ?, ?, ?)",
@@ -111,7 +146,6 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                         self._add(c, process_id, day, "analysis", old_analysis, -1)
                     self._add(c, process_id, day, "analysis", analysis, +1)
                     c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (analysis, journey_id))
-            self._insert_tracking(c, tracking)
 
     @staticmethod
     def _add(c: SQLiteCursor, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:

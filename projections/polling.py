@@ -28,7 +28,7 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = 0.2,
-        batch_size: int = 500,
+        batch_size: int = 1000,
     ) -> None:
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         self._poll_interval = poll_interval
@@ -39,6 +39,23 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
     def stop(self) -> None:
         super().stop()
         self._stopped.set()
+
+    def next_batch(self) -> list[Notification]:
+        """Every notification available now (at least one; waits for it), or [] once stopped:
+        lets a runner apply a batch in one transaction."""
+        while not self._buffer:
+            if self._stopped.is_set():
+                return []
+            start = (self._last_notification_id or 0) + 1
+            self._buffer.extend(
+                self._recorder.select_notifications(start=start, limit=self._batch_size, topics=self._topics)
+            )
+            if not self._buffer:
+                self._stopped.wait(self._poll_interval)
+        batch = list(self._buffer)
+        self._buffer.clear()
+        self._last_notification_id = batch[-1].id
+        return batch
 
     def __next__(self) -> Notification:
         while not self._buffer:
