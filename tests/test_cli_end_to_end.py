@@ -4,6 +4,8 @@ by the ``lnere`` command line; then a restart, and the data are still there."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -145,4 +147,46 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     # no personal data in the logs of the stack
     logs = (tmp_path / "up.log").read_text(errors="replace")
     for secret in (clave, cred["holder"]["paternal_surname"], "citizen@example.org", "1200 W 7th St"):
+        assert secret not in logs
+
+
+def test_import_a_command_file_and_report_as_csv(stack, tmp_path):
+    example = str(REPO / "examples" / "commands.jsonl")
+    summary = json.loads(stack.run("import", example, "--rejects", str(tmp_path / "rejects.jsonl")).stdout)
+    assert (summary["lines"], summary["accepted"], summary["refused"]) == (11, 11, 0)
+    assert (summary["journeys"], summary["milestones"]) == (2, 3)
+    again = json.loads(stack.run("import", example, "--rejects", str(tmp_path / "rejects.jsonl")).stdout)
+    assert again["resumed_lines"] == 11
+
+    def csv_cells(as_of: str) -> dict[tuple[str, str, str], int]:
+        stack.report(as_of)  # waits for the projection to reach the log head
+        text = stack.run("report", "--as-of", as_of, "--format", "csv").stdout
+        rows = list(csv.DictReader(io.StringIO(text)))
+        return {(r["table"], r["row"], r["column"]): int(r["value"]) for r in rows}
+
+    # Ana (INETEL, CPVE) filed on Oct 1 and met the requirements after a subsane; Luis (SRVE,
+    # CPV, Canada) filed on Nov 2, had inconsistencies and never corrected them.
+    october = csv_cells("2020-10-31")
+    assert october[("by_channel", "SIILNERE", "TOTAL")] == 1
+    assert october[("analysis_status", "meets_requirements", "TOTAL")] == 1
+    march = csv_cells("2021-03-31")
+    assert march[("by_credential_channel", "CPV", "SRVE")] == 1
+    assert march[("by_country_entity", "CA", "Jalisco")] == 1
+    assert march[("analysis_status", "rejected", "TOTAL")] == 1  # the subsane deadline passed
+    assert march[("analysis_status", "inconsistencies", "TOTAL")] == 0
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"process": "pel-2020-2021", "clave": "nope", "command": {}}\n')
+    refused = stack.run("import", str(bad), expect=2)
+    assert "1 line(s) refused" in refused.stderr
+    listed = json.loads((tmp_path / "bad.jsonl.rejects.jsonl").read_text())
+    assert (listed["line"], listed["rule"]) == (1, "invalid-line")
+
+    out = tmp_path / "seed.jsonl"
+    stack.run("simulate", "seed-2020-11-30", "--no-import", "--out", str(out))
+    assert sum(1 for _ in out.open()) > 6574
+    assert "unknown scenario" in stack.run("simulate", "no-such-scenario", expect=2).stderr
+
+    logs = (tmp_path / "up.log").read_text(errors="replace")
+    for secret in ("GRLPAN85031209M700", "Gris", "ana.gris@example.org", "88 Queen St W"):
         assert secret not in logs
