@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.commands import CommandEnvelope, FireMilestone
-from domain.identity import journey_workflow_id
+from domain.identity import journey_workflow_id, process_of
 from domain.process import ProcessCatalog
 
 
@@ -43,7 +43,7 @@ class Entry:
 def format_validation(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "line"
+        path = ".".join(str(p) for p in item["loc"]) or "input"
         parts.append(f"{path}: {item['msg']}")
     return "; ".join(parts)
 
@@ -72,6 +72,8 @@ def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: byt
     except KeyError as error:
         raise InvalidLine(f"process: {error.args[0]}") from None
     if envelope.journey is not None:
+        if process_of(envelope.journey) != envelope.process:
+            raise InvalidLine(f"journey: {envelope.journey} is not a journey of {envelope.process}")
         workflow_id = envelope.journey
     else:
         assert envelope.clave is not None

@@ -57,26 +57,33 @@ class JourneyClient:
         assert envelope.clave is not None
         return journey_workflow_id(self.journey_key, envelope.process, envelope.clave)
 
+    def _process(self, process_id: str) -> ElectoralProcess:
+        try:
+            return self.processes.get(process_id)
+        except KeyError as error:
+            raise CommandRefused(f"process: {error.args[0]}") from None
+
+    def _start_journey(self, process: ElectoralProcess, workflow_id: str) -> WithStartWorkflowOperation:
+        """Starts the journey's workflow, or reaches the one that runs."""
+        return WithStartWorkflowOperation(
+            JourneyWorkflow.run,
+            JourneyInput(process=process),
+            id=workflow_id,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=self.task_queue,
+        )
+
     async def send(self, envelope: CommandEnvelope) -> JourneyStatus:
         """Sends one command; a command that starts a journey starts its workflow, or reaches
         the citizen's existing journey."""
-        try:
-            process = self.processes.get(envelope.process)
-        except KeyError as error:
-            raise CommandRefused(f"process: {error.args[0]}") from None
+        process = self._process(envelope.process)
         workflow_id = self.workflow_id(envelope)
         command = envelope.command
         update = UPDATES_BY_KIND[command.kind]
         update_id = command.effective_id()
         try:
             if command.kind in STARTING_KINDS:
-                start = WithStartWorkflowOperation(
-                    JourneyWorkflow.run,
-                    JourneyInput(process=process),
-                    id=workflow_id,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    task_queue=self.task_queue,
-                )
+                start = self._start_journey(process, workflow_id)
                 return await self.client.execute_update_with_start_workflow(
                     update, command, id=update_id, start_workflow_operation=start
                 )
@@ -89,17 +96,7 @@ class JourneyClient:
 
         Always update-with-start: a journey that does not run (never started, or ended) gets a
         run that answers from the event store, so re-sending what is recorded changes nothing."""
-        try:
-            process = self.processes.get(process_id)
-        except KeyError as error:
-            raise CommandRefused(f"process: {error.args[0]}") from None
-        start = WithStartWorkflowOperation(
-            JourneyWorkflow.run,
-            JourneyInput(process=process),
-            id=workflow_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            task_queue=self.task_queue,
-        )
+        start = self._start_journey(self._process(process_id), workflow_id)
         batch = CommandBatch(commands=commands)
         # A fresh update id: a resend is answered by the journey (already recorded), not by
         # Temporal's cache of the first answer, so the summary tells what this run changed.
@@ -135,10 +132,7 @@ class JourneyClient:
             pass
 
     async def fire_milestone(self, process_id: str, command: FireMilestone) -> MilestoneReport:
-        try:
-            process = self.processes.get(process_id)
-        except KeyError as error:
-            raise CommandRefused(f"process: {error.args[0]}") from None
+        process = self._process(process_id)
         start = WithStartWorkflowOperation(
             ProcessCalendarWorkflow.run,
             CalendarInput(process=process),

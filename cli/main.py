@@ -30,11 +30,9 @@ class UsageError(Exception):
 
 
 def _format_validation(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "input"
-        lines.append(f"{path}: {item['msg']}")
-    return "; ".join(lines)
+    from cli.command_file import format_validation
+
+    return format_validation(error)
 
 
 def _read_json(path: str) -> Any:

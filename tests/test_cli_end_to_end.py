@@ -164,7 +164,7 @@ def test_import_a_command_file_and_report_as_csv(stack, tmp_path):
         rows = list(csv.DictReader(io.StringIO(text)))
         return {(r["table"], r["row"], r["column"]): int(r["value"]) for r in rows}
 
-    # Ana (INETEL, CPVE) filed on Oct 1 and met the requirements after a subsane; Luis (SRVE,
+    # Rosa (INETEL, CPVE) filed on Oct 1 and met the requirements after a subsane; Jorge (SRVE,
     # CPV, Canada) filed on Nov 2, had inconsistencies and never corrected them.
     october = csv_cells("2020-10-31")
     assert october[("by_channel", "SIILNERE", "TOTAL")] == 1
@@ -188,5 +188,5 @@ def test_import_a_command_file_and_report_as_csv(stack, tmp_path):
     assert "unknown scenario" in stack.run("simulate", "no-such-scenario", expect=2).stderr
 
     logs = (tmp_path / "up.log").read_text(errors="replace")
-    for secret in ("GRLPAN85031209M700", "Gris", "ana.gris@example.org", "88 Queen St W"):
+    for secret in ("VEDIRO79061516M4A1", "Vega", "rosa.vega@example.org", "210 King St E"):
         assert secret not in logs

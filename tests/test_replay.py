@@ -1,0 +1,92 @@
+"""Determinism: journey histories replay against the current workflow code.
+
+The journey workflow runs outside Temporal's sandbox (see workflows/journey.py), so these
+replays are what checks it stays deterministic. ``tests/histories/`` keeps histories recorded
+by an earlier version of the code: a change that would break journeys already running fails
+here. Record them anew (only when a break is intended and running journeys are migrated) with
+``LNERE_RECORD_HISTORIES=1 scripts/test.sh tests/test_replay.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from domain.commands import CommandEnvelope
+from domain.process import ProcessCatalog
+from tests.citizens import at, credential, request
+from tests.conftest import running_stack
+from worker import WORKFLOWS, workflow_runner
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORD = os.environ.get("LNERE_RECORD_HISTORIES") == "1"
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
+                    workflow_runner=workflow_runner())
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_journeys_run_now_replay(dev_env, settings):
+    catalog = ProcessCatalog.load()
+    process = catalog.get("pel-2020-2021").model_copy(update={"id": f"pel-test-{uuid.uuid4().hex[:12]}"})
+    catalog.add(process)
+    rng = random.Random(5)
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        # One command per Update, as the CLI sends them.
+        one = credential(rng)
+        status = await stack.journeys.send(CommandEnvelope.model_validate(
+            {"process": process.id, "clave": one["clave"], "command": request(one, when=at("2020-10-01 10:00"))}))
+        for command in (
+            {"kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": "r",
+             "outcome": "inconsistencies", "reasons": ["ID_IMAGE_ILLEGIBLE"]},
+            {"kind": "send_subsane_documents", "at": at("2020-10-06 10:00").isoformat(), "documents": ["ID_IMAGE"]},
+            {"kind": "decide_review", "at": at("2020-10-07 10:00").isoformat(), "reviewer": "r",
+             "outcome": "meets_requirements"},
+        ):
+            await stack.journeys.send(CommandEnvelope.model_validate(
+                {"process": process.id, "journey": status.workflow_id, "command": command}))
+        # A bulk import's batch, with a refused command among accepted ones.
+        two = credential(rng, kind="CPV", activated=False)
+        batch_id = stack.journeys.workflow_id(CommandEnvelope.model_validate(
+            {"process": process.id, "clave": two["clave"],
+             "command": request(two, when=at("2020-10-02 10:00"), channel="SRVE")}))
+        commands = [
+            CommandEnvelope.model_validate({"process": process.id, "clave": two["clave"], "command": c}).command
+            for c in (
+                request(two, when=at("2020-10-02 10:00"), channel="SRVE"),
+                {"kind": "send_subsane_documents", "at": at("2020-10-03 10:00").isoformat(), "documents": ["X"]},
+                {"kind": "decide_review", "at": at("2020-10-04 10:00").isoformat(), "reviewer": "r",
+                 "outcome": "meets_requirements"},
+            )
+        ]
+        result = await stack.journeys.send_batch(process.id, batch_id, commands)
+        assert [o.accepted for o in result.outcomes] == [True, False, True]
+
+        histories = [await dev_env.client.get_workflow_handle(wid).fetch_history()
+                     for wid in (status.workflow_id, batch_id)]
+    for history in histories:
+        await replayer().replay_workflow(history)
+    if RECORD:
+        HISTORIES.mkdir(exist_ok=True)
+        for name, history in zip(("journey_one_command_per_update", "journey_batch"), histories, strict=True):
+            (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.asyncio(loop_scope="session")
+async def test_saved_history_replays(path: Path):
+    history = WorkflowHistory.from_json(f"saved-{path.stem}", path.read_text(encoding="utf-8"))
+    await replayer().replay_workflow(history)
+
+
+def test_saved_histories_exist():
+    assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them: LNERE_RECORD_HISTORIES=1"
