@@ -1,8 +1,8 @@
 """Configuration of an lnere installation, from environment variables (prefix ``LNERE_``).
 
 Secrets (the journey key that hashes claves into journey ids, the cipher key of the event
-store) come from the environment or, for the embedded default, from ``secrets.json`` in the
-data directory, created with mode 0600 on first use.
+store, the keys that encrypt Temporal payloads) come from the environment or, for the embedded
+default, from ``secrets.json`` in the data directory, created with mode 0600 on first use.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class Settings(BaseModel):
     processes_dir: Path | None = None
     journey_key: str | None = Field(default=None, repr=False)
     cipher_key: str | None = Field(default=None, repr=False)
+    payload_keys: str | None = Field(
+        default=None, repr=False, description="id=base64key[,id=base64key...]: the first encrypts, all decrypt"
+    )
     projection_poll_interval: float = 0.2
     max_concurrent_activities: int = 32
 
@@ -59,22 +62,35 @@ class Settings(BaseModel):
 
     @cached_property
     def _stored_secrets(self) -> dict[str, str]:
+        from payload_codec import new_key_spec
+
         path = self.data_dir / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        stored = {
-            "journey_key": secrets.token_hex(32),
-            "cipher_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        wanted = {
+            "journey_key": lambda: secrets.token_hex(32),
+            "cipher_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+            "payload_keys": new_key_spec,
         }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(stored, handle)
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in wanted if name not in stored]
+        if missing:  # first use, or a data directory from before a secret existed
+            stored.update({name: wanted[name]() for name in missing})
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".secrets.{os.getpid()}.json")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle)
+            os.replace(partial, path)
         return stored
 
     @property
     def journey_key_bytes(self) -> bytes:
         return bytes.fromhex(self.journey_key or self._stored_secrets["journey_key"])
+
+    def data_converter(self):
+        """Temporal's data converter: pydantic, with payloads encrypted (AES-GCM)."""
+        from payload_codec import data_converter
+
+        return data_converter(self.payload_keys or self._stored_secrets["payload_keys"])
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""

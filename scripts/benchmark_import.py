@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -34,7 +32,6 @@ sys.path.insert(0, str(REPO))
 
 from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
 import logs  # noqa: E402
 from cli.importer import by_journey, read_entries, run_import  # noqa: E402
@@ -114,15 +111,8 @@ async def main(scenario_name: str, concurrency: int, skip_floor: bool, floor_onl
     with tempfile.TemporaryDirectory(prefix="lnere-bench-") as tmp:
         data = Path(tmp) / "data"
         port, ui_port = free_port(), free_port()
-        settings = Settings(
-            data_dir=data,
-            temporal_address=f"{HOST}:{port}",
-            task_queue=f"bench-{uuid.uuid4()}",
-            journey_key=secrets.token_hex(32),
-            cipher_key=base64.b64encode(secrets.token_bytes(32)).decode(),
-        )
-        data.mkdir(parents=True)
-        settings.journey_key_bytes  # noqa: B018 - writes the secrets file before the children read it
+        settings = Settings(data_dir=data, temporal_address=f"{HOST}:{port}", task_queue=f"bench-{uuid.uuid4()}")
+        converter = settings.data_converter()  # writes the secrets file before the children read it
         env = {**os.environ, "LNERE_DATA_DIR": str(data), "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
                "LNERE_TASK_QUEUE": settings.task_queue, "LNERE_LOG_LEVEL": "WARNING"}
         with (Path(tmp) / "temporal.log").open("w") as server_log:
@@ -141,7 +131,7 @@ async def main(scenario_name: str, concurrency: int, skip_floor: bool, floor_onl
             lines = generate(scenario, process)
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-            client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
+            client = await Client.connect(settings.temporal_address, data_converter=converter)
             journeys = JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
                                      settings.task_queue)
             if floor_only:

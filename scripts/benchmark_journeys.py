@@ -27,7 +27,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import logs  # noqa: E402
@@ -76,7 +75,7 @@ async def main(journeys: int, concurrency: int) -> None:
             dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
             dev_server_database_filename=str(Path(tmp) / "temporal.db"),
             dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL"],
-            data_converter=pydantic_data_converter,
+            data_converter=settings.data_converter(),
         )
         async with env:
             registry = JourneyRegistry(env=settings.event_store_env())

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import logs
@@ -25,6 +24,7 @@ from activities.journeys import AfterCommit
 from cli.journeys import JourneyClient
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
+from payload_codec import data_converter, new_key_spec
 from projections.runner import start_runner
 from settings import Settings
 from worker import build_worker
@@ -34,6 +34,11 @@ TEMPORAL_CLI = BIN / "temporal"
 TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
 
 logs.configure("WARNING")
+
+# Temporal payloads are encrypted in the tests as in production; one key for the session's
+# servers, as every client and worker of one installation shares it.
+PAYLOAD_KEYS = new_key_spec("test")
+DATA_CONVERTER = data_converter(PAYLOAD_KEYS)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -47,7 +52,7 @@ def pytest_sessionfinish(session, exitstatus):
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"],
     )
     async with env:
@@ -58,7 +63,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     async with env:
         yield env
@@ -71,6 +76,7 @@ def settings(tmp_path: Path) -> Settings:
         task_queue=f"lnere-test-{uuid.uuid4()}",
         journey_key=secrets.token_hex(32),
         cipher_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        payload_keys=PAYLOAD_KEYS,
         projection_poll_interval=0.05,
         max_concurrent_activities=8,
     )

@@ -144,10 +144,21 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert "| 1 Estados Unidos de América | 1 |" in markdown
     assert "| SIILNERE que cumplen los requisitos | 1 |" in markdown
 
-    # no personal data in the logs of the stack
+    # no personal data in the logs of the stack, nor in clear in any of its files: Temporal's
+    # database (payloads encrypted by the codec), the event store (eventsourcing's cipher),
+    # the projections
+    stack.down()
     logs = (tmp_path / "up.log").read_text(errors="replace")
-    for secret in (clave, cred["holder"]["paternal_surname"], "citizen@example.org", "1200 W 7th St"):
+    personal = (clave, cred["holder"]["paternal_surname"], "citizen@example.org", "1200 W 7th St")
+    for secret in personal:
         assert secret not in logs
+    files = [p for p in stack.data_dir.rglob("*") if p.is_file() and p.name != "secrets.json"]
+    assert {p.name for p in files} >= {"temporal.db", "events.sqlite", "journey_counts.sqlite"}
+    for path in files:
+        content = path.read_bytes()
+        for secret in personal:
+            for encoded in (secret.encode(), secret.encode("utf-16-le")):
+                assert encoded not in content, f"{secret!r} in clear in {path.name}"
 
 
 def test_import_a_command_file_and_report_as_csv(stack, tmp_path):

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from domain.commands import CommandEnvelope
 from domain.process import ProcessCatalog
 from tests.citizens import at, credential, request
-from tests.conftest import running_stack
+from tests.conftest import DATA_CONVERTER, running_stack
 from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -30,7 +29,7 @@ RECORD = os.environ.get("LNERE_RECORD_HISTORIES") == "1"
 
 
 def replayer() -> Replayer:
-    return Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter,
+    return Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER,
                     workflow_runner=workflow_runner())
 
 

@@ -1,0 +1,98 @@
+"""Temporal payloads encrypted with AES-GCM: commands carry personal data (names, claves,
+addresses, contacts), and Temporal keeps every payload in its history.
+
+Each payload is encrypted whole (metadata and data) with the current key; the key id travels
+in the outer metadata, so payloads written under an older key stay readable as long as that
+key is configured. The key id is also the associated data: a payload cannot be moved under
+another key id. Payloads that are not encrypted (written before encryption was turned on)
+pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12
+
+
+class PayloadKeyError(ValueError):
+    """A payload key configuration that cannot be used, or a payload under an unknown key."""
+
+
+def parse_keys(text: str) -> tuple[str, dict[str, bytes]]:
+    """``id=base64key[,id=base64key...]``: the first is the current key, the others still
+    decrypt what they encrypted."""
+    keys: dict[str, bytes] = {}
+    current = None
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        key_id, sep, encoded = part.partition("=")
+        if not sep or not key_id:
+            raise PayloadKeyError("payload keys: write id=base64key, separated by commas")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise PayloadKeyError(f"payload key {key_id}: not base64") from None
+        if len(key) not in (16, 24, 32):
+            raise PayloadKeyError(f"payload key {key_id}: AES keys have 16, 24 or 32 bytes, got {len(key)}")
+        keys[key_id] = key
+        current = current or key_id
+    if current is None:
+        raise PayloadKeyError("payload keys: none configured")
+    return current, keys
+
+
+def new_key_spec(key_id: str = "k1") -> str:
+    return f"{key_id}={base64.b64encode(os.urandom(32)).decode()}"
+
+
+class AesGcmPayloadCodec(PayloadCodec):
+    def __init__(self, current: str, keys: Mapping[str, bytes]) -> None:
+        if current not in keys:
+            raise PayloadKeyError(f"payload keys: no key {current}")
+        self._current = current
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+
+    @classmethod
+    def from_spec(cls, spec: str) -> AesGcmPayloadCodec:
+        return cls(*parse_keys(spec))
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        cipher = self._ciphers[self._current]
+        key_id = self._current.encode()
+        out = []
+        for payload in payloads:
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = cipher.encrypt(nonce, payload.SerializeToString(), key_id)
+            out.append(Payload(metadata={"encoding": ENCODING, KEY_ID: key_id}, data=nonce + sealed))
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING:
+                out.append(payload)
+                continue
+            key_id = payload.metadata.get(KEY_ID, b"").decode()
+            cipher = self._ciphers.get(key_id)
+            if cipher is None:
+                raise PayloadKeyError(f"payload encrypted under key {key_id!r}, which is not configured")
+            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+            out.append(Payload.FromString(plain))
+        return out
+
+
+def data_converter(spec: str | None) -> DataConverter:
+    """The project's converter: pydantic, and the AES-GCM codec when keys are given."""
+    if not spec:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=AesGcmPayloadCodec.from_spec(spec))
