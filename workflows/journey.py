@@ -102,6 +102,18 @@ class JourneyWorkflow:
             command_id = command.effective_id()
             if command_id in self._processed:
                 return self._current()
+            if command.kind in rules.CHECKS:
+                # The validator saw the journey before the commands admitted with this one
+                # ran: two reviewers deciding at once both pass it, the second loses here.
+                try:
+                    rules.check(self._process, self._current(), command)
+                except DomainError as error:
+                    raise ApplicationError(
+                        f"conflict: another command changed the journey first; {error}",
+                        {"field": error.field, "rule": error.rule},
+                        type="DomainError",
+                        non_retryable=True,
+                    ) from None
             try:
                 status = await workflow.execute_activity(
                     activity_name,
