@@ -8,6 +8,7 @@ Documented in docs/command-file.md. A line is either a command to a journey (the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,10 +41,16 @@ class Entry:
     command: object
 
 
+def _path_part(part: object) -> str:
+    text = str(part)
+    # A field name that is not a plain identifier (an unknown key of any shape) is quoted.
+    return text if re.fullmatch(r"[A-Za-z0-9_][\w-]*", text) else json.dumps(text)
+
+
 def format_validation(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "input"
+        path = ".".join(_path_part(p) for p in item["loc"]) or "input"
         parts.append(f"{path}: {item['msg']}")
     return "; ".join(parts)
 
