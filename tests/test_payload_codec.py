@@ -10,7 +10,7 @@ from temporalio.api.common.v1 import Payload
 
 from payload_codec import AesGcmPayloadCodec, PayloadKeyError, new_key_spec, parse_keys
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+session_loop = pytest.mark.asyncio(loop_scope="session")
 
 PERSONAL = b'{"clave":"GRLPAN85031209M700","holder":{"paternal_surname":"Gris"}}'
 
@@ -19,6 +19,7 @@ def payload() -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=PERSONAL)
 
 
+@session_loop
 async def test_round_trip_hides_the_data_and_names_the_key():
     codec = AesGcmPayloadCodec.from_spec(new_key_spec("k1"))
     [sealed] = await codec.encode([payload()])
@@ -27,6 +28,7 @@ async def test_round_trip_hides_the_data_and_names_the_key():
     assert await codec.decode([sealed]) == [payload()]
 
 
+@session_loop
 async def test_rotated_keys_still_read_old_payloads_and_write_with_the_new_one():
     old = new_key_spec("k1")
     [sealed_before] = await AesGcmPayloadCodec.from_spec(old).encode([payload()])
@@ -38,6 +40,7 @@ async def test_rotated_keys_still_read_old_payloads_and_write_with_the_new_one()
         await AesGcmPayloadCodec.from_spec(old).decode([sealed_after])
 
 
+@session_loop
 async def test_tampered_payloads_are_refused():
     spec = new_key_spec("k1")
     codec = AesGcmPayloadCodec.from_spec(spec)
@@ -52,6 +55,7 @@ async def test_tampered_payloads_are_refused():
         await other.decode([moved])
 
 
+@session_loop
 async def test_payloads_from_before_encryption_pass_through():
     codec = AesGcmPayloadCodec.from_spec(new_key_spec())
     assert await codec.decode([payload()]) == [payload()]

@@ -10,6 +10,7 @@ here. Record them anew (only when a break is intended and running journeys are m
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 import random
 import uuid
 from pathlib import Path
@@ -76,8 +77,11 @@ async def test_journeys_run_now_replay(dev_env, settings):
         await replayer().replay_workflow(history)
     if RECORD:
         HISTORIES.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%d")
         for name, history in zip(("journey_one_command_per_update", "journey_batch"), histories, strict=True):
-            (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+            path = HISTORIES / f"{name}-{stamp}.json"
+            if not path.exists():  # histories are added beside the old ones, never replaced
+                path.write_text(history.to_json(), encoding="utf-8")
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
