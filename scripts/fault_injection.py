@@ -1,0 +1,248 @@
+"""Fault injection: an import under kill -9 of the worker, the projection runner and the
+Temporal dev server, then an audit of every journey.
+
+    .venv/bin/python scripts/fault_injection.py [--journeys 1000] [--faults 9] [--seed 1]
+
+Starts the stack as ``lnere up`` does (dev server on an SQLite file, worker, projection runner,
+each its own process), imports the first N citizens of the seed scenario, and meanwhile kills
+one of the three with SIGKILL at random moments, restarting it (the server on the same SQLite
+file and port). The import is re-run whenever it fails (its journal resumes it). At the end:
+
+- each journey's event sequence must equal what its commands imply, derived here from the
+  command file alone (no lost, no duplicated events);
+- the projection must equal a recount from the event log, and each journey's stage the stage
+  its commands imply.
+
+Prints a table; exits 1 on any discrepancy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from temporalio.client import Client  # noqa: E402
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter  # noqa: E402
+
+import logs  # noqa: E402
+from cli.importer import run_import  # noqa: E402
+from cli.journeys import JourneyClient  # noqa: E402
+from cli.stack import temporal_server_command, wait_for_port  # noqa: E402
+from domain.identity import journey_workflow_id  # noqa: E402
+from domain.registry import JourneyRegistry  # noqa: E402
+from projections.runner import open_view, wait_for_head  # noqa: E402
+from settings import Settings  # noqa: E402
+from simulation.population import generate, load_scenario  # noqa: E402
+from tests.recount import recount  # noqa: E402
+from worker import load_processes  # noqa: E402
+
+HOST = "127.0.0.1"
+# The client's retries while the server is down are expected here: errors only.
+QUIET_RUNTIME = Runtime(telemetry=TelemetryConfig(
+    logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
+def expected_events(commands: list[dict]) -> tuple[list[str], str | None]:
+    """The events and the final stage that a citizen's commands imply, from the file alone."""
+    events: list[str] = []
+    stage = None
+    for command in sorted(commands, key=lambda c: c["at"]):
+        kind = command["kind"]
+        credential = command.get("credential")
+        if credential is not None:
+            events += ["Started", "CredentialRecorded"] + (["CredentialActivated"] if credential.get("activated_on") else [])
+            stage = "credential_recorded"
+        if kind == "activate_credential":
+            events.append("CredentialActivated")
+        elif kind == "file_request":
+            events.append("RequestFiled")
+            stage = "in_review"
+        elif kind == "decide_review":
+            events += ["ReviewDecided"] + (["SubsaneRequested"] if command["outcome"] == "inconsistencies" else [])
+            stage = command["outcome"]
+        elif kind == "send_subsane_documents":
+            events.append("SubsaneDocumentsReceived")
+            stage = "in_review"
+    return events, stage
+
+
+class Component:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int | None = None) -> None:
+        self.name, self.argv, self.env, self.port = name, argv, env, port
+        self.process: subprocess.Popen | None = None
+        self.log = open(Path(env["LNERE_DATA_DIR"]).parent / f"{name}.log", "ab")  # noqa: SIM115
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdout=self.log, stderr=self.log)
+        if self.port is not None:
+            wait_for_port(HOST, self.port, self.process, timeout=60)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+async def chaos(components: dict[str, Component], faults: int, rng: random.Random, done: asyncio.Event,
+                injected: Counter) -> None:
+    """Kills the components in turn (in a random order, so each is hit once every three
+    faults) at random moments until ``faults`` are injected."""
+    order = sorted(components)
+    rng.shuffle(order)
+    while injected.total() < faults and not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), timeout=rng.uniform(3, 9))
+            return
+        except TimeoutError:
+            pass
+        name = order[injected.total() % len(order)]
+        component = components[name]
+        component.kill()
+        injected[name] += 1
+        print(f"  fault {injected.total()}: kill -9 {name}", flush=True)
+        await asyncio.sleep(rng.uniform(0.2, 2.0))
+        await asyncio.to_thread(component.start)
+
+
+async def main(journeys: int, faults: int, seed: int) -> int:
+    logs.configure("ERROR")
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="lnere-faults-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        port, ui_port = _free_port(), _free_port()
+        settings = Settings(data_dir=data, temporal_address=f"{HOST}:{port}", task_queue=f"faults-{uuid.uuid4()}")
+        converter = settings.data_converter()  # writes the secrets before the children read them
+        env = {**os.environ, "LNERE_DATA_DIR": str(data), "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
+               "LNERE_TASK_QUEUE": settings.task_queue, "LNERE_LOG_LEVEL": "WARNING",
+               "LNERE_PROJECTION_POLL_INTERVAL": "0.1"}
+        components = {
+            "temporal server": Component("temporal", temporal_server_command(
+                settings.temporal_db, HOST, port, ui_port, settings.temporal_namespace), env, port),
+            "worker": Component("worker", [sys.executable, "-m", "worker"], env),
+            "projection runner": Component("projections", [sys.executable, "-m", "projections.runner"], env),
+        }
+        # The first N citizens of the seed scenario.
+        scenario = load_scenario("seed-2020-11-30")
+        process = load_processes(settings).get(scenario.process)
+        by_citizen: dict[str, list[dict]] = {}
+        for line in generate(scenario, process):
+            data_line = json.loads(line)
+            if data_line["clave"] in by_citizen or len(by_citizen) < journeys:
+                by_citizen.setdefault(data_line["clave"], []).append(data_line)
+        path = data / "population.jsonl"
+        path.write_text("".join(json.dumps(d) + "\n" for lines in by_citizen.values() for d in lines))
+
+        injected: Counter = Counter()
+        attempts = 0
+        started = time.monotonic()
+        try:
+            for component in components.values():
+                component.start()
+            done = asyncio.Event()
+            chaos_task = asyncio.create_task(chaos(components, faults, rng, done, injected))
+            while True:
+                attempts += 1
+                try:
+                    client = await Client.connect(settings.temporal_address, data_converter=converter,
+                                                  runtime=QUIET_RUNTIME)
+                    journeys_client = JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
+                                                    settings.task_queue)
+                    summary = await run_import(path, journeys_client, data / "imports", data / "rejects.jsonl",
+                                               concurrency=32, progress_stream=open(os.devnull, "w"))  # noqa: SIM115
+                    if injected.total() >= faults:
+                        break
+                    # All lines answered before every fault was injected: send it all again
+                    # (each command is recognised) until the chaos is done.
+                    await run_import(path, journeys_client, data / "imports", data / "rejects.jsonl",
+                                     concurrency=32, restart=True, progress_stream=open(os.devnull, "w"))  # noqa: SIM115
+                except Exception as error:  # noqa: BLE001 - any failure of a killed part: resume
+                    print(f"  import attempt {attempts} stopped: {type(error).__name__}", flush=True)
+                    await asyncio.sleep(1.0)
+            done.set()
+            await chaos_task
+            wall = time.monotonic() - started
+            view = open_view(settings)
+            head = wait_for_head(settings, view, timeout=300)
+            registry = JourneyRegistry(env=settings.event_store_env())
+            lost = duplicated = wrong_events = wrong_stage = 0
+            for clave, commands in by_citizen.items():
+                events, stage = expected_events([c["command"] for c in commands])
+                workflow_id = journey_workflow_id(settings.journey_key_bytes, process.id, clave)
+                actual = [type(e).__name__ for e in registry.history(workflow_id)]
+                if actual != events:
+                    wrong_events += 1
+                    lost += max(0, len(events) - len(actual))
+                    duplicated += max(0, len(actual) - len(events))
+                status = registry.status(workflow_id)
+                if status is None or status.stage != stage:
+                    wrong_stage += 1
+            projection_ok = view.counts_as_of(process.id, None) == recount(registry)
+            registry.close()
+        finally:
+            for component in components.values():
+                component.stop()
+
+    rows = [
+        ("faults injected", injected.total()),
+        *((f"  kill -9 {name}", injected[name]) for name in sorted(components)),
+        ("import runs (resumed or repeated)", attempts),
+        ("journeys", len(by_citizen)),
+        ("commands", summary.lines),
+        ("commands refused", summary.refused),
+        ("events in the store", head),
+        ("journeys with other events than their commands imply", wrong_events),
+        ("events lost", lost),
+        ("events duplicated", duplicated),
+        ("journeys in another stage than expected", wrong_stage),
+        ("projection differs from the recount", 0 if projection_ok else 1),
+        ("wall time (s)", round(wall, 1)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>8}")
+    discrepancies = wrong_events + wrong_stage + (0 if projection_ok else 1) + summary.refused
+    print("RESULT:", "no discrepancies" if discrepancies == 0 else f"{discrepancies} discrepancies")
+    return 0 if discrepancies == 0 else 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journeys", type=int, default=1000)
+    parser.add_argument("--faults", type=int, default=9)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    code = asyncio.run(main(args.journeys, args.faults, args.seed))
+    sys.stdout.flush()
+    os._exit(code)  # skip interpreter finalization (sdk-python #300)
