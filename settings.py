@@ -31,6 +31,8 @@ class Settings(BaseModel):
     payload_keys: str | None = Field(
         default=None, repr=False, description="id=base64key[,id=base64key...]: the first encrypts, all decrypt"
     )
+    codec_port: int = 8234
+    codec_tokens: str | None = Field(default=None, repr=False, description="bearer tokens of the codec endpoint")
     projection_poll_interval: float = 0.2
     max_concurrent_activities: int = 32
 

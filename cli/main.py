@@ -296,7 +296,7 @@ def _every(seconds: float, call):
 def cmd_up(args: argparse.Namespace) -> None:
     from cli.stack import run_stack
 
-    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port))
+    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port, codec_port=args.codec_port))
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -334,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Temporal, the worker and the projection runner")
     up.add_argument("--port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233)
+    up.add_argument("--codec-port", type=int, help="codec endpoint for the Web UI (default $LNERE_CODEC_PORT or 8234)")
     up.set_defaults(handler=cmd_up)
     sub.add_parser("worker", help="run a worker").set_defaults(handler=cmd_worker)
     sub.add_parser("projections", help="run the projection runner").set_defaults(handler=cmd_projections)

@@ -35,9 +35,11 @@ def temporal_binary() -> str:
     return found
 
 
-def temporal_server_command(db: Path, host: str, port: int, ui_port: int, namespace: str) -> list[str]:
+def temporal_server_command(
+    db: Path, host: str, port: int, ui_port: int, namespace: str, codec_endpoint: str | None = None
+) -> list[str]:
     """The dev server as lnere runs it: its SQLite file in WAL mode, warnings only."""
-    return [
+    command = [
         temporal_binary(), "server", "start-dev",
         "--db-filename", str(db.resolve()),
         # WAL with synchronous=NORMAL: a commit survives a crash of any process; only a power
@@ -48,6 +50,9 @@ def temporal_server_command(db: Path, host: str, port: int, ui_port: int, namesp
         "--namespace", namespace,
         "--log-level", "warn",
     ]
+    if codec_endpoint:
+        command += ["--ui-codec-endpoint", codec_endpoint]
+    return command
 
 
 def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> None:
@@ -90,7 +95,7 @@ def _stop(process: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
         process.wait()
 
 
-def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
+def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233, codec_port: int | None = None) -> int:
     host = "127.0.0.1"
     settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -118,8 +123,18 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
     def detach():
         os.setpgrp()
 
+    from cli.codec_server import CodecServer
+
+    codec = CodecServer(
+        settings.data_converter().payload_codec,
+        port=settings.codec_port if codec_port is None else codec_port,
+        ui_origins=[f"http://{host}:{ui_port}", f"http://localhost:{ui_port}"],
+        tokens=(settings.codec_tokens or "").split(","),
+    ).__enter__()
+    codec_endpoint = f"http://{host}:{codec.port}"
     temporal = subprocess.Popen(
-        temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace),
+        temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace,
+                                codec_endpoint),
         stdout=sys.stderr,  # its banner goes with the logs; our stdout says when lnere is up
         preexec_fn=detach,
     )
@@ -134,11 +149,12 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
             "lnere is up",
             temporal=settings.temporal_address,
             temporal_ui=f"http://{host}:{ui_port}",
+            codec_endpoint=codec_endpoint,
             data_dir=str(settings.data_dir),
             live_calendars=live,
         )
-        print(f"lnere is up: Temporal {settings.temporal_address}, Web UI http://{host}:{ui_port}, "
-              f"data in {settings.data_dir}. Ctrl-C stops it.", flush=True)
+        print(f"lnere is up: Temporal {settings.temporal_address}, Web UI http://{host}:{ui_port} "
+              f"(codec endpoint {codec_endpoint}), data in {settings.data_dir}. Ctrl-C stops it.", flush=True)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
@@ -152,5 +168,6 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233) -> int:
     finally:
         for name, child in reversed(children):
             _stop(child, name)
+        codec.__exit__(None, None, None)
         print("lnere stopped.", flush=True)
     return code

@@ -15,7 +15,8 @@ import secrets
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from cli.command_file import InvalidLine, parse_line
 from domain.process import ProcessCatalog

@@ -33,7 +33,7 @@ def free_port() -> int:
 class Stack:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port, self.ui_port, self.codec_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
                     "LNERE_PROJECTION_POLL_INTERVAL": "0.05"}
         self.process: subprocess.Popen | None = None
@@ -41,7 +41,8 @@ class Stack:
     def up(self) -> None:
         self.log = open(self.data_dir.parent / "up.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [*LNERE, "up", "--port", str(self.port), "--ui-port", str(free_port())],
+            [*LNERE, "up", "--port", str(self.port), "--ui-port", str(self.ui_port), "--codec-port",
+             str(self.codec_port)],
             env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log,
         )
         line = self.process.stdout.readline().decode()
@@ -80,6 +81,36 @@ def _event_log_head(data_dir: Path) -> int:
 
     with sqlite3.connect(data_dir / "events.sqlite") as db:
         return db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
+
+
+def _update_payloads(stack: Stack, workflow_id: str):
+    """The Update inputs of a journey's history, as Temporal stores them (no codec)."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    async def fetch():
+        client = await Client.connect(f"127.0.0.1:{stack.port}")
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        return [p for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+                for p in e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads]
+
+    return asyncio.run(fetch())
+
+
+def _through_codec_endpoint(stack: Stack, payloads):
+    import urllib.request
+
+    from google.protobuf import json_format
+    from temporalio.api.common.v1 import Payloads
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.codec_port}/decode", method="POST",
+        data=json_format.MessageToJson(Payloads(payloads=payloads)).encode(),
+        headers={"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{stack.ui_port}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return list(json_format.Parse(response.read(), Payloads()).payloads)
 
 
 @pytest.fixture
@@ -143,6 +174,12 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     markdown = stack.run("report", "--as-of", "2021-04-30", "--format", "md").stdout
     assert "| 1 Estados Unidos de América | 1 |" in markdown
     assert "| SIILNERE que cumplen los requisitos | 1 |" in markdown
+
+    # Temporal holds the request encrypted; its Web UI reads it through the stack's codec endpoint
+    raw = _update_payloads(stack, journey)
+    assert raw and all(clave.encode() not in p.data for p in raw)
+    decoded = _through_codec_endpoint(stack, raw)
+    assert any(clave.encode() in p.data for p in decoded)
 
     # no personal data in the logs of the stack, nor in clear in any of its files: Temporal's
     # database (payloads encrypted by the codec), the event store (eventsourcing's cipher),

@@ -10,9 +10,9 @@ here. Record them anew (only when a break is intended and running journeys are m
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 import random
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

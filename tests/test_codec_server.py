@@ -1,0 +1,69 @@
+"""The codec endpoint for Temporal's Web UI, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+
+from cli.codec_server import CodecServer
+from payload_codec import AesGcmPayloadCodec, new_key_spec
+
+UI = "http://127.0.0.1:8233"
+PERSONAL = b'{"clave":"GRLPAN85031209M700"}'
+
+
+def post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+@pytest.fixture
+def codec() -> AesGcmPayloadCodec:
+    return AesGcmPayloadCodec.from_spec(new_key_spec())
+
+
+def sealed_body(codec: AesGcmPayloadCodec) -> bytes:
+    [sealed] = asyncio.run(codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=PERSONAL)]))
+    return json_format.MessageToJson(Payloads(payloads=[sealed])).encode()
+
+
+def test_the_web_ui_gets_decrypted_payloads(codec):
+    with CodecServer(codec, port=0, ui_origins=[UI], tokens=[]) as server:
+        status, headers, body = post(server.port, "/decode", sealed_body(codec), {"Origin": UI, "X-Namespace": "default"})
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == UI
+        [payload] = json_format.ParseDict(body, Payloads()).payloads
+        assert payload.data == PERSONAL
+        status, _, _ = post(server.port, "/decode", sealed_body(codec), {"Origin": "http://evil.example"})
+        assert status == 403
+        preflight = urllib.request.Request(f"http://127.0.0.1:{server.port}/decode", method="OPTIONS",
+                                           headers={"Origin": UI, "Access-Control-Request-Method": "POST"})
+        with urllib.request.urlopen(preflight, timeout=10) as response:
+            assert response.status == 204 and "Authorization" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_with_tokens_only_their_bearers_read(codec):
+    with CodecServer(codec, port=0, ui_origins=[UI], tokens=["staff-token-1"]) as server:
+        assert post(server.port, "/decode", sealed_body(codec), {})[0] == 401
+        assert post(server.port, "/decode", sealed_body(codec), {"Authorization": "Bearer nope"})[0] == 401
+        status, _, body = post(server.port, "/decode", sealed_body(codec), {"Authorization": "Bearer staff-token-1"})
+        assert status == 200 and json_format.ParseDict(body, Payloads()).payloads[0].data == PERSONAL
+
+
+def test_bad_bodies_are_refused_with_a_message(codec):
+    other = AesGcmPayloadCodec.from_spec(new_key_spec())
+    with CodecServer(codec, port=0, ui_origins=[UI], tokens=[]) as server:
+        for body in (b"not json", b'{"payloads": 3}', sealed_body(other)):
+            status, _, answer = post(server.port, "/decode", body, {})
+            assert status == 400 and answer["message"].startswith("payloads:"), (body, answer)
+        assert post(server.port, "/other", b"{}", {})[0] == 404
