@@ -185,7 +185,58 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
                 **data,
             }
         )
-    _print({"journey": workflow_id, "events": rows})
+    _print({"journey": workflow_id, "personal_data": registry.personal_data(workflow_id), "events": rows})
+
+
+def cmd_journey_erase(args: argparse.Namespace) -> None:
+    from domain.commands import ErasePersonalData
+    from domain.registry import JourneyRegistry
+    from domain.rules import DomainError
+    from worker import load_processes
+
+    settings = _settings(args)
+    try:
+        process = load_processes(settings).get(args.process)
+        command = ErasePersonalData.model_validate({"at": args.at, "staff": args.staff, "reason": args.reason})
+    except KeyError as error:
+        raise UsageError(f"process: {error.args[0]}") from None
+    except ValidationError as error:
+        raise UsageError(_format_validation(error)) from None
+    workflow_id = _workflow_id(args, settings)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    if registry.status(workflow_id) is None:
+        raise UsageError("journey: no such journey")
+    try:
+        status = registry.erase_personal_data(process, workflow_id, command)
+    except DomainError as error:
+        from cli.journeys import CommandRefused
+
+        raise CommandRefused(str(error)) from None
+    finally:
+        registry.close()
+
+    async def delete_history() -> bool:
+        # Temporal keeps the journey's commands (encrypted under the installation's payload
+        # key) in its history: the erasure deletes it too.
+        from temporalio.api.common.v1 import WorkflowExecution
+        from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from worker import connect
+
+        client = await connect(settings)
+        try:
+            await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                namespace=settings.temporal_namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)))
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
+
+    deleted = asyncio.run(delete_history())
+    _print({"journey": workflow_id, "stage": status.stage, "personal_data": "erased",
+            "temporal_history": "deleted" if deleted else "none"})
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -413,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     history = journey.add_parser("history", help="a journey's events")
     journey_ref(history)
     history.set_defaults(handler=cmd_journey_history)
+    erase = journey.add_parser("erase", help="erase an ended journey's personal data (crypto-shredding)")
+    journey_ref(erase)
+    erase.add_argument("--staff", required=True)
+    erase.add_argument("--reason", required=True)
+    erase.add_argument("--at", required=True, type=_business_time)
+    erase.set_defaults(handler=cmd_journey_erase)
 
     report = sub.add_parser("report", help="report section 4.1 as of a date")
     report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")

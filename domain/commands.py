@@ -99,6 +99,14 @@ class RecordRegistralCheck(Command):
     source: str = Field(min_length=1, max_length=200)
 
 
+class ErasePersonalData(Command):
+    """Crypto-shredding of an ended journey's personal data (after the retention period)."""
+
+    kind: Literal["erase_personal_data"] = "erase_personal_data"
+    staff: StaffId
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class ApplyMilestone(Command):
     kind: Literal["apply_milestone"] = "apply_milestone"
     milestone: Milestone

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from domain.commands import (
     ActivateCredential,
     ApplyMilestone,
     DecideReview,
+    ErasePersonalData,
     FileObservation,
     FileRequest,
     RecordCredential,
@@ -25,6 +26,7 @@ from domain.identity import journey_uuid
 from domain.process import ElectoralProcess, Milestone
 from domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
 from domain.values import Credential, CredentialKind, age_on
+from domain.vault import CitizenVault
 
 
 class Journey(Aggregate):
@@ -43,11 +45,14 @@ class Journey(Aggregate):
         self.workflow_id = workflow_id
         self.stage: Stage | None = None
         self.analysis_status: AnalysisStatus | None = None
-        self.credential: dict[str, Any] | None = None
+        self.credential_sealed: str | None = None  # personal data, sealed with the citizen's key
+        self.sex: str | None = None
         self.credential_kind: CredentialKind | None = None
         self.credential_activated = False
         self.adult_on_election_day = False
         self.request: dict[str, Any] | None = None
+        self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
+        self.personal_data_erased = False
         self.observations: dict[str, bool] = {}  # id -> open
         self.reasons: list[str] = []
         self.last_at = at
@@ -80,16 +85,21 @@ class Journey(Aggregate):
 
     # -- credential ------------------------------------------------------------------
 
-    def record_credential(self, process: ElectoralProcess, cmd: RecordCredential, command_id: str) -> None:
+    def record_credential(
+        self, process: ElectoralProcess, cmd: RecordCredential, command_id: str, vault: CitizenVault
+    ) -> None:
         rules.check_record_credential(process, self.status(), cmd)
-        self._record(process, cmd.credential, cmd.at, command_id)
+        self._record(process, cmd.credential, cmd.at, command_id, vault)
 
-    def _record(self, process: ElectoralProcess, credential: Credential, at: datetime, command_id: str) -> None:
+    def _record(
+        self, process: ElectoralProcess, credential: Credential, at: datetime, command_id: str, vault: CitizenVault
+    ) -> None:
         self._credential_recorded(
             at=at,
             command_id=command_id,
-            credential=credential.model_dump(mode="json"),
+            credential_sealed=vault.seal(str(self.id), credential.model_dump(mode="json")),
             kind=credential.kind.value,
+            sex=credential.holder.sex.value,
             adult_on_election_day=age_on(credential.holder.birth_date, process.election_day) >= 18,
         )
         if credential.activated_on is not None:
@@ -97,9 +107,10 @@ class Journey(Aggregate):
 
     @event("CredentialRecorded")
     def _credential_recorded(
-        self, at: datetime, command_id: str, credential: dict, kind: str, adult_on_election_day: bool
+        self, at: datetime, command_id: str, credential_sealed: str, kind: str, sex: str, adult_on_election_day: bool
     ) -> None:
-        self.credential = credential
+        self.credential_sealed = credential_sealed
+        self.sex = sex
         self.credential_kind = CredentialKind(kind)
         self.adult_on_election_day = adult_on_election_day
         self.stage = Stage.CREDENTIAL_RECORDED
@@ -116,13 +127,18 @@ class Journey(Aggregate):
 
     # -- request ---------------------------------------------------------------------
 
-    def file_request(self, process: ElectoralProcess, cmd: FileRequest, command_id: str) -> None:
+    def file_request(self, process: ElectoralProcess, cmd: FileRequest, command_id: str, vault: CitizenVault) -> None:
         rules.check_file_request(process, self.status(), cmd)
         if cmd.credential is not None:
-            self._record(process, cmd.credential, cmd.at, command_id)
-        assert self.credential is not None
-        holder = self.credential["holder"]
-        birth_date = datetime.fromisoformat(holder["birth_date"]).date()
+            self._record(process, cmd.credential, cmd.at, command_id, vault)
+            birth_date = cmd.credential.holder.birth_date
+        else:
+            assert self.credential_sealed is not None
+            credential = vault.open(str(self.id), self.credential_sealed)
+            if credential is None:
+                raise DomainError("journey", "personal-data-erased", "the citizen's personal data were erased")
+            birth_date = date.fromisoformat(credential["holder"]["birth_date"])
+        assert self.credential_kind is not None and self.sex is not None
         self._request_filed(
             at=cmd.at,
             command_id=command_id,
@@ -130,11 +146,12 @@ class Journey(Aggregate):
             state_of_reference=cmd.state_of_reference,
             country=cmd.country,
             modality=cmd.modality.value,
-            credential_kind=self.credential["kind"],
-            sex=holder["sex"],
+            credential_kind=self.credential_kind.value,
+            sex=self.sex,
             age_at_filing=age_on(birth_date, process.business_day(cmd.at)),
-            address=cmd.address.model_dump(mode="json"),
-            contact=cmd.contact.model_dump(mode="json"),
+            personal_sealed=vault.seal(
+                str(self.id), {"address": cmd.address.model_dump(mode="json"), "contact": cmd.contact.model_dump(mode="json")}
+            ),
         )
 
     @event("RequestFiled")
@@ -149,17 +166,15 @@ class Journey(Aggregate):
         credential_kind: str,
         sex: str,
         age_at_filing: int,
-        address: dict,
-        contact: dict,
+        personal_sealed: str,
     ) -> None:
         self.request = {
             "channel": channel,
             "state_of_reference": state_of_reference,
             "country": country,
             "modality": modality,
-            "address": address,
-            "contact": contact,
         }
+        self.request_sealed = personal_sealed
         self.stage = Stage.IN_REVIEW
         self.analysis_status = AnalysisStatus.IN_REVIEW
         self._noted(at, command_id)
@@ -317,3 +332,23 @@ class Journey(Aggregate):
         else:  # pragma: no cover - milestone_outcome returns only the stages above
             raise DomainError("milestone", "milestone-outcome", f"unexpected stage {new_stage}")
         return True
+
+    # -- erasure ---------------------------------------------------------------------------
+
+    def erase_personal_data(self, process: ElectoralProcess, cmd: ErasePersonalData, command_id: str) -> None:
+        """Records the erasure; the registry then deletes the citizen's key. The journey's
+        facts that count (dates, stages, country, state, sex, age range) stay."""
+        if not self.status().is_final:
+            raise DomainError("journey", "erasure-needs-ended-journey",
+                              f"personal data are kept while the journey is open ({self.stage})")
+        if cmd.at < self.last_at:
+            raise DomainError("at", "business-time-order",
+                              f"{cmd.at.isoformat()} is before the journey's last event at {self.last_at.isoformat()}")
+        self._personal_data_erased(at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, at: datetime, command_id: str, staff: str, reason: str) -> None:
+        self.personal_data_erased = True
+        self.credential_sealed = None
+        self.request_sealed = None
+        self._noted(at, command_id)

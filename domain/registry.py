@@ -7,6 +7,9 @@ its commit never appends twice.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +20,7 @@ from domain.commands import (
     ActivateCredential,
     ApplyMilestone,
     DecideReview,
+    ErasePersonalData,
     FileObservation,
     FileRequest,
     RecordCredential,
@@ -30,10 +34,46 @@ from domain.identity import journey_uuid, process_of
 from domain.journey import Journey
 from domain.process import ElectoralProcess
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
+from domain.vault import CitizenVault
+
+# Commands whose events seal personal data with the citizen's key.
+SEALING_KINDS = frozenset({"record_credential", "file_request"})
 
 
 class JourneyRegistry(Application[UUID]):
     name = "journeys"
+
+    def __init__(self, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(env=env, **kwargs)
+        # Per-citizen keys live beside the event store, wrapped under its cipher key.
+        dbname = self.env.get("SQLITE_DBNAME") or ":memory:"
+        master = self.env.get("CIPHER_KEY")
+        if not master:
+            raise ValueError("CIPHER_KEY: the journey registry needs a cipher key (event state and citizen keys)")
+        path = ":memory:" if dbname == ":memory:" else str(Path(dbname).with_name(Path(dbname).stem + ".keys.sqlite"))
+        self.vault = CitizenVault(path, base64.b64decode(master))
+
+    def close(self) -> None:
+        self.vault.close()
+        super().close()
+
+    def erase_personal_data(self, process: ElectoralProcess, workflow_id: str, cmd: ErasePersonalData) -> JourneyStatus:
+        """Crypto-shredding: records the erasure, then deletes the citizen's key (again, if a
+        crash came between the two)."""
+        status = self._execute(process, workflow_id, cmd)
+        self.vault.erase(str(journey_uuid(workflow_id)), cmd.at)
+        return status
+
+    def personal_data(self, workflow_id: str) -> dict[str, Any] | None:
+        """The citizen's credential, address and contact, or None once erased."""
+        journey = self._get(workflow_id)
+        if journey is None or journey.credential_sealed is None:
+            return None
+        credential = self.vault.open(str(journey.id), journey.credential_sealed)
+        request = self.vault.open(str(journey.id), journey.request_sealed) if journey.request_sealed else None
+        if credential is None:
+            return None
+        return {"credential": credential, **(request or {})}
 
     def status(self, workflow_id: str) -> JourneyStatus | None:
         try:
@@ -115,9 +155,8 @@ class JourneyRegistry(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
-    @staticmethod
     def _apply(
-        process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str
+        self, process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str
     ) -> Journey:
         """Applies one command; a journey that does not exist yet is started by a command
         that can start it, and discarded if that command is refused."""
@@ -131,7 +170,10 @@ class JourneyRegistry(Application[UUID]):
                 at=cmd.at,
                 command_id=f"start:{command_id}",
             )
-        getattr(journey, cmd.kind)(process, cmd, command_id)
+        if cmd.kind in SEALING_KINDS:
+            getattr(journey, cmd.kind)(process, cmd, command_id, self.vault)
+        else:
+            getattr(journey, cmd.kind)(process, cmd, command_id)
         return journey
 
     def _execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:

@@ -181,6 +181,26 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     decoded = _through_codec_endpoint(stack, raw)
     assert any(clave.encode() in p.data for p in decoded)
 
+    # Erasure (crypto-shredding): refused while the journey is open is tested in test_erasure;
+    # here the ended journey loses its personal data, its Temporal history, not its counts.
+    assert history["personal_data"]["credential"]["clave"] == clave
+    erased = stack.json("journey", "erase", "--journey", journey, "--staff", "derfe.admin",
+                        "--reason", "retention period over", "--at", at("2021-06-30 10:00").isoformat())
+    assert erased["temporal_history"] == "deleted"
+    after = stack.json("journey", "history", "--journey", journey)
+    assert after["personal_data"] is None and after["events"][-1]["event"] == "PersonalDataErased"
+    assert clave not in json.dumps(after)
+    assert stack.report("2021-04-30")["by_channel"] == report["by_channel"]
+    deadline = time.monotonic() + 120  # Temporal deletes asynchronously (~35 s on the dev server)
+    while True:
+        try:
+            _update_payloads(stack, journey)
+        except Exception as error:  # noqa: BLE001 - the RPC error of a deleted execution
+            assert "not found" in str(error).lower(), error
+            break
+        assert time.monotonic() < deadline, "the journey's Temporal history was not deleted"
+        time.sleep(0.5)
+
     # no personal data in the logs of the stack, nor in clear in any of its files: Temporal's
     # database (payloads encrypted by the codec), the event store (eventsourcing's cipher),
     # the projections

@@ -1,0 +1,98 @@
+"""Per-citizen keys for crypto-shredding.
+
+A journey's personal data (the credential's holder and clave, the address and contact of the
+request) are sealed in its events with a key of its own. Erasing a citizen deletes that key:
+the events stay, so every count stays, but the person's data can no longer be read by anyone.
+Keys are stored wrapped (AES-GCM) under the installation's master key, in their own SQLite file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE = 12
+
+
+class PersonalDataErased(Exception):
+    """The citizen's key was deleted: their personal data are gone."""
+
+
+class CitizenVault:
+    def __init__(self, path: Path | str, master_key: bytes) -> None:
+        self._master = AESGCM(master_key)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS citizen_keys (journey_id TEXT PRIMARY KEY, wrapped BLOB, erased_at TEXT)"
+        )
+        self._cache: dict[str, AESGCM] = {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _key(self, journey_id: str, *, create: bool) -> AESGCM | None:
+        if journey_id in self._cache:
+            return self._cache[journey_id]
+        with self._lock:
+            row = self._db.execute(
+                "SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)
+            ).fetchone()
+            if row is not None and row[1] is not None:
+                raise PersonalDataErased(journey_id)
+            if row is None:
+                if not create:
+                    return None
+                key = AESGCM.generate_key(bit_length=256)
+                nonce = os.urandom(NONCE)
+                wrapped = nonce + self._master.encrypt(nonce, key, journey_id.encode())
+                # Another writer may have created it first: theirs wins, read it back.
+                self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)",
+                                 (journey_id, wrapped))
+                row = self._db.execute(
+                    "SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)
+                ).fetchone()
+            wrapped = row[0]
+            cipher = AESGCM(self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode()))
+            self._cache[journey_id] = cipher
+            return cipher
+
+    def seal(self, journey_id: str, data: dict[str, Any]) -> str:
+        cipher = self._key(journey_id, create=True)
+        assert cipher is not None
+        nonce = os.urandom(NONCE)
+        sealed = nonce + cipher.encrypt(nonce, json.dumps(data, sort_keys=True).encode(), journey_id.encode())
+        return base64.b64encode(sealed).decode()
+
+    def open(self, journey_id: str, sealed: str) -> dict[str, Any] | None:
+        """The data, or None once the citizen's data are erased."""
+        try:
+            cipher = self._key(journey_id, create=False)
+        except PersonalDataErased:
+            return None
+        if cipher is None:
+            return None
+        raw = base64.b64decode(sealed)
+        return json.loads(cipher.decrypt(raw[:NONCE], raw[NONCE:], journey_id.encode()))
+
+    def erase(self, journey_id: str, at: datetime) -> None:
+        with self._lock:
+            self._cache.pop(journey_id, None)
+            self._db.execute(
+                "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (?, NULL, ?) "
+                "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
+                (journey_id, at.isoformat()),
+            )
+
+    def is_erased(self, journey_id: str) -> bool:
+        row = self._db.execute("SELECT erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)).fetchone()
+        return row is not None and row[0] is not None

@@ -1,0 +1,76 @@
+"""Crypto-shredding on a real SQLite event store: an ended journey's personal data become
+unreadable, its facts and the counts stay; an open journey keeps them."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+
+import pytest
+
+from domain.commands import (
+    ApplyMilestone,
+    ErasePersonalData,
+    FileRequest,
+    RecordCredential,
+)
+from domain.identity import journey_workflow_id
+from domain.process import Milestone, ProcessCatalog
+from domain.registry import JourneyRegistry
+from domain.rules import DomainError
+from tests.citizens import at, credential, request
+from tests.recount import recount
+
+PROCESS = ProcessCatalog.load().get("pel-2020-2021")
+
+
+def event_state(registry: JourneyRegistry, workflow_id: str) -> str:
+    return json.dumps([e.__dict__ for e in registry.history(workflow_id)], default=str)
+
+
+def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
+    registry = JourneyRegistry(env=settings.event_store_env())
+    rng = random.Random(3)
+    try:
+        closed = credential(rng)
+        filed = credential(rng)
+        closed_id = journey_workflow_id(secrets.token_bytes(32), PROCESS.id, closed["clave"])
+        filed_id = journey_workflow_id(secrets.token_bytes(32), PROCESS.id, filed["clave"])
+        registry.record_credential(PROCESS, closed_id, RecordCredential.model_validate(
+            {"at": at("2020-10-01 10:00").isoformat(), "credential": closed}))
+        registry.file_request(PROCESS, filed_id, FileRequest.model_validate(
+            request(filed, when=at("2020-10-02 10:00"))))
+        # Event state never holds the personal data in clear: it is sealed with the citizen's key.
+        for workflow_id, person in ((closed_id, closed), (filed_id, filed)):
+            assert person["clave"] not in event_state(registry, workflow_id)
+            assert registry.personal_data(workflow_id)["credential"]["clave"] == person["clave"]
+        assert registry.personal_data(filed_id)["contact"] == {"email": "citizen@example.org", "phone": None}
+
+        erase = ErasePersonalData(at=at("2021-06-30 10:00"), staff="derfe.admin", reason="retention period over")
+        with pytest.raises(DomainError, match=r"\[erasure-needs-ended-journey\]"):
+            registry.erase_personal_data(PROCESS, filed_id, erase)
+        assert registry.personal_data(filed_id) is not None
+
+        registry.apply_milestone(PROCESS, closed_id, ApplyMilestone(
+            at=at("2021-03-10 12:00"), milestone=Milestone.REGISTRATION_CLOSED))
+        counts = recount(registry)
+        events = registry.recorder.max_notification_id()
+        registry.erase_personal_data(PROCESS, closed_id, erase)
+        assert registry.personal_data(closed_id) is None
+        assert [type(e).__name__ for e in registry.history(closed_id)][-2:] == [
+            "ClosedWithoutRequest", "PersonalDataErased"]
+        assert registry.recorder.max_notification_id() == events + 1
+        assert recount(registry) == counts
+        registry.erase_personal_data(PROCESS, closed_id, erase)  # again: nothing more
+        assert registry.recorder.max_notification_id() == events + 1
+    finally:
+        registry.close()
+
+    # A new registry over the same files (a restarted worker) cannot read them either.
+    reopened = JourneyRegistry(env=settings.event_store_env())
+    try:
+        assert reopened.personal_data(closed_id) is None
+        assert reopened.personal_data(filed_id)["credential"]["clave"] == filed["clave"]
+    finally:
+        reopened.close()
