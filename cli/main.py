@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--timeout", type=float, default=600, help="seconds to wait for the projections")
     simulate.set_defaults(handler=cmd_simulate)
 
-    journey = sub.add_parser("journey", help="read a journey").add_subparsers(dest="action", required=True)
+    journey = sub.add_parser("journey", help="read a journey, or erase its personal data").add_subparsers(dest="action", required=True)
     status = journey.add_parser("status", help="a journey's current status")
     journey_ref(status)
     status.set_defaults(handler=cmd_journey_status)
