@@ -4,6 +4,7 @@ projection runner in the test's process, a fresh task queue per test."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
 import sys
@@ -24,7 +25,7 @@ from activities.journeys import AfterCommit
 from cli.journeys import JourneyClient
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
-from payload_codec import data_converter, new_key_spec
+from payload_codec import data_converter
 from projections.runner import start_runner
 from settings import Settings
 from worker import build_worker
@@ -35,9 +36,9 @@ TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
 
 logs.configure("WARNING")
 
-# Temporal payloads are encrypted in the tests as in production; one key for the session's
-# servers, as every client and worker of one installation shares it.
-PAYLOAD_KEYS = new_key_spec("test")
+# Temporal payloads are encrypted in the tests as in production, under a fixed test-only key
+# (synthetic data only): histories saved by one run (tests/histories) replay in the next.
+PAYLOAD_KEYS = "test=" + base64.b64encode(hashlib.sha256(b"lnere test payload key").digest()).decode()
 DATA_CONVERTER = data_converter(PAYLOAD_KEYS)
 
 

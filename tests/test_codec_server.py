@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from temporalio.api.common.v1 import Payload, Payloads
 
 from cli.codec_server import CodecServer
@@ -67,3 +69,32 @@ def test_bad_bodies_are_refused_with_a_message(codec):
             status, _, answer = post(server.port, "/decode", body, {})
             assert status == 400 and answer["message"].startswith("payloads:"), (body, answer)
         assert post(server.port, "/other", b"{}", {})[0] == 404
+
+
+@pytest.fixture(scope="module")
+def running_codec_server():
+    codec = AesGcmPayloadCodec.from_spec(new_key_spec())
+    with CodecServer(codec, port=0, ui_origins=[UI], tokens=[]) as server:
+        yield server
+
+
+payload_like = st.fixed_dictionaries({}, optional={
+    "metadata": st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=3),
+    "data": st.text(max_size=60),
+})
+bodies = st.one_of(
+    st.binary(max_size=500),
+    st.builds(lambda p: json.dumps({"payloads": p}).encode(), st.lists(payload_like, max_size=3)),
+    st.builds(lambda v: json.dumps(v).encode(), st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=8)),
+)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies, path=st.sampled_from(["/decode", "/encode"]))
+def test_any_body_gets_an_answer_never_a_server_error(running_codec_server, body, path):
+    status, _, answer = post(running_codec_server.port, path, body, {})
+    assert status in (200, 400), (status, answer)
+    if status == 400:
+        assert answer["message"].startswith("payloads:")

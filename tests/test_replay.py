@@ -19,8 +19,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from domain.commands import CommandEnvelope
-from domain.process import ProcessCatalog
+from domain.commands import CommandEnvelope, FireMilestone
+from domain.process import MILESTONE_ORDER, ProcessCatalog
 from tests.citizens import at, credential, request
 from tests.conftest import DATA_CONVERTER, running_stack
 from worker import WORKFLOWS, workflow_runner
@@ -70,15 +70,35 @@ async def test_journeys_run_now_replay(dev_env, settings):
         ]
         result = await stack.journeys.send_batch(process.id, batch_id, commands)
         assert [o.accepted for o in result.outcomes] == [True, False, True]
-
-        histories = [await dev_env.client.get_workflow_handle(wid).fetch_history()
-                     for wid in (status.workflow_id, batch_id)]
+        # Inconsistencies never corrected, and a credential never followed by a request.
+        three = credential(rng)
+        expired = await stack.journeys.send(CommandEnvelope.model_validate(
+            {"process": process.id, "clave": three["clave"], "command": request(three, when=at("2020-10-03 10:00"))}))
+        await stack.journeys.send(CommandEnvelope.model_validate({"process": process.id, "journey": expired.workflow_id,
+                                  "command": {"kind": "decide_review", "at": at("2020-10-08 10:00").isoformat(),
+                                              "reviewer": "r", "outcome": "inconsistencies",
+                                              "reasons": ["SIGNATURE_MISSING"]}}))
+        four = credential(rng)
+        only_credential = await stack.journeys.send(CommandEnvelope.model_validate(
+            {"process": process.id, "clave": four["clave"],
+             "command": {"kind": "record_credential", "at": at("2020-10-04 10:00").isoformat(), "credential": four}}))
+        # The calendar takes each to the end: included, excluded, closed without request.
+        stack.wait_for_projection()
+        for milestone in MILESTONE_ORDER:
+            await stack.journeys.fire_milestone(process.id, FireMilestone(milestone=milestone))
+        ids = (status.workflow_id, batch_id, expired.workflow_id, only_credential.workflow_id,
+               f"calendar-{process.id}")
+        stages = [(await stack.journeys.status(wid)).stage for wid in ids[:4]]
+        assert stages == ["included", "included", "excluded", "closed_without_request"]
+        histories = [await dev_env.client.get_workflow_handle(wid).fetch_history() for wid in ids]
     for history in histories:
         await replayer().replay_workflow(history)
     if RECORD:
         HISTORIES.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%d")
-        for name, history in zip(("journey_one_command_per_update", "journey_batch"), histories, strict=True):
+        names = ("journey_one_command_per_update_to_included", "journey_batch_to_included",
+                 "journey_subsane_expired_to_excluded", "journey_credential_only_closed", "calendar_every_milestone")
+        for name, history in zip(names, histories, strict=True):
             path = HISTORIES / f"{name}-{stamp}.json"
             if not path.exists():  # histories are added beside the old ones, never replaced
                 path.write_text(history.to_json(), encoding="utf-8")
