@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -341,9 +341,11 @@ class Journey(Aggregate):
         if not self.status().is_final:
             raise DomainError("journey", "erasure-needs-ended-journey",
                               f"personal data are kept while the journey is open ({self.stage})")
-        if cmd.at < self.last_at:
-            raise DomainError("at", "business-time-order",
-                              f"{cmd.at.isoformat()} is before the journey's last event at {self.last_at.isoformat()}")
+        kept_until = self.last_at + timedelta(days=process.personal_data_retention_days)
+        if cmd.at < kept_until:
+            raise DomainError("at", "retention-period",
+                              f"personal data are kept until {kept_until.isoformat()} "
+                              f"({process.personal_data_retention_days} days after the journey ended)")
         self._personal_data_erased(at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason)
 
     @event("PersonalDataErased")

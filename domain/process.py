@@ -69,6 +69,9 @@ class ElectoralProcess(BaseModel):
     inconsistency_reasons: dict[str, str] = Field(min_length=1)
     rejection_reasons: dict[str, str] = Field(min_length=1)
     exclusion_reasons: dict[str, str] = Field(min_length=1)
+    personal_data_retention_days: int = Field(
+        default=0, ge=0, description="days after a journey ends before its personal data may be erased"
+    )
     notes: str = ""
 
     @field_validator("timezone")

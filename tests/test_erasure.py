@@ -54,6 +54,10 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
 
         registry.apply_milestone(PROCESS, closed_id, ApplyMilestone(
             at=at("2021-03-10 12:00"), milestone=Milestone.REGISTRATION_CLOSED))
+        assert PROCESS.personal_data_retention_days == 30
+        too_early = erase.model_copy(update={"at": at("2021-04-01 10:00")})  # 22 days after it ended
+        with pytest.raises(DomainError, match=r"^at: personal data are kept until 2021-04-09.*\[retention-period\]"):
+            registry.erase_personal_data(PROCESS, closed_id, too_early)
         counts = recount(registry)
         events = registry.recorder.max_notification_id()
         registry.erase_personal_data(PROCESS, closed_id, erase)
