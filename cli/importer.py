@@ -146,12 +146,16 @@ def read_entries(path: Path, client: JourneyClient) -> tuple[list[Entry], list[L
     entries: list[Entry] = []
     invalid: list[LineResult] = []
     count = 0
-    with path.open(encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
                 continue
             count += 1
             try:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise InvalidLine(f"not UTF-8 (byte {error.start + 1} of the line)") from None
                 entries.append(parse_line(text, number, client.processes, client.journey_key))
             except InvalidLine as error:
                 invalid.append(LineResult(number, accepted=False, error=str(error), rule=INVALID_RULE))

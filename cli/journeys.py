@@ -3,6 +3,7 @@ the benchmark alike."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from temporalio.client import (
@@ -26,6 +27,23 @@ from workflows.messages import (
     JourneyInput,
     MilestoneReport,
 )
+
+
+async def _update_with_start(client: Client, update, arg, *, id: str, start: WithStartWorkflowOperation):
+    try:
+        return await client.execute_update_with_start_workflow(
+            update, arg, id=id, start_workflow_operation=start
+        )
+    finally:
+        # The start operation keeps its own outcome; when the update is cancelled or fails
+        # nobody reads it, and asyncio logs it as lost while garbage-collecting (which, inside
+        # a compile(), has crashed CPython 3.11 here). Read it, whatever it is.
+        asyncio.ensure_future(start.workflow_handle()).add_done_callback(_read_outcome)
+
+
+def _read_outcome(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class CommandRefused(Exception):
@@ -84,9 +102,7 @@ class JourneyClient:
         try:
             if command.kind in STARTING_KINDS:
                 start = self._start_journey(process, workflow_id)
-                return await self.client.execute_update_with_start_workflow(
-                    update, command, id=update_id, start_workflow_operation=start
-                )
+                return await _update_with_start(self.client, update, command, id=update_id, start=start)
             return await self.client.get_workflow_handle(workflow_id).execute_update(update, command, id=update_id)
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
@@ -102,8 +118,8 @@ class JourneyClient:
         # Temporal's cache of the first answer, so the summary tells what this run changed.
         batch_id = f"batch:{uuid.uuid4()}"
         try:
-            return await self.client.execute_update_with_start_workflow(
-                JourneyWorkflow.record_commands, batch, id=batch_id, start_workflow_operation=start
+            return await _update_with_start(
+                self.client, JourneyWorkflow.record_commands, batch, id=batch_id, start=start
             )
         except WorkflowUpdateFailedError as error:
             message = str(_refusal(error))
@@ -142,9 +158,8 @@ class JourneyClient:
             task_queue=self.task_queue,
         )
         try:
-            return await self.client.execute_update_with_start_workflow(
-                ProcessCalendarWorkflow.fire, command, id=f"fire:{command.milestone.value}",
-                start_workflow_operation=start,
+            return await _update_with_start(
+                self.client, ProcessCalendarWorkflow.fire, command, id=f"fire:{command.milestone.value}", start=start
             )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None

@@ -284,7 +284,8 @@ async def test_refused_lines_are_reported_and_reimport_changes_nothing(dev_env, 
     lines[3:3] = [bad_json, json.dumps(inetel_with_cpv), json.dumps(unknown_journey)]
     path = settings.data_dir / "with-errors.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    latin1 = '{"process": "pel-2020-2021", "clave": "Nú\u00f1ez"}'.encode("latin-1")  # not UTF-8
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + latin1 + b"\n")
     rejects = settings.data_dir / "rejects.jsonl"
     journal = settings.data_dir / "imports"
 
@@ -301,12 +302,13 @@ async def test_refused_lines_are_reported_and_reimport_changes_nothing(dev_env, 
             await run_import(path, stack.journeys, journal, rejects, concurrency=4, on_progress=stop_early)
         first = await run_import(path, stack.journeys, journal, rejects)
         assert first.resumed_lines >= 20
-        assert first.lines == len(lines)
-        assert first.refused == 3
+        assert first.lines == len(lines) + 1
+        assert first.refused == 4
         assert first.accepted == len(lines) - 3
-        assert dict(first.refused_by_rule) == {"invalid-line": 1, "inetel-needs-cpve": 1, "journey-exists": 1}
+        assert dict(first.refused_by_rule) == {"invalid-line": 2, "inetel-needs-cpve": 1, "journey-exists": 1}
         listed = [json.loads(t) for t in rejects.read_text(encoding="utf-8").splitlines()]
-        assert [r["line"] for r in listed] == [4, 5, 6]
+        assert [r["line"] for r in listed] == [4, 5, 6, len(lines) + 1]
+        assert listed[-1]["error"].startswith("not UTF-8")
         assert "inetel-needs-cpve" in listed[1]["error"] and listed[1]["error"].startswith("channel:")
         assert all(inetel_with_cpv["clave"] not in json.dumps(r) for r in listed)  # no personal data
         wait_for_head(settings, stack.view, timeout=60)
@@ -315,12 +317,12 @@ async def test_refused_lines_are_reported_and_reimport_changes_nothing(dev_env, 
 
         # The same file again: its journal says every line is answered; nothing is sent.
         again = await run_import(path, stack.journeys, journal, rejects)
-        assert again.resumed_lines == len(lines)
+        assert again.resumed_lines == len(lines) + 1
         # Without the journal: every line reaches the engine, which recognises each command.
         restarted = await run_import(path, stack.journeys, journal, rejects, restart=True)
         assert restarted.resumed_lines == 0
         assert restarted.already_recorded == restarted.accepted == len(lines) - 3
-        assert restarted.refused == 3
+        assert restarted.refused == 4
         wait_for_head(settings, stack.view, timeout=60)
         assert events_in_store(stack) == events
         assert build_report(stack.view, catalog.get(process_id), date(2020, 12, 31)) == report
