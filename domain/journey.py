@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -52,7 +52,6 @@ class Journey(Aggregate):
         self.adult_on_election_day = False
         self.request: dict[str, Any] | None = None
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
-        self.personal_data_erased = False
         self.observations: dict[str, bool] = {}  # id -> open
         self.reasons: list[str] = []
         self.last_at = at
@@ -338,19 +337,11 @@ class Journey(Aggregate):
     def erase_personal_data(self, process: ElectoralProcess, cmd: ErasePersonalData, command_id: str) -> None:
         """Records the erasure; the registry then deletes the citizen's key. The journey's
         facts that count (dates, stages, country, state, sex, age range) stay."""
-        if not self.status().is_final:
-            raise DomainError("journey", "erasure-needs-ended-journey",
-                              f"personal data are kept while the journey is open ({self.stage})")
-        kept_until = self.last_at + timedelta(days=process.personal_data_retention_days)
-        if cmd.at < kept_until:
-            raise DomainError("at", "retention-period",
-                              f"personal data are kept until {kept_until.isoformat()} "
-                              f"({process.personal_data_retention_days} days after the journey ended)")
+        rules.check_erase_personal_data(process, self.status(), cmd)
         self._personal_data_erased(at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason)
 
     @event("PersonalDataErased")
     def _personal_data_erased(self, at: datetime, command_id: str, staff: str, reason: str) -> None:
-        self.personal_data_erased = True
         self.credential_sealed = None
         self.request_sealed = None
         self._noted(at, command_id)

@@ -76,11 +76,8 @@ class JourneyRegistry(Application[UUID]):
         return {"credential": credential, **(request or {})}
 
     def status(self, workflow_id: str) -> JourneyStatus | None:
-        try:
-            journey: Journey = self.repository.get(journey_uuid(workflow_id))
-        except AggregateNotFoundError:
-            return None
-        return journey.status()
+        journey = self._get(workflow_id)
+        return journey.status() if journey is not None else None
 
     def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(journey_uuid(workflow_id)))

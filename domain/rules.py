@@ -7,7 +7,7 @@ and records nothing. One set of rules, two callers.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.commands import (
     ActivateCredential,
     DecideReview,
+    ErasePersonalData,
     FileObservation,
     FileRequest,
     RecordCredential,
@@ -267,6 +268,21 @@ def check_registral_check(process: ElectoralProcess, status: JourneyStatus, cmd:
             f"unknown registral result {cmd.result}; known: OK, {', '.join(sorted(process.exclusion_reasons))}",
         )
     _check_time(status, cmd.at)
+
+
+def check_erase_personal_data(process: ElectoralProcess, status: JourneyStatus, cmd: ErasePersonalData) -> None:
+    if not status.is_final:
+        raise DomainError(
+            "journey", "erasure-needs-ended-journey", f"personal data are kept while the journey is open ({status.stage})"
+        )
+    assert status.last_at is not None
+    kept_until = status.last_at + timedelta(days=process.personal_data_retention_days)
+    if cmd.at < kept_until:
+        raise DomainError(
+            "at", "retention-period",
+            f"personal data are kept until {kept_until.isoformat()} "
+            f"({process.personal_data_retention_days} days after the journey ended)",
+        )
 
 
 def milestone_outcome(status: JourneyStatus, milestone: Milestone) -> tuple[Stage, str | None] | None:

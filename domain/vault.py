@@ -92,7 +92,3 @@ class CitizenVault:
                 "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
                 (journey_id, at.isoformat()),
             )
-
-    def is_erased(self, journey_id: str) -> bool:
-        row = self._db.execute("SELECT erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)).fetchone()
-        return row is not None and row[0] is not None

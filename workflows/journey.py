@@ -280,4 +280,3 @@ UPDATES_BY_KIND = {
 }
 
 STARTING_KINDS = frozenset({"record_credential", "file_request"})
-
