@@ -214,33 +214,28 @@ class JourneyWorkflow:
         """Records each command in order, each accepted or refused on its own (as if sent one
         by one), in one activity and one transaction."""
         async with self._lock:
-            pending = [c for c in batch.commands if c.effective_id() not in self._processed]
-            if not pending:
-                return BatchResult(
-                    status=self._status,
-                    outcomes=[
-                        CommandOutcome(command_id=c.effective_id(), accepted=True, already_recorded=True)
-                        for c in batch.commands
-                    ],
+            ids = [c.effective_id() for c in batch.commands]
+            pending = [c for c, command_id in zip(batch.commands, ids) if command_id not in self._processed]
+            answered: dict[str, CommandOutcome] = {}
+            if pending:
+                result = await workflow.execute_local_activity(
+                    "record_commands",
+                    JourneyBatchInput(workflow_id=workflow.info().workflow_id, process_id=self._process.id,
+                                      commands=pending),
+                    result_type=BatchResult,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=ACTIVITY_RETRY,
                 )
-            result = await workflow.execute_local_activity(
-                "record_commands",
-                JourneyBatchInput(workflow_id=workflow.info().workflow_id, process_id=self._process.id,
-                                  commands=pending),
-                result_type=BatchResult,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=ACTIVITY_RETRY,
-            )
-            if result.status is not None:
-                self._status = result.status
-            self._processed.update(o.command_id for o in result.outcomes if o.accepted)
-            by_id = {o.command_id: o for o in result.outcomes}
+                if result.status is not None:
+                    self._status = result.status
+                self._processed.update(o.command_id for o in result.outcomes if o.accepted)
+                answered = {o.command_id: o for o in result.outcomes}
             return BatchResult(
                 status=self._status,
                 outcomes=[
-                    by_id.get(c.effective_id())
-                    or CommandOutcome(command_id=c.effective_id(), accepted=True, already_recorded=True)
-                    for c in batch.commands
+                    answered.get(command_id)
+                    or CommandOutcome(command_id=command_id, accepted=True, already_recorded=True)
+                    for command_id in ids
                 ],
             )
 
