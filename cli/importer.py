@@ -105,14 +105,6 @@ class Progress:
         self.stream.flush()
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class Journal:
     """Answered lines of one command file, appended as they come (one JSON per line)."""
 
@@ -140,14 +132,23 @@ class Journal:
         self._file.close()
 
 
-def read_entries(path: Path, client: JourneyClient) -> tuple[list[Entry], list[LineResult], int]:
-    """Parses every line; returns the valid entries in business-time order, the invalid
-    lines as refusals, and the number of command lines."""
+@dataclass
+class CommandFile:
+    entries: list[Entry]  # the valid lines, in business-time order
+    invalid: list[LineResult]  # the lines that are not commands, as refusals
+    lines: int  # command lines (blank ones are not)
+    digest: str  # SHA-256 of the file's bytes: the key of its journal
+
+
+def read_entries(path: Path, client: JourneyClient) -> CommandFile:
+    """Parses every line, hashing the file in the same pass."""
     entries: list[Entry] = []
     invalid: list[LineResult] = []
     count = 0
+    digest = hashlib.sha256()
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
+            digest.update(raw)
             if not raw.strip():
                 continue
             count += 1
@@ -160,7 +161,7 @@ def read_entries(path: Path, client: JourneyClient) -> tuple[list[Entry], list[L
             except InvalidLine as error:
                 invalid.append(LineResult(number, accepted=False, error=str(error), rule=INVALID_RULE))
     entries.sort(key=lambda e: (e.at, e.line))
-    return entries, invalid, count
+    return CommandFile(entries, invalid, count, digest.hexdigest())
 
 
 def segments(entries: list[Entry]) -> list[tuple[list[Entry], Entry | None]]:
@@ -199,13 +200,14 @@ async def run_import(
 ) -> ImportSummary:
     started = time.monotonic()
     summary = ImportSummary(file=str(path))
-    entries, invalid, summary.lines = read_entries(path, client)
-    journal_path = journal_dir / f"{file_digest(path)[:32]}.journal"
+    command_file = read_entries(path, client)
+    summary.lines = command_file.lines
+    journal_path = journal_dir / f"{command_file.digest[:32]}.journal"
     if restart and journal_path.exists():
         journal_path.unlink()
     journal = Journal(journal_path)
     summary.resumed_lines = len(journal.results)
-    journal.add([r for r in invalid if r.line not in journal.results])
+    journal.add([r for r in command_file.invalid if r.line not in journal.results])
     progress = Progress(summary.lines, progress_stream)
     progress.advance(len(journal.results))
     semaphore = asyncio.Semaphore(concurrency)
@@ -232,7 +234,7 @@ async def run_import(
 
     try:
         journeys: set[str] = set()
-        for journey_entries, milestone in segments(entries):
+        for journey_entries, milestone in segments(command_file.entries):
             groups = by_journey(journey_entries)
             journeys.update(g[0].workflow_id for g in groups)  # type: ignore[misc]
             tasks = [asyncio.ensure_future(send_journey(g)) for g in groups]

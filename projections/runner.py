@@ -94,11 +94,16 @@ def open_view(settings: Settings) -> JourneyCountsView:
     return view
 
 
-def wait_for_position(view: JourneyCountsView, position: int, timeout: float = 60.0) -> None:
+def wait_for_position(view: JourneyCountsView, position: int, timeout: float = 60.0, report=None) -> None:
+    """Waits until the projection has processed the event at ``position``; ``report`` is
+    called with (current position, position) while it waits."""
     deadline = time.monotonic() + timeout
-    while view.position() < position:
+    while (current := view.position()) < position:
+        if report is not None:
+            report(current, position)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"projection journey_counts is at {view.position()}, expected {position}")
+            raise TimeoutError(f"projection journey_counts is at {current} of {position} events after {timeout:.0f} s"
+                               " (is the projection runner running? lnere up starts it)")
         time.sleep(0.05)
 
 
@@ -115,14 +120,7 @@ def wait_for_head(settings: Settings, view: JourneyCountsView, timeout: float = 
     """Waits until the projection has processed every event recorded so far; ``report`` is
     called with (position, head) while it waits."""
     head = event_log_head(settings)
-    deadline = time.monotonic() + timeout
-    while (position := view.position()) < head:
-        if report is not None:
-            report(position, head)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"projection journey_counts is at {position} of {head} events after {timeout:.0f} s"
-                               " (is the projection runner running? lnere up starts it)")
-        time.sleep(0.1)
+    wait_for_position(view, head, timeout, report)
     return head
 
 

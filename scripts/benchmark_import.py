@@ -36,7 +36,7 @@ from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
 import logs  # noqa: E402
 from cli.importer import by_journey, read_entries, run_import  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
-from cli.stack import temporal_server_command, wait_for_port  # noqa: E402
+from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from projections.report import build_report  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -45,14 +45,6 @@ from simulation.population import generate, load_scenario, load_targets  # noqa:
 from worker import load_processes  # noqa: E402
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,7 +77,7 @@ async def floor(client: Client, path: Path, journeys_client: JourneyClient, task
                 concurrency: int) -> tuple[float, int]:
     """Drives the bare workflow with the import's grouping: one update-with-start per journey
     carrying its commands as plain JSON."""
-    entries, _, _ = read_entries(path, journeys_client)
+    entries = read_entries(path, journeys_client).entries
     groups = by_journey([e for e in entries if e.workflow_id is not None])
     semaphore = asyncio.Semaphore(concurrency)
 

@@ -41,7 +41,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 import logs  # noqa: E402
 from cli.importer import run_import  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
-from cli.stack import temporal_server_command, wait_for_port  # noqa: E402
+from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from domain.identity import journey_workflow_id  # noqa: E402
 from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
@@ -133,7 +133,7 @@ async def main(journeys: int, faults: int, seed: int) -> int:
     with tempfile.TemporaryDirectory(prefix="lnere-faults-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
-        port, ui_port = _free_port(), _free_port()
+        port, ui_port = free_port(), free_port()
         settings = Settings(data_dir=data, temporal_address=f"{HOST}:{port}", task_queue=f"faults-{uuid.uuid4()}")
         converter = settings.data_converter()  # writes the secrets before the children read them
         env = {**os.environ, "LNERE_DATA_DIR": str(data), "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -227,14 +227,6 @@ async def main(journeys: int, faults: int, seed: int) -> int:
     discrepancies = wrong_events + wrong_stage + (0 if projection_ok else 1) + summary.refused
     print("RESULT:", "no discrepancies" if discrepancies == 0 else f"{discrepancies} discrepancies")
     return 0 if discrepancies == 0 else 1
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":
