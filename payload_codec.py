@@ -91,8 +91,6 @@ class AesGcmPayloadCodec(PayloadCodec):
         return out
 
 
-def data_converter(spec: str | None) -> DataConverter:
-    """The project's converter: pydantic, and the AES-GCM codec when keys are given."""
-    if not spec:
-        return pydantic_data_converter
+def data_converter(spec: str) -> DataConverter:
+    """The project's converter: pydantic, with payloads encrypted under the given keys."""
     return dataclasses.replace(pydantic_data_converter, payload_codec=AesGcmPayloadCodec.from_spec(spec))
