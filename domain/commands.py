@@ -25,12 +25,16 @@ class Command(BaseModel):
         pattern=r"^[A-Za-z0-9._:-]+$",
         description="idempotency key; derived from the command's content when absent",
     )
+    recorded_by: StaffId | None = Field(
+        default=None, description="the staff member who recorded the command (set by the HTTP API from the token)"
+    )
 
     def effective_id(self) -> str:
-        """A stable id: the same command sent twice is recognised as one."""
+        """A stable id: the same command sent twice is recognised as one. Who sent it is not
+        part of it: the same fact recorded by two staff members is one fact."""
         if self.command_id:
             return self.command_id
-        body = self.model_dump_json(exclude={"command_id"})
+        body = self.model_dump_json(exclude={"command_id", "recorded_by"})
         return f"{self.kind}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"  # type: ignore[attr-defined]
 
 
@@ -143,6 +147,7 @@ class FireMilestone(BaseModel):
     kind: Literal["fire_milestone"] = "fire_milestone"
     milestone: Milestone
     at: AwareDatetime | None = Field(default=None, description="defaults to the configured date")
+    recorded_by: StaffId | None = Field(default=None, description="the administrator who fired it")
 
 
 class CommandEnvelope(BaseModel):

@@ -88,25 +88,39 @@ class Journey(Aggregate):
         self, process: ElectoralProcess, cmd: RecordCredential, command_id: str, vault: CitizenVault
     ) -> None:
         rules.check_record_credential(process, self.status(), cmd)
-        self._record(process, cmd.credential, cmd.at, command_id, vault)
+        self._record(process, cmd.credential, cmd.at, command_id, vault, cmd.recorded_by)
 
     def _record(
-        self, process: ElectoralProcess, credential: Credential, at: datetime, command_id: str, vault: CitizenVault
+        self,
+        process: ElectoralProcess,
+        credential: Credential,
+        at: datetime,
+        command_id: str,
+        vault: CitizenVault,
+        recorded_by: str | None,
     ) -> None:
         self._credential_recorded(
             at=at,
             command_id=command_id,
+            recorded_by=recorded_by,
             credential_sealed=vault.seal(str(self.id), credential.model_dump(mode="json")),
             kind=credential.kind.value,
             sex=credential.holder.sex.value,
             adult_on_election_day=age_on(credential.holder.birth_date, process.election_day) >= 18,
         )
         if credential.activated_on is not None:
-            self._credential_activated(at=at, command_id=command_id)
+            self._credential_activated(at=at, command_id=command_id, recorded_by=recorded_by)
 
     @event("CredentialRecorded")
     def _credential_recorded(
-        self, at: datetime, command_id: str, credential_sealed: str, kind: str, sex: str, adult_on_election_day: bool
+        self,
+        at: datetime,
+        command_id: str,
+        credential_sealed: str,
+        kind: str,
+        sex: str,
+        adult_on_election_day: bool,
+        recorded_by: str | None = None,
     ) -> None:
         self.credential_sealed = credential_sealed
         self.sex = sex
@@ -117,10 +131,10 @@ class Journey(Aggregate):
 
     def activate_credential(self, process: ElectoralProcess, cmd: ActivateCredential, command_id: str) -> None:
         rules.check_activate_credential(process, self.status(), cmd)
-        self._credential_activated(at=cmd.at, command_id=command_id)
+        self._credential_activated(at=cmd.at, command_id=command_id, recorded_by=cmd.recorded_by)
 
     @event("CredentialActivated")
-    def _credential_activated(self, at: datetime, command_id: str) -> None:
+    def _credential_activated(self, at: datetime, command_id: str, recorded_by: str | None = None) -> None:
         self.credential_activated = True
         self._noted(at, command_id)
 
@@ -129,7 +143,7 @@ class Journey(Aggregate):
     def file_request(self, process: ElectoralProcess, cmd: FileRequest, command_id: str, vault: CitizenVault) -> None:
         rules.check_file_request(process, self.status(), cmd)
         if cmd.credential is not None:
-            self._record(process, cmd.credential, cmd.at, command_id, vault)
+            self._record(process, cmd.credential, cmd.at, command_id, vault, cmd.recorded_by)
             birth_date = cmd.credential.holder.birth_date
         else:
             assert self.credential_sealed is not None
@@ -151,6 +165,7 @@ class Journey(Aggregate):
             personal_sealed=vault.seal(
                 str(self.id), {"address": cmd.address.model_dump(mode="json"), "contact": cmd.contact.model_dump(mode="json")}
             ),
+            recorded_by=cmd.recorded_by,
         )
 
     @event("RequestFiled")
@@ -166,6 +181,7 @@ class Journey(Aggregate):
         sex: str,
         age_at_filing: int,
         personal_sealed: str,
+        recorded_by: str | None = None,
     ) -> None:
         self.request = {
             "channel": channel,
@@ -189,6 +205,7 @@ class Journey(Aggregate):
             outcome=cmd.outcome,
             reasons=list(cmd.reasons),
             notes=cmd.notes,
+            recorded_by=cmd.recorded_by,
         )
         if cmd.outcome == "inconsistencies":
             self._subsane_requested(
@@ -197,7 +214,14 @@ class Journey(Aggregate):
 
     @event("ReviewDecided")
     def _review_decided(
-        self, at: datetime, command_id: str, reviewer: str, outcome: str, reasons: list[str], notes: str | None
+        self,
+        at: datetime,
+        command_id: str,
+        reviewer: str,
+        outcome: str,
+        reasons: list[str],
+        notes: str | None,
+        recorded_by: str | None = None,
     ) -> None:
         self.analysis_status = AnalysisStatus(outcome)
         self.stage = Stage(outcome)
@@ -210,10 +234,14 @@ class Journey(Aggregate):
 
     def send_subsane_documents(self, process: ElectoralProcess, cmd: SendSubsaneDocuments, command_id: str) -> None:
         rules.check_send_subsane_documents(process, self.status(), cmd)
-        self._subsane_documents_received(at=cmd.at, command_id=command_id, documents=list(cmd.documents))
+        self._subsane_documents_received(
+            at=cmd.at, command_id=command_id, documents=list(cmd.documents), recorded_by=cmd.recorded_by
+        )
 
     @event("SubsaneDocumentsReceived")
-    def _subsane_documents_received(self, at: datetime, command_id: str, documents: list[str]) -> None:
+    def _subsane_documents_received(
+        self, at: datetime, command_id: str, documents: list[str], recorded_by: str | None = None
+    ) -> None:
         self.stage = Stage.IN_REVIEW
         self.analysis_status = AnalysisStatus.IN_REVIEW
         self._noted(at, command_id)
@@ -227,10 +255,15 @@ class Journey(Aggregate):
 
     def reopen_rejection(self, process: ElectoralProcess, cmd: ReopenRejection, command_id: str) -> None:
         rules.check_reopen_rejection(process, self.status(), cmd)
-        self._rejection_reopened(at=cmd.at, command_id=command_id, staff=cmd.staff, clarification=cmd.clarification)
+        self._rejection_reopened(
+            at=cmd.at, command_id=command_id, staff=cmd.staff, clarification=cmd.clarification,
+            recorded_by=cmd.recorded_by,
+        )
 
     @event("RejectionReopened")
-    def _rejection_reopened(self, at: datetime, command_id: str, staff: str, clarification: str) -> None:
+    def _rejection_reopened(
+        self, at: datetime, command_id: str, staff: str, clarification: str, recorded_by: str | None = None
+    ) -> None:
         self.stage = Stage.IN_REVIEW
         self.analysis_status = AnalysisStatus.IN_REVIEW
         self.reasons = []
@@ -247,11 +280,19 @@ class Journey(Aggregate):
             party=cmd.party,
             representative=cmd.representative,
             reason=cmd.reason,
+            recorded_by=cmd.recorded_by,
         )
 
     @event("PartyObservationFiled")
     def _observation_filed(
-        self, at: datetime, command_id: str, observation_id: str, party: str, representative: str, reason: str
+        self,
+        at: datetime,
+        command_id: str,
+        observation_id: str,
+        party: str,
+        representative: str,
+        reason: str,
+        recorded_by: str | None = None,
     ) -> None:
         self.observations[observation_id] = True
         self._noted(at, command_id)
@@ -265,25 +306,37 @@ class Journey(Aggregate):
             resolver=cmd.resolver,
             upheld=cmd.upheld,
             reason=cmd.reason,
+            recorded_by=cmd.recorded_by,
         )
         if cmd.upheld:
             self._excluded(at=cmd.at, command_id=command_id, reason="OBSERVATION_UPHELD")
 
     @event("PartyObservationResolved")
     def _observation_resolved(
-        self, at: datetime, command_id: str, observation_id: str, resolver: str, upheld: bool, reason: str
+        self,
+        at: datetime,
+        command_id: str,
+        observation_id: str,
+        resolver: str,
+        upheld: bool,
+        reason: str,
+        recorded_by: str | None = None,
     ) -> None:
         self.observations[observation_id] = False
         self._noted(at, command_id)
 
     def record_registral_check(self, process: ElectoralProcess, cmd: RecordRegistralCheck, command_id: str) -> None:
         rules.check_registral_check(process, self.status(), cmd)
-        self._registral_check_recorded(at=cmd.at, command_id=command_id, result=cmd.result, source=cmd.source)
+        self._registral_check_recorded(
+            at=cmd.at, command_id=command_id, result=cmd.result, source=cmd.source, recorded_by=cmd.recorded_by
+        )
         if cmd.result != "OK":
             self._excluded(at=cmd.at, command_id=command_id, reason=cmd.result)
 
     @event("RegistralCheckRecorded")
-    def _registral_check_recorded(self, at: datetime, command_id: str, result: str, source: str) -> None:
+    def _registral_check_recorded(
+        self, at: datetime, command_id: str, result: str, source: str, recorded_by: str | None = None
+    ) -> None:
         self._noted(at, command_id)
 
     @event("ListedForReview")
@@ -338,10 +391,14 @@ class Journey(Aggregate):
         """Records the erasure; the registry then deletes the citizen's key. The journey's
         facts that count (dates, stages, country, state, sex, age range) stay."""
         rules.check_erase_personal_data(process, self.status(), cmd)
-        self._personal_data_erased(at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason)
+        self._personal_data_erased(
+            at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason, recorded_by=cmd.recorded_by
+        )
 
     @event("PersonalDataErased")
-    def _personal_data_erased(self, at: datetime, command_id: str, staff: str, reason: str) -> None:
+    def _personal_data_erased(
+        self, at: datetime, command_id: str, staff: str, reason: str, recorded_by: str | None = None
+    ) -> None:
         self.credential_sealed = None
         self.request_sealed = None
         self._noted(at, command_id)

@@ -4,7 +4,9 @@ and each journey's current stage.
 Counts are kept as per-day deltas: a request adds +1 to each of its dimensions on the day it
 was filed, and a change of analysis status or stage moves one unit from the old key to the new
 one on the day it happened. A report as of day D sums the deltas up to D, so its cost grows
-with days × keys, not with journeys. An event's view update and its tracking record are
+with days × keys, not with journeys; the same changes also go to running totals, so the live
+figures (as of now) read one row per key. Each journey's row carries what the review inbox
+filters and sorts on (no personal data). An event's view update and its tracking record are
 written in one SQLite transaction (or a batch of events' updates and the last one's tracking
 record, see ``JourneyCountsView.batch``), so a restarted runner never counts an event twice.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,8 +47,15 @@ def age_range(age: int) -> str:
     return f"{low}-{low + 4}"
 
 
+# What the review inbox filters on, besides the process and stage.
+INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel")
+
+
 class JourneyCountsView(SQLiteTrackingRecorder):
     """The materialised view, in its own SQLite file."""
+
+    # A view whose tables change gets a new file, rebuilt from the event log by the runner.
+    VERSION = 2
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -58,8 +67,16 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             " timezone TEXT NOT NULL,"
             " stage TEXT,"
             " analysis_status TEXT,"
-            " filed_day TEXT)",
+            " filed_day TEXT,"
+            " state_of_reference TEXT,"
+            " country TEXT,"
+            " modality TEXT,"
+            " channel TEXT,"
+            " credential_kind TEXT,"
+            " in_review_since TEXT,"  # business time (UTC ISO) it last entered review
+            " reviews INTEGER NOT NULL DEFAULT 0)",  # times it entered review: >1 is a re-review
             "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
+            "CREATE INDEX IF NOT EXISTS journeys_in_review ON journeys (process_id, stage, in_review_since, journey_id)",
             "CREATE TABLE IF NOT EXISTS counts ("
             " process_id TEXT NOT NULL,"
             " day TEXT NOT NULL,"
@@ -67,6 +84,12 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             " key TEXT NOT NULL,"
             " n INTEGER NOT NULL,"
             " PRIMARY KEY (process_id, dimension, key, day)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS totals ("
+            " process_id TEXT NOT NULL,"
+            " dimension TEXT NOT NULL,"
+            " key TEXT NOT NULL,"
+            " n INTEGER NOT NULL,"
+            " PRIMARY KEY (process_id, dimension, key)) WITHOUT ROWID",
         ]
 
     # -- writing (each call is one transaction with its tracking record, or part of a batch) --
@@ -111,12 +134,13 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         at: datetime,
         start: tuple[str, str, str] | None = None,
         filed: dict[str, str] | None = None,
+        request: dict[str, str] | None = None,
         stage: str | None = None,
         analysis: str | None = None,
     ) -> None:
         """Applies one event's changes, on the business day of ``at`` in the journey's process
         timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
-        ``stage``/``analysis`` (the new value)."""
+        ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value)."""
         with self._writing(tracking) as c:
             if start is not None:
                 c.execute(
@@ -136,6 +160,14 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                     for dimension, key in filed.items():
                         self._add(c, process_id, day, dimension, key, +1)
                     c.execute("UPDATE journeys SET filed_day = ? WHERE journey_id = ?", (day, journey_id))
+                if request is not None:
+                    columns = ", ".join(f"{name} = ?" for name in request)
+                    c.execute(f"UPDATE journeys SET {columns} WHERE journey_id = ?", (*request.values(), journey_id))
+                if stage == Stage.IN_REVIEW and old_stage != Stage.IN_REVIEW:
+                    c.execute(
+                        "UPDATE journeys SET in_review_since = ?, reviews = reviews + 1 WHERE journey_id = ?",
+                        (_utc(at), journey_id),
+                    )
                 if stage is not None and stage != old_stage:
                     if old_stage is not None:
                         self._add(c, process_id, day, "stage", old_stage, -1)
@@ -154,6 +186,11 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = n + excluded.n",
             (process_id, day, dimension, key, delta),
         )
+        c.execute(
+            "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = n + excluded.n",
+            (process_id, dimension, key, delta),
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -161,20 +198,65 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         return self.max_tracking_id(application_name) or 0
 
     def counts_as_of(self, process_id: str, as_of: date | None) -> dict[str, dict[str, int]]:
-        """{dimension: {key: n}} summed over days up to ``as_of`` (all days when None)."""
-        sql = "SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ?"
-        params: list[Any] = [process_id]
-        if as_of is not None:
-            sql += " AND day <= ?"
-            params.append(as_of.isoformat())
-        sql += " GROUP BY dimension, key"
+        """{dimension: {key: n}} summed over days up to ``as_of`` (the running totals when None)."""
+        return self.counts_and_position(process_id, as_of)[1]
+
+    def counts_and_position(self, process_id: str, as_of: date | None) -> tuple[int, dict[str, dict[str, int]]]:
+        """The counts and the event-log position they reflect, read in one transaction."""
+        if as_of is None:
+            sql, params = "SELECT dimension, key, n FROM totals WHERE process_id = ?", [process_id]
+        else:
+            sql = "SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ? AND day <= ? GROUP BY dimension, key"
+            params = [process_id, as_of.isoformat()]
         result: dict[str, dict[str, int]] = defaultdict(dict)
         with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT MAX(notification_id) AS n FROM tracking WHERE application_name = ?", ("journeys",))
+            position = c.fetchone()["n"] or 0
             c.execute(sql, params)
             for row in c.fetchall():
                 if row["n"]:
                     result[row["dimension"]][row["key"]] = row["n"]
-        return result
+        return position, result
+
+    def filed_per_day(self, process_id: str, as_of: date | None) -> dict[str, int]:
+        """Requests filed on each business day (every request counts once in ``sex``)."""
+        sql = "SELECT day, SUM(n) AS n FROM counts WHERE process_id = ? AND dimension = 'sex'"
+        params: list[Any] = [process_id]
+        if as_of is not None:
+            sql += " AND day <= ?"
+            params.append(as_of.isoformat())
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + " GROUP BY day ORDER BY day", params)
+            return {row["day"]: row["n"] for row in c.fetchall() if row["n"]}
+
+    def review_inbox(
+        self,
+        process_id: str,
+        *,
+        filters: dict[str, str],
+        re_review: bool | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Journeys awaiting a review decision, oldest first: a page of at most ``limit``
+        after the (in_review_since, journey_id) ``after``."""
+        sql = ("SELECT journey_id, workflow_id, in_review_since, reviews, state_of_reference, country, modality,"
+               " channel, credential_kind FROM journeys WHERE process_id = ? AND stage = ?")
+        params: list[Any] = [process_id, Stage.IN_REVIEW.value]
+        for name, value in filters.items():
+            assert name in INBOX_FILTERS
+            sql += f" AND {name} = ?"
+            params.append(value)
+        if re_review is not None:
+            sql += " AND reviews > 1" if re_review else " AND reviews = 1"
+        if after is not None:
+            sql += " AND (in_review_since, journey_id) > (?, ?)"
+            params.extend(after)
+        sql += " ORDER BY in_review_since, journey_id LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [dict(row) for row in c.fetchall()]
 
     def journeys_in_stages(
         self, process_id: str, stages: list[str], after: str, below: str, limit: int
@@ -193,6 +275,11 @@ class JourneyCountsView(SQLiteTrackingRecorder):
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def _utc(at: datetime) -> str:
+    # One fixed-width form so that text order is time order.
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _moves_to(stage: Stage, analysis: AnalysisStatus | None = None):
@@ -231,13 +318,22 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
             "credential_channel": f"{domain_event.credential_kind}|{domain_event.channel}",
             "sex": domain_event.sex,
             "age": age_range(domain_event.age_at_filing),
+            "sex_age": f"{domain_event.sex}|{age_range(domain_event.age_at_filing)}",
             "modality": domain_event.modality,
+        }
+        request = {
+            "state_of_reference": domain_event.state_of_reference,
+            "country": domain_event.country,
+            "modality": domain_event.modality,
+            "channel": domain_event.channel,
+            "credential_kind": domain_event.credential_kind,
         }
         self.view.record(
             tracking,
             str(domain_event.originator_id),
             at=domain_event.at,
             filed=dimensions,
+            request=request,
             stage=Stage.IN_REVIEW,
             analysis=AnalysisStatus.IN_REVIEW,
         )

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
@@ -32,7 +33,7 @@ def runner_env(settings: Settings) -> dict[str, str]:
         {
             "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
             f"{name}_PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            f"{name}_SQLITE_DBNAME": str(settings.projection_db(JourneyCountsProjection.name)),
+            f"{name}_SQLITE_DBNAME": str(view_path(settings)),
             f"{name}_SQLITE_LOCK_TIMEOUT": "30",
         }
     )
@@ -86,10 +87,15 @@ def start_runner(settings: Settings) -> BatchingProjectionRunner:
     return BatchingProjectionRunner(settings).__enter__()
 
 
+def view_path(settings: Settings) -> Path:
+    """The view's file. Its name carries the view's version: a new version starts a new file,
+    which the runner fills from the start of the event log (an older file can be deleted)."""
+    return settings.projection_db(f"{JourneyCountsProjection.name}.v{JourneyCountsView.VERSION}")
+
+
 def open_view(settings: Settings) -> JourneyCountsView:
     """A reader of the projection's view (dashboards, reports, the milestone fan-out)."""
-    path = settings.projection_db(JourneyCountsProjection.name)
-    view = JourneyCountsView(SQLiteDatastore(str(path), lock_timeout=30))
+    view = JourneyCountsView(SQLiteDatastore(str(view_path(settings)), lock_timeout=30))
     view.create_table()
     return view
 

@@ -42,7 +42,9 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     stage: dict[str, str] = {}
     analysis: dict[str, str] = {}
     zones: dict[str, object] = {}
-    counts: dict[str, Counter] = {k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "modality")}
+    counts: dict[str, Counter] = {
+        k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality")
+    }
     start = 1
     while True:
         notifications = registry.recorder.select_notifications(start=start, limit=1000)
@@ -64,6 +66,7 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 counts["credential_channel"][f"{event.credential_kind}|{event.channel}"] += 1
                 counts["sex"][event.sex] += 1
                 counts["age"][_bucket(event.age_at_filing)] += 1
+                counts["sex_age"][f"{event.sex}|{_bucket(event.age_at_filing)}"] += 1
                 counts["modality"][event.modality] += 1
             if name == "ReviewDecided":
                 stage[jid] = analysis[jid] = event.outcome

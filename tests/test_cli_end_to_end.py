@@ -204,7 +204,7 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     for secret in personal:
         assert secret not in logs
     files = [p for p in stack.data_dir.rglob("*") if p.is_file() and p.name != "secrets.json"]
-    assert {p.name for p in files} >= {"temporal.db", "events.sqlite", "journey_counts.sqlite"}
+    assert {p.name for p in files} >= {"temporal.db", "events.sqlite", "journey_counts.v2.sqlite"}
     for path in files:
         content = path.read_bytes()
         for secret in personal:

@@ -34,6 +34,7 @@ class ProcessCalendarWorkflow:
         self._process = input.process
         self._fired: dict[Milestone, MilestoneReport] = {}
         self._requested: dict[Milestone, datetime] = {}
+        self._fired_by: dict[Milestone, str] = {}  # milestones an administrator fired early
 
     @workflow.run
     async def run(self, input: CalendarInput) -> list[MilestoneReport]:
@@ -74,6 +75,7 @@ class ProcessCalendarWorkflow:
             at=at,
             journeys_notified=sum(r.journeys_notified for r in results),
             journeys_changed=sum(r.journeys_changed for r in results),
+            fired_by=self._fired_by.get(milestone),
         )
 
     @workflow.query
@@ -85,6 +87,8 @@ class ProcessCalendarWorkflow:
         """Fires a milestone and answers once every journey it concerns has applied it."""
         if command.milestone not in self._requested:
             self._requested[command.milestone] = command.at or self._process.milestone_at(command.milestone)
+            if command.recorded_by is not None:
+                self._fired_by[command.milestone] = command.recorded_by
         await workflow.wait_condition(lambda: command.milestone in self._fired)
         return self._fired[command.milestone]
 

@@ -72,3 +72,4 @@ class MilestoneReport(BaseModel):
     at: datetime
     journeys_notified: int
     journeys_changed: int
+    fired_by: str | None = None
