@@ -33,6 +33,10 @@ class Settings(BaseModel):
     )
     codec_port: int = 8234
     codec_tokens: str | None = Field(default=None, repr=False, description="bearer tokens of the codec endpoint")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger request bodies get 413")
+    staff_file: Path | None = Field(default=None, description="the staff directory (default: DATA_DIR/staff.json)")
     projection_poll_interval: float = 0.2
     max_concurrent_activities: int = 32
 
@@ -55,6 +59,10 @@ class Settings(BaseModel):
     @property
     def projections_dir(self) -> Path:
         return self.data_dir / "projections"
+
+    @property
+    def staff_path(self) -> Path:
+        return self.staff_file or self.data_dir / "staff.json"
 
     @property
     def temporal_db(self) -> Path:

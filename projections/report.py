@@ -39,9 +39,15 @@ def _with_total(values: dict[str, int]) -> dict[str, int]:
     return {**values, "TOTAL": sum(values.values())}
 
 
-def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date) -> dict[str, Any]:
-    position = view.position()
-    counts = view.counts_as_of(process.id, as_of)
+def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
+    """The report as of the end of business day ``as_of``, or of everything recorded (None)."""
+    position, counts = view.counts_and_position(process.id, as_of)
+    return report_from_counts(process, as_of, position, counts)
+
+
+def report_from_counts(
+    process: ElectoralProcess, as_of: date | None, position: int, counts: dict[str, dict[str, int]]
+) -> dict[str, Any]:
     states = process.states
     state_names = {s.code: s.name for s in states}
     channels = [c.value for c in process.channels]
@@ -77,7 +83,7 @@ def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date
     stage = counts.get("stage", {})
     return {
         "process": process.name,
-        "as_of": as_of.isoformat(),
+        "as_of": as_of.isoformat() if as_of is not None else None,
         "source": f"lnere journey_counts projection at event-log position {position}",
         "entities": [{"code": s.code, "name": s.name} for s in states],
         "by_channel": by_channel,
@@ -94,6 +100,20 @@ def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date
         "inetel_outbound_calls": _with_total({k: 0 for k in OUTBOUND_CALL_OUTCOMES}),
         "automated_outbound": _with_total({k: 0 for k in AUTOMATED_NOTICES}),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
+        "log_position": position,
+    }
+
+
+def dashboard_figures(view: JourneyCountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
+    """What the dashboard draws: the report, the sex × age pyramid, requests per day."""
+    position, counts = view.counts_and_position(process.id, as_of)
+    sex_age = counts.get("sex_age", {})
+    return {
+        "report": report_from_counts(process, as_of, position, counts),
+        "by_sex_age": {
+            age: {label: sex_age.get(f"{code}|{age}", 0) for code, label in SEX_LABELS.items()} for age in AGE_RANGES
+        },
+        "filed_per_day": view.filed_per_day(process.id, as_of),
         "log_position": position,
     }
 
@@ -124,7 +144,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     states = [e["name"] for e in report["entities"]]
     parts = [
         f"# Avances en la conformación de la LNERE — {report['process']}",
-        f"Cifras al **{report['as_of']}** ({report['source']}).",
+        f"Cifras al **{report['as_of'] or 'momento (todo lo registrado)'}** ({report['source']}).",
         "## 4.1.1. SIILNERE recibidas",
         _table(["", *channels, "TOTAL"], [["SIILNERE", *(_n(report["by_channel"][c]) for c in channels),
                                             _n(report["by_channel"]["TOTAL"])]]),

@@ -129,3 +129,55 @@ async def running_stack(
         if runner is not None:
             runner.__exit__(None, None, None)
         registry.close()
+
+
+@dataclass
+class ApiStack:
+    """The HTTP API served by uvicorn on a free port over a running stack, with one staff
+    member (and token) per role."""
+
+    stack: Stack
+    base_url: str
+    process: str
+    tokens: dict[str, str]
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@asynccontextmanager
+async def running_api(client: Client, settings: Settings, processes: ProcessCatalog, process: str) -> AsyncIterator[ApiStack]:
+    import asyncio
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import Role, StaffDirectory
+    from cli.stack import free_port
+
+    directory = StaffDirectory(settings.staff_path)
+    tokens = {role.value: directory.add(f"{role.value}.1", role) for role in Role}
+    tokens["reviewer.2"] = directory.add("reviewer.2", Role.REVIEWER)
+    async with running_stack(client, settings, processes=processes) as stack:
+        port = free_port()
+        app = create_app(settings, client=client, processes=processes)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises why it did not start
+            await asyncio.sleep(0.02)
+        try:
+            yield ApiStack(stack=stack, base_url=f"http://127.0.0.1:{port}", process=process, tokens=tokens)
+        finally:
+            server.should_exit = True
+            await serving
+
+
+def own_process_catalog() -> tuple[ProcessCatalog, str]:
+    """PEL 2020-2021 under a process id of the test's own, so that tests sharing the dev server
+    never share a process calendar."""
+    catalog = ProcessCatalog.load()
+    process = catalog.get("pel-2020-2021").model_copy(update={"id": f"pel-test-{uuid.uuid4().hex[:12]}"})
+    catalog.add(process)
+    return catalog, process.id

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 class Stack:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self.port, self.ui_port, self.codec_port = free_port(), free_port(), free_port()
+        self.port, self.ui_port, self.codec_port, self.api_port = free_port(), free_port(), free_port(), free_port()
         self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
                     "LNERE_PROJECTION_POLL_INTERVAL": "0.05"}
         self.process: subprocess.Popen | None = None
@@ -36,7 +36,7 @@ class Stack:
         self.log = open(self.data_dir.parent / "up.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [*LNERE, "up", "--port", str(self.port), "--ui-port", str(self.ui_port), "--codec-port",
-             str(self.codec_port)],
+             str(self.codec_port), "--api-port", str(self.api_port)],
             env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log,
         )
         line = self.process.stdout.readline().decode()

@@ -1,0 +1,26 @@
+"""``python -m api``: the HTTP API and dashboard (``lnere up`` starts it beside the worker)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+import logs
+from api.app import create_app
+from settings import Settings
+
+
+def main() -> None:
+    logs.configure()
+    settings = Settings.from_env()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # our JSON logs
+        access_log=False,  # paths and queries are logged by nobody: they could be mistyped personal data
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()

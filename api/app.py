@@ -1,0 +1,597 @@
+"""The HTTP API and the dashboard: FastAPI, served by ``lnere up`` beside the worker.
+
+Writes go to the journeys' Workflow Updates (the same validators and rules as the CLI and the
+importer); reads come from the event store (a journey) and the journey counts projection
+(inbox, figures, reports). Access is decided before a request is routed to its handler: no
+token → 401, a role the route does not allow → 403, then the body is read (at most
+``api_max_body_bytes``, else 413) and validated (422 with one message per field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+import logs
+from api.auth import Authenticator, Role, Staff, StaffDirectory
+from api.models import (
+    JOURNEY_ID_PATTERN,
+    ActivationBody,
+    CredentialBody,
+    InboxItem,
+    InboxPage,
+    JourneyAnswer,
+    Me,
+    MilestoneBody,
+    Refusal,
+    ReopenBody,
+    RequestBody,
+    ReviewBody,
+    SubsaneBody,
+)
+from cli.journeys import CommandRefused, JourneyClient
+from domain import rules
+from domain.commands import (
+    ActivateCredential,
+    CommandEnvelope,
+    DecideReview,
+    FileRequest,
+    FireMilestone,
+    RecordCredential,
+    ReopenRejection,
+    SendSubsaneDocuments,
+)
+from domain.identity import process_of
+from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
+from domain.registry import JourneyRegistry, event_rows
+from domain.rules import DomainError
+from projections.journey_counts import JourneyCountsView
+from projections.report import build_report, dashboard_figures, render_csv, render_markdown
+from projections.runner import open_view
+from settings import Settings
+
+log = logs.get_logger("lnere.api")
+
+STATIC = Path(__file__).parent / "static"
+PREFIX = "/api/v1"
+# How long a write waits for its journey's answer before telling the caller to retry (a retry
+# is safe: the command's id makes it count once).
+ANSWER_TIMEOUT = 30.0
+MAX_WAIT = 25.0
+
+
+# -- access ----------------------------------------------------------------------------------
+
+
+def roles(*allowed: Role) -> dict[str, Any]:
+    """A route's access, read by ``AccessControl`` and shown in the OpenAPI document. The
+    supervisor may do everything."""
+    names = sorted({*(r.value for r in allowed), Role.SUPERVISOR.value})
+    return {"x-roles": names, "security": [{"bearer": []}]}
+
+
+ANY_ROLE = tuple(Role)
+
+
+class AccessControl:
+    """ASGI middleware: authenticates the bearer token and checks the matched route's roles
+    before the body is read, so 401 and 403 come before 413 and 422."""
+
+    def __init__(self, app, authenticator_of) -> None:
+        self.app = app
+        self.authenticator_of = authenticator_of
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        allowed = _route_roles(scope)
+        if allowed is not None:
+            token = _bearer(scope)
+            if token is None:
+                return await _send_json(send, 401, {"detail": "no token: send 'Authorization: Bearer <token>'"},
+                                        [(b"www-authenticate", b"Bearer")])
+            staff = self.authenticator_of(scope).authenticate(token)
+            if staff is None:
+                return await _send_json(send, 401, {"detail": "unknown or revoked token"},
+                                        [(b"www-authenticate", b"Bearer")])
+            if staff.role.value not in allowed:
+                return await _send_json(
+                    send, 403, {"detail": f"role {staff.role.value} may not do this; it needs {', '.join(allowed)}"}
+                )
+            scope.setdefault("state", {})["staff"] = staff
+        await self.app(scope, receive, send)
+
+
+def _route_roles(scope) -> list[str] | None:
+    for route in scope["app"].router.routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            extra = getattr(route, "openapi_extra", None) or {}
+            return extra.get("x-roles")
+    return None
+
+
+def _bearer(scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+async def _send_json(send, status: int, body: dict[str, Any], headers: list | None = None) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``limit`` bytes gets 413, whether it declares its length
+    or streams it. Bodies are small (commands), so it reads the body whole before the
+    application sees it."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = {"detail": f"the body is larger than {self.limit} bytes"}
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                return await _send_json(send, 413, too_large)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                return await _send_json(send, 413, too_large)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def current_staff(request: Request) -> Staff:
+    return request.state.staff
+
+
+StaffDep = Annotated[Staff, Depends(current_staff)]
+
+
+# -- state shared by the handlers ---------------------------------------------------------------
+
+
+class PositionWatcher:
+    """Follows the projection's position; long polls wait on it."""
+
+    def __init__(self, view: JourneyCountsView, interval: float = 0.1) -> None:
+        self.view, self.interval = view, interval
+        self.position = 0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                position = await asyncio.to_thread(self.view.position)
+            except Exception as error:  # noqa: BLE001 - a busy database: try again
+                log.warning("could not read the projection position", error=type(error).__name__)
+            else:
+                if position != self.position:
+                    self.position = position
+                    self._changed.set()
+                    self._changed = asyncio.Event()
+            await asyncio.sleep(self.interval)
+
+    async def wait_beyond(self, position: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.position <= position and (left := deadline - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return
+
+
+class Services:
+    def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
+                 view: JourneyCountsView, registry: JourneyRegistry) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.journeys = journeys
+        self.view = view
+        self.registry = registry
+        self.watcher = PositionWatcher(view)
+        self._figures: OrderedDict[tuple[str, date | None, int], bytes] = OrderedDict()
+
+    def process(self, process_id: str) -> ElectoralProcess:
+        try:
+            return self.processes.get(process_id)
+        except KeyError:
+            raise HTTPException(404, f"process: no process {process_id!r}") from None
+
+    def figures_json(self, process: ElectoralProcess, as_of: date | None) -> tuple[bytes, int]:
+        """The dashboard's figures as JSON (computed once per log position), and the log's head."""
+        head = self.registry.recorder.max_notification_id() or 0
+        key = (process.id, as_of, self.view.position())
+        cached = self._figures.get(key)
+        if cached is None:
+            figures = dashboard_figures(self.view, process, as_of)
+            cached = json.dumps(figures, ensure_ascii=False).encode()
+            key = (process.id, as_of, figures["log_position"])
+            self._figures[key] = cached
+            while len(self._figures) > 64:
+                self._figures.popitem(last=False)
+        return cached, head
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+JourneyId = Annotated[str, PathParam(pattern=JOURNEY_ID_PATTERN, description="a journey id (journey-…)")]
+
+
+# -- the application --------------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    processes: ProcessCatalog | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from worker import connect, load_processes
+
+        catalog = processes or load_processes(settings)
+        temporal = client or await connect(settings)
+        registry = JourneyRegistry(env=settings.event_store_env())
+        view = open_view(settings)
+        state = Services(settings, catalog,
+                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue),
+                         view, registry)
+        app.state.services = state
+        state.watcher.start()
+        try:
+            yield
+        finally:
+            await state.watcher.stop()
+            registry.close()
+
+    app = FastAPI(
+        title="lnere",
+        version="1",
+        summary="Registration of Mexican citizens who vote from abroad (LNERE): journeys, review, figures.",
+        description=(
+            "Send `Authorization: Bearer <token>`; tokens are given by `lnere staff add`. Each operation "
+            "lists the roles allowed to call it (`x-roles`). Business time is data: every command carries "
+            "`at`, the time it happened. Personal data travel only in bodies, never in paths or queries."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator)
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # One message per field; the input is not echoed back (it may be personal data).
+        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": details}, status_code=422)
+
+    @app.exception_handler(CommandRefused)
+    async def refused(request: Request, error: CommandRefused) -> JSONResponse:
+        return _refusal_response(str(error))
+
+    @app.exception_handler(RPCError)
+    async def engine_unavailable(request: Request, error: RPCError) -> JSONResponse:
+        log.error("workflow engine error", path=request.url.path, status=str(error.status))
+        return JSONResponse({"detail": "the workflow engine did not answer; retry (commands count once)"},
+                            status_code=503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected error", path=request.url.path, error=type(error).__name__)
+        return JSONResponse({"detail": "internal error; it was logged"}, status_code=500)
+
+
+def _refusal_response(message: str) -> JSONResponse:
+    """A command refused by a rule: 409 when the journey's state is the reason (another command
+    came first, wrong stage, ended), 422 when a field of the command is."""
+    rule = message[message.rfind("[") + 1:-1] if message.endswith("]") and "[" in message else None
+    field = message.split(":", 1)[0]
+    if field in ("journey", "conflict"):
+        return JSONResponse(Refusal(detail=message, rule=rule).model_dump(), status_code=409)
+    return JSONResponse({"detail": [{"loc": ["body", *field.split(".")], "msg": message, "type": rule or "refused"}]},
+                        status_code=422)
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+class ReviewRound(StrEnum):
+    FIRST = "first"
+    RE_REVIEW = "re_review"
+
+
+def _cursor(item: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(f"{item['in_review_since']}|{item['journey_id']}".encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        since, journey_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+    except Exception:  # noqa: BLE001 - any malformed cursor is the caller's error
+        raise RequestValidationError([{"loc": ("query", "after"), "msg": "not a cursor given by this API",
+                                       "type": "value_error"}]) from None
+    return since, journey_id
+
+
+def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route below
+    async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
+        try:
+            status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
+        except TimeoutError:
+            raise HTTPException(504, "the journey did not answer in time; retry (the command counts once)") from None
+        return JourneyAnswer(journey=status.workflow_id, status=status)
+
+    async def existing(state: Services, journey: str) -> tuple[ElectoralProcess, Any]:
+        """The journey's process and status; 404 if there is no such journey."""
+        status = await asyncio.to_thread(state.registry.status, journey)
+        if status is None:
+            raise HTTPException(404, "journey: no such journey")
+        return state.process(process_of(journey)), status
+
+    async def to_journey(state: Services, journey: str, command) -> JourneyAnswer:
+        process, status = await existing(state, journey)
+        if status.is_final:
+            # Its workflow has ended: the rules answer for it.
+            try:
+                rules.check(process, status, command)
+            except DomainError as error:
+                raise CommandRefused(str(error)) from None
+        return await send(state, CommandEnvelope(process=process.id, journey=journey, command=command))
+
+    # -- who am I, processes, configuration ---------------------------------------------------
+
+    @app.get(f"{PREFIX}/me", response_model=Me, openapi_extra=roles(*ANY_ROLE), tags=["access"])
+    async def me(staff: StaffDep) -> Me:
+        return Me(staff=staff.id, role=staff.role.value)
+
+    @app.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+    async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
+        return [
+            {"id": p.id, "name": p.name, "timezone": p.timezone,
+             "states": [{"code": s.code, "name": s.name} for s in p.states],
+             "channels": [c.value for c in p.channels], "modalities": [m.value for m in p.modalities]}
+            for p in state.processes
+        ]
+
+    @app.get(f"{PREFIX}/configuration", openapi_extra=roles(), tags=["administration"])
+    async def configuration(state: ServicesDep) -> dict[str, Any]:
+        secret = {name for name, field in Settings.model_fields.items() if not field.repr}
+        return {
+            "settings": state.settings.model_dump(mode="json", exclude=secret),
+            "processes": [p.model_dump(mode="json") for p in state.processes],
+        }
+
+    # -- figures and reports --------------------------------------------------------------------
+
+    @app.get(f"{PREFIX}/processes/{{process}}/figures", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+    async def figures(
+        state: ServicesDep,
+        process: str,
+        as_of: Annotated[date | None, Query(description="business day; omit for everything recorded (live)")] = None,
+        after: Annotated[int | None, Query(ge=0, description="answer once the figures are past this log position")] = None,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for that")] = 20.0,
+    ) -> Response:
+        """Live counts: the report's tables, the sex × age pyramid and requests per day, with the
+        event-log position they reflect and the log's head. With ``after``, a long poll."""
+        electoral_process = state.process(process)
+        if after is not None:
+            await state.watcher.wait_beyond(after, wait)
+        body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of)
+        return Response(content=b'{"log_head":%d,' % head + body[1:], media_type="application/json")
+
+    @app.get(f"{PREFIX}/processes/{{process}}/report", openapi_extra=roles(*ANY_ROLE), tags=["figures"],
+             responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}})
+    async def report(
+        state: ServicesDep,
+        process: str,
+        as_of: Annotated[date | None, Query(description="business day; omit for everything recorded")] = None,
+        format: ReportFormat = ReportFormat.JSON,  # noqa: A002 - the query parameter's name
+    ) -> Response:
+        """Report section 4.1 as of a business day."""
+        figures = await asyncio.to_thread(build_report, state.view, state.process(process), as_of)
+        if format is ReportFormat.CSV:
+            return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
+        if format is ReportFormat.MD:
+            return PlainTextResponse(render_markdown(figures), media_type="text/markdown; charset=utf-8")
+        return JSONResponse(figures)
+
+    # -- review inbox -----------------------------------------------------------------------------
+
+    @app.get(f"{PREFIX}/processes/{{process}}/review-inbox", response_model=InboxPage,
+             openapi_extra=roles(Role.REVIEWER), tags=["review"])
+    async def review_inbox(
+        state: ServicesDep,
+        process: str,
+        state_of_reference: Annotated[str | None, Query(pattern=r"^\d{2}$", description="entity code")] = None,
+        country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        modality: Modality | None = None,
+        channel: Channel | None = None,
+        review: Annotated[ReviewRound | None, Query(description="first review, or re-review after subsane")] = None,
+        after: Annotated[str | None, Query(max_length=200, description="cursor from the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> InboxPage:
+        """Journeys awaiting a review decision, oldest first."""
+        electoral_process = state.process(process)
+        filters = {name: value for name, value in (("state_of_reference", state_of_reference), ("country", country),
+                   ("modality", modality), ("channel", channel)) if value is not None}
+        rows = await asyncio.to_thread(
+            state.view.review_inbox, electoral_process.id, filters=filters,
+            re_review=None if review is None else review is ReviewRound.RE_REVIEW,
+            after=_parse_cursor(after) if after else None, limit=limit + 1,
+        )
+        page = rows[:limit]
+        return InboxPage(
+            items=[InboxItem(journey=r["workflow_id"], in_review_since=r["in_review_since"], re_review=r["reviews"] > 1,
+                             state_of_reference=r["state_of_reference"], country=r["country"], modality=r["modality"],
+                             channel=r["channel"], credential_kind=r["credential_kind"]) for r in page],
+            next_cursor=_cursor(page[-1]) if len(rows) > limit else None,
+        )
+
+    # -- journeys: reading --------------------------------------------------------------------------
+
+    @app.get(f"{PREFIX}/journeys/{{journey}}", response_model=JourneyAnswer,
+             openapi_extra=roles(Role.OPERATOR, Role.REVIEWER), tags=["journeys"])
+    async def journey_status(state: ServicesDep, journey: JourneyId) -> JourneyAnswer:
+        _, status = await existing(state, journey)
+        return JourneyAnswer(journey=journey, status=status)
+
+    @app.get(f"{PREFIX}/journeys/{{journey}}/history", openapi_extra=roles(Role.REVIEWER), tags=["journeys"])
+    async def journey_history(state: ServicesDep, journey: JourneyId) -> dict[str, Any]:
+        """The journey's events (personal data stay sealed: see personal-data)."""
+        events = await asyncio.to_thread(state.registry.history, journey)
+        if not events:
+            raise HTTPException(404, "journey: no such journey")
+        return {"journey": journey, "events": jsonable_encoder(event_rows(events))}
+
+    @app.get(f"{PREFIX}/journeys/{{journey}}/personal-data", openapi_extra=roles(Role.REVIEWER), tags=["journeys"])
+    async def personal_data(state: ServicesDep, staff: StaffDep, journey: JourneyId) -> dict[str, Any]:
+        """The citizen's credential, address and contact, for the review. Every read is logged
+        (who and which journey, not the data)."""
+        await existing(state, journey)
+        data = await asyncio.to_thread(state.registry.personal_data, journey)
+        log.info("personal data read", staff=staff.id, journey=journey, erased=data is None)
+        return {"journey": journey, "erased": data is None, "personal_data": data}
+
+    # -- journeys: commands ---------------------------------------------------------------------------
+
+    @app.post(f"{PREFIX}/processes/{{process}}/credentials", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+    async def record_credential(state: ServicesDep, staff: StaffDep, process: str, body: CredentialBody) -> JourneyAnswer:
+        """Records a citizen's credential; starts the citizen's journey."""
+        command = RecordCredential(**dict(body), recorded_by=staff.id)
+        return await send(state, CommandEnvelope(process=state.process(process).id, clave=command.credential.clave,
+                                                 command=command))
+
+    @app.post(f"{PREFIX}/processes/{{process}}/requests", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+    async def file_request(state: ServicesDep, staff: StaffDep, process: str, body: RequestBody) -> JourneyAnswer:
+        """Files a registration request (SIILNERE): by phone (INETEL) or on the web (SRVE)."""
+        fields = {k: v for k, v in dict(body).items() if k != "clave"}
+        command = FileRequest(**fields, recorded_by=staff.id)
+        return await send(state, CommandEnvelope(process=state.process(process).id, clave=body.citizen_clave(),
+                                                 command=command))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/credential-activation", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+    async def activate_credential(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                                  body: ActivationBody) -> JourneyAnswer:
+        return await to_journey(state, journey, ActivateCredential(**dict(body), recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/review", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
+    async def decide_review(state: ServicesDep, staff: StaffDep, journey: JourneyId, body: ReviewBody) -> JourneyAnswer:
+        """Decides a review; the caller is the reviewer. Two decisions at once: one is recorded,
+        the other gets 409."""
+        return await to_journey(state, journey, DecideReview(**dict(body), reviewer=staff.id, recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/subsane-documents", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["review"])
+    async def subsane_documents(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                                body: SubsaneBody) -> JourneyAnswer:
+        return await to_journey(state, journey, SendSubsaneDocuments(**dict(body), recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/rejection-reopening", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
+    async def reopen_rejection(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                               body: ReopenBody) -> JourneyAnswer:
+        return await to_journey(state, journey, ReopenRejection(**dict(body), staff=staff.id, recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/processes/{{process}}/milestones/{{milestone}}", openapi_extra=roles(),
+              tags=["administration"], responses={202: {"description": "still fanning out; ask again"}})
+    async def fire_milestone(state: ServicesDep, staff: StaffDep, process: str, milestone: Milestone,
+                             body: MilestoneBody) -> Response:
+        """Fires a calendar milestone (early, or in replay mode). Answers with the fan-out's
+        report, or 202 while it still runs (asking again is safe)."""
+        command = FireMilestone(milestone=milestone, at=body.at, recorded_by=staff.id)
+        firing = asyncio.ensure_future(state.journeys.fire_milestone(state.process(process).id, command))
+        done, _ = await asyncio.wait({firing}, timeout=ANSWER_TIMEOUT)
+        if not done:
+            firing.add_done_callback(lambda f: f.cancelled() or f.exception())
+            return JSONResponse({"milestone": milestone.value, "status": "firing"}, status_code=202)
+        report = firing.result()
+        log.info("milestone fired", staff=staff.id, milestone=milestone.value, process=process)
+        return JSONResponse(report.model_dump(mode="json"))
+
+    # -- the dashboard ---------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")

@@ -1,0 +1,207 @@
+"""The HTTP API over the real stack: Temporal dev server, worker, projection runner, SQLite
+stores, uvicorn on a real port; requests over HTTP with httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import random
+from datetime import date
+
+import httpx
+import pytest
+
+from tests.citizens import at, credential, request
+from tests.conftest import own_process_catalog, running_api
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def body(command: dict) -> dict:
+    """A CLI/import command as an API body: the API takes the kind from the path."""
+    return {k: v for k, v in command.items() if k != "kind"}
+
+
+@pytest.fixture
+async def api(dev_env, settings):
+    catalog, process = own_process_catalog()
+    async with running_api(dev_env.client, settings, catalog, process) as stack:
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+            stack.http = http
+            yield stack
+
+
+async def figures(api, role: str = "viewer", **params) -> dict:
+    response = await api.http.get(f"/api/v1/processes/{api.process}/figures", params=params, headers=api.auth(role))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_citizen_from_phone_request_to_the_definitive_list(api):
+    rng = random.Random(7)
+    operator, reviewer = api.auth("operator"), api.auth("reviewer")
+    cpve = credential(rng, activated=False, birth_date=date(1990, 2, 1))
+    clave = cpve["clave"]
+    p = f"/api/v1/processes/{api.process}"
+
+    recorded = await api.http.post(f"{p}/credentials", json={"at": at("2020-09-20 09:00").isoformat(),
+                                                               "credential": cpve}, headers=operator)
+    assert recorded.status_code == 200, recorded.text
+    journey = recorded.json()["journey"]
+    assert clave not in journey
+
+    # INETEL needs an activated CPVE: refused with the rule, nothing recorded.
+    phone = body(request(None, when=at("2020-10-05 11:00"), channel="INETEL", country="ES", state="14"))
+    refused = await api.http.post(f"{p}/requests", json={**phone, "clave": clave}, headers=operator)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["type"] == "inetel-needs-activated-cpve"
+
+    activated = await api.http.post(f"/api/v1/journeys/{journey}/credential-activation",
+                                    json={"at": at("2020-10-01 10:00").isoformat()}, headers=operator)
+    assert activated.status_code == 200, activated.text
+    filed = await api.http.post(f"{p}/requests", json={**phone, "clave": clave}, headers=operator)
+    assert filed.status_code == 200, filed.text
+    assert filed.json()["status"]["stage"] == "in_review"
+
+    # A second citizen, on the web with a CPV sent along with the request.
+    cpv = credential(rng, kind="CPV", activated=False, sex="H", birth_date=date(2002, 5, 5))
+    web = body(request(cpv, when=at("2020-10-06 12:00"), channel="SRVE", country="US", state="09", modality="internet"))
+    other = await api.http.post(f"{p}/requests", json=web, headers=operator)
+    assert other.status_code == 200, other.text
+    other_journey = other.json()["journey"]
+
+    # The inbox: oldest first, filters, pagination.
+    inbox = f"{p}/review-inbox"
+    api.stack.wait_for_projection()
+    page = (await api.http.get(inbox, headers=reviewer)).json()
+    assert [i["journey"] for i in page["items"]] == [journey, other_journey]
+    assert page["items"][0] | {"journey": None} == {
+        "journey": None, "in_review_since": "2020-10-05T16:00:00.000000Z", "re_review": False,
+        "state_of_reference": "14", "country": "ES", "modality": "postal", "channel": "INETEL",
+        "credential_kind": "CPVE"}
+    first = (await api.http.get(inbox, params={"limit": 1}, headers=reviewer)).json()
+    assert [i["journey"] for i in first["items"]] == [journey] and first["next_cursor"]
+    second = (await api.http.get(inbox, params={"limit": 1, "after": first["next_cursor"]}, headers=reviewer)).json()
+    assert [i["journey"] for i in second["items"]] == [other_journey] and second["next_cursor"] is None
+    for params, expected in (({"country": "US"}, [other_journey]), ({"channel": "INETEL"}, [journey]),
+                             ({"state_of_reference": "14"}, [journey]), ({"modality": "internet"}, [other_journey]),
+                             ({"review": "re_review"}, []), ({"country": "CA"}, [])):
+        found = (await api.http.get(inbox, params=params, headers=reviewer)).json()["items"]
+        assert [i["journey"] for i in found] == expected, params
+
+    # Review, subsane, re-review.
+    decision = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies", "reasons": ["ADDRESS_PROOF_MISSING"]}
+    decided = await api.http.post(f"/api/v1/journeys/{journey}/review", json=decision, headers=reviewer)
+    assert decided.status_code == 200, decided.text
+    documents = {"at": at("2020-10-25 10:00").isoformat(), "documents": ["ADDRESS_PROOF"]}
+    sent = await api.http.post(f"/api/v1/journeys/{journey}/subsane-documents", json=documents, headers=operator)
+    assert sent.status_code == 200, sent.text
+    api.stack.wait_for_projection()
+    again = (await api.http.get(inbox, params={"review": "re_review"}, headers=reviewer)).json()["items"]
+    assert [(i["journey"], i["re_review"], i["in_review_since"]) for i in again] == [
+        (journey, True, "2020-10-25T16:00:00.000000Z")]
+    ok = {"at": at("2020-11-02 10:00").isoformat(), "outcome": "meets_requirements"}
+    assert (await api.http.post(f"/api/v1/journeys/{journey}/review", json=ok, headers=reviewer)).status_code == 200
+    no = {"at": at("2020-11-03 10:00").isoformat(), "outcome": "rejected", "reasons": ["NOT_ELIGIBLE"]}
+    rejected = await api.http.post(f"/api/v1/journeys/{other_journey}/review", json=no, headers=reviewer)
+    assert rejected.status_code == 422 and "NOT_ELIGIBLE" in rejected.json()["detail"][0]["msg"]
+    no["reasons"] = ["NOT_IN_REGISTER"]
+    rejected = await api.http.post(f"/api/v1/journeys/{other_journey}/review", json=no, headers=reviewer)
+    assert rejected.status_code == 200, rejected.text
+
+    # Figures as of two dates, worked out from what this test did.
+    api.stack.wait_for_projection()
+    oct_31 = (await figures(api, as_of="2020-10-31"))["report"]
+    assert oct_31["analysis_status"] == {"received": 2, "meets_requirements": 0, "inconsistencies": 0,
+                                         "in_review": 2, "rejected": 0}
+    live = await figures(api)
+    report = live["report"]
+    assert report["as_of"] is None
+    assert report["by_channel"] == {"INETEL": 1, "SRVE": 1, "TOTAL": 2}
+    assert report["analysis_status"] == {"received": 2, "meets_requirements": 1, "inconsistencies": 0,
+                                         "in_review": 0, "rejected": 1}
+    assert report["by_sex"] == {"Hombres": 1, "Mujeres": 1, "TOTAL": 2}
+    assert live["by_sex_age"]["30-34"] == {"Hombres": 0, "Mujeres": 1}  # born 1990-02-01, filed Oct 2020
+    assert live["by_sex_age"]["18"] == {"Hombres": 1, "Mujeres": 0}  # born 2002-05-05
+    assert live["filed_per_day"] == {"2020-10-05": 1, "2020-10-06": 1}
+    assert live["log_position"] == live["log_head"] == api.stack.registry.recorder.max_notification_id()
+
+    csv_text = (await api.http.get(f"{p}/report", params={"format": "csv", "as_of": "2020-11-30"},
+                                   headers=api.auth("viewer"))).text
+    rows = {(r["table"], r["row"], r["column"]): int(r["value"]) for r in csv.DictReader(io.StringIO(csv_text))}
+    assert rows[("analysis_status", "meets_requirements", "TOTAL")] == 1
+    assert rows[("by_channel", "SIILNERE", "TOTAL")] == 2
+    markdown = await api.http.get(f"{p}/report", params={"format": "md", "as_of": "2020-11-30"},
+                                  headers=api.auth("viewer"))
+    assert markdown.headers["content-type"].startswith("text/markdown") and "| SIILNERE | 1 | 1 | 2 |" in markdown.text
+
+    # Who did what is in the events; personal data only through their own endpoint.
+    history = (await api.http.get(f"/api/v1/journeys/{journey}/history", headers=reviewer)).json()["events"]
+    by_event = {}
+    for event in history:
+        by_event.setdefault(event["event"], []).append(event.get("recorded_by"))
+    assert by_event["CredentialRecorded"] == ["operator.1"]
+    assert by_event["CredentialActivated"] == ["operator.1"]
+    assert by_event["RequestFiled"] == ["operator.1"]
+    assert by_event["ReviewDecided"] == ["reviewer.1", "reviewer.1"]
+    assert by_event["SubsaneDocumentsReceived"] == ["operator.1"]
+    assert clave not in str(history) and cpve["holder"]["paternal_surname"] not in str(history)
+    personal = (await api.http.get(f"/api/v1/journeys/{journey}/personal-data", headers=reviewer)).json()
+    assert personal["personal_data"]["credential"]["clave"] == clave and personal["erased"] is False
+
+    # The supervisor fires the calendar to the definitive list.
+    supervisor = api.auth("supervisor")
+    for milestone in ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline",
+                      "list_for_review_issued", "observations_closed", "definitive_list"):
+        fired = await api.http.post(f"{p}/milestones/{milestone}", json={}, headers=supervisor)
+        assert fired.status_code == 200, fired.text
+        assert fired.json()["fired_by"] == "supervisor.1"
+    status = (await api.http.get(f"/api/v1/journeys/{journey}", headers=operator)).json()["status"]
+    assert status["stage"] == "included"
+    # An ended journey answers by its rules: 409, not a lost command.
+    late = await api.http.post(f"/api/v1/journeys/{journey}/review", json=ok | {"at": at("2021-05-01 10:00").isoformat()},
+                               headers=reviewer)
+    assert late.status_code == 409 and late.json()["rule"] == "wrong-stage" and "included" in late.json()["detail"]
+    api.stack.wait_for_projection()
+    assert (await figures(api))["report"]["stages"]["included"] == 1
+
+
+async def test_two_reviewers_deciding_at_once_one_wins(api):
+    rng = random.Random(8)
+    citizen = credential(rng)
+    filed = await api.http.post(f"/api/v1/processes/{api.process}/requests",
+                                json=body(request(citizen, when=at("2020-10-05 10:00"))), headers=api.auth("operator"))
+    journey = filed.json()["journey"]
+    first = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "meets_requirements"}
+    second = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies", "reasons": ["DATA_MISMATCH"]}
+    answers = await asyncio.gather(
+        api.http.post(f"/api/v1/journeys/{journey}/review", json=first, headers=api.auth("reviewer")),
+        api.http.post(f"/api/v1/journeys/{journey}/review", json=second, headers=api.auth("reviewer.2")),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    loser = next(a for a in answers if a.status_code == 409).json()
+    assert loser["rule"] == "wrong-stage"
+    decisions = [e for e in api.stack.registry.history(journey) if type(e).__name__ == "ReviewDecided"]
+    assert len(decisions) == 1
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert decisions[0].outcome == winner["status"]["stage"]
+    # The same decision sent again is the same command: answered, not recorded twice.
+    same = await api.http.post(f"/api/v1/journeys/{journey}/review", json=first if decisions[0].outcome ==
+                               "meets_requirements" else second, headers=api.auth("reviewer"))
+    assert same.status_code == 200
+    assert len([e for e in api.stack.registry.history(journey) if type(e).__name__ == "ReviewDecided"]) == 1
+
+
+async def test_figures_long_poll_answers_when_an_event_arrives(api):
+    before = await figures(api)
+    waiting = asyncio.create_task(figures(api, after=before["log_position"], wait=20))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()  # nothing new: it waits
+    rng = random.Random(9)
+    citizen = credential(rng)
+    await api.http.post(f"/api/v1/processes/{api.process}/requests",
+                        json=body(request(citizen, when=at("2020-10-05 10:00"))), headers=api.auth("operator"))
+    after = await asyncio.wait_for(waiting, 10)
+    assert after["log_position"] > before["log_position"]
+    assert after["report"]["by_channel"]["TOTAL"] >= 1
