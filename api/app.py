@@ -145,10 +145,10 @@ async def _send_json(send, status: int, body: dict[str, Any], headers: list | No
     await send({"type": "http.response.body", "body": data})
 
 
-class BodyLimit:
+class BodyCheck:
     """ASGI middleware: a body over ``limit`` bytes gets 413, whether it declares its length
-    or streams it. Bodies are small (commands), so it reads the body whole before the
-    application sees it."""
+    or streams it; a body that is not UTF-8 (as JSON must be) gets 422. Bodies are small
+    (commands), so it reads the body whole before the application sees it."""
 
     def __init__(self, app, limit: int) -> None:
         self.app = app
@@ -173,6 +173,11 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return await _send_json(send, 422, {"detail": [
+                {"loc": ["body"], "msg": f"the body is not UTF-8 (byte {error.start})", "type": "unicode_error"}]})
         replayed = False
 
         async def replay():
@@ -315,7 +320,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
-    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes)
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator)
     _add_error_handlers(app)
     _add_routes(app)

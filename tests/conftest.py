@@ -161,7 +161,8 @@ async def running_api(client: Client, settings: Settings, processes: ProcessCata
     async with running_stack(client, settings, processes=processes) as stack:
         port = free_port()
         app = create_app(settings, client=client, processes=processes)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                               timeout_graceful_shutdown=1))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():

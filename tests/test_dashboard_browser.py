@@ -1,0 +1,93 @@
+"""The dashboard in headless Chromium (Debian's /usr/bin/chromium driven by Playwright; nothing
+downloads a browser): log in with a viewer token, file a request through the API, and see the
+figures change without a reload. Screenshots go to test-artifacts/ (laptop and phone)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.citizens import at, credential, request
+from tests.conftest import own_process_catalog, running_api
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CHROMIUM = os.environ.get("LNERE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("LNERE_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "test-artifacts"))
+# As Debian's chromium must run here: as root without its sandbox, and without the background
+# connections that this machine's closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def api(dev_env, settings):
+    catalog, process = own_process_catalog()
+    async with running_api(dev_env.client, settings, catalog, process) as stack:
+        yield stack
+
+
+async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path):
+    from playwright.async_api import async_playwright
+
+    assert Path(CHROMIUM).exists(), f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(21)
+    async with async_playwright() as playwright, httpx.AsyncClient(base_url=api.base_url, timeout=60) as http:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.goto(f"{api.base_url}/")
+            await page.wait_for_selector("#login[open]")  # no token yet: the login dialog
+            await page.fill("#token", api.tokens["viewer"])
+            await page.click("#login-form button")
+            received = page.locator("#total-received")
+            await page.select_option("#process", api.process)  # the test's own process
+            await page.wait_for_function("document.getElementById('total-received').textContent === '0'")
+            position_before = await page.locator("#log-position").text_content()
+            await page.evaluate("window.notReloaded = true")
+
+            citizen = credential(rng, sex="H")
+            body = {k: v for k, v in request(citizen, when=at("2020-10-05 10:00"), channel="SRVE",
+                                             country="CA", state="14", modality="internet").items() if k != "kind"}
+            sent = time.monotonic()
+            filed = await http.post(f"/api/v1/processes/{api.process}/requests", json=body,
+                                    headers=api.auth("operator"))
+            assert filed.status_code == 200, filed.text
+            await page.wait_for_function("document.getElementById('total-received').textContent === '1'",
+                                         timeout=15_000)
+            print(f"the dashboard showed the new request {time.monotonic() - sent:.2f} s after it was sent")
+            assert await page.evaluate("window.notReloaded") is True  # the same page, not a reload
+            assert await received.text_content() == "1"
+            assert await page.locator("#log-position").text_content() != position_before
+            assert "al día" in await page.locator("#log-head").text_content()
+            assert "SRVE" in await page.locator("#by-channel").text_content()
+            assert "Canadá" in await page.locator("#by-country").text_content()
+            assert "Jalisco" in await page.locator("#by-entity").text_content()
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-laptop.png"), full_page=True)
+
+            # As of a day before the request: the figures of that day.
+            await page.fill("#as-of", "2020-10-04")
+            await page.wait_for_function("document.getElementById('total-received').textContent === '0'")
+            assert "2020-10-04" in await page.locator("#as-of-label").text_content()
+            await page.click("#live")
+            await page.wait_for_function("document.getElementById('total-received').textContent === '1'")
+
+            phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            await phone.goto(f"{api.base_url}/")
+            await phone.fill("#token", api.tokens["viewer"])
+            await phone.click("#login-form button")
+            await phone.select_option("#process", api.process)
+            await phone.wait_for_function("document.getElementById('total-received').textContent === '1'")
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the phone layout scrolls sideways ({width} px)"
+            await phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+        finally:
+            await browser.close()
+    assert (ARTIFACTS / "dashboard-laptop.png").stat().st_size > 10_000
