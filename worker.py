@@ -43,11 +43,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, lazy: bool = False) -> Client:
+    """A Temporal client; a ``lazy`` one connects on first use (the HTTP API serves figures
+    while Temporal is down, and says so on writes)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=settings.data_converter(),
+        lazy=lazy,
     )
 
 

@@ -294,7 +294,7 @@ def create_app(
         from worker import connect, load_processes
 
         catalog = processes or load_processes(settings)
-        temporal = client or await connect(settings)
+        temporal = client or await connect(settings, lazy=True)
         registry = JourneyRegistry(env=settings.event_store_env())
         view = open_view(settings)
         state = Services(settings, catalog,

@@ -7,6 +7,7 @@
 # verdict. Any other failure, or an abort before pytest finished, stays a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system_packages.sh || exit 1
 bash scripts/setup.sh || exit 1
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT

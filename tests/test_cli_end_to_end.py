@@ -153,6 +153,19 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert report["by_sex"] == {"Hombres": 0, "Mujeres": 1, "TOTAL": 1}
     assert stack.report("2020-10-01")["by_channel"]["TOTAL"] == 0  # filed on Oct 5
 
+    # lnere up serves the dashboard and the API; a token comes from `lnere staff add`
+    import urllib.request
+
+    api = f"http://127.0.0.1:{stack.api_port}"
+    with urllib.request.urlopen(f"{api}/", timeout=10) as page:
+        assert page.status == 200 and "Avances en la conformación de la" in page.read().decode()
+    token = stack.json("staff", "add", "ana.viewer", "--role", "viewer")["token"]
+    figures = urllib.request.Request(f"{api}/api/v1/processes/pel-2020-2021/figures",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(figures, timeout=10) as answer:
+        live = json.loads(answer.read())
+    assert live["report"]["by_channel"]["TOTAL"] == 1 and live["log_position"] == report["log_position"]
+
     # the stack stops on Ctrl-C and comes back with its data
     assert stack.down() == 0
     stack.up()
