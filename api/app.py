@@ -350,8 +350,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _refusal_response(str(error))
 
     @app.exception_handler(RPCError)
-    async def engine_unavailable(request: Request, error: RPCError) -> JSONResponse:
-        log.error("workflow engine error", path=request.url.path, status=str(error.status))
+    @app.exception_handler(EngineUnavailable)
+    async def engine_unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.error("workflow engine unavailable", path=request.url.path, error=type(error).__name__)
         return JSONResponse({"detail": "the workflow engine did not answer; retry (commands count once)"},
                             status_code=503)
 
@@ -370,6 +371,20 @@ def _refusal_response(message: str) -> JSONResponse:
         return JSONResponse(Refusal(detail=message, rule=rule).model_dump(), status_code=409)
     return JSONResponse({"detail": [{"loc": ["body", *field.split(".")], "msg": message, "type": rule or "refused"}]},
                         status_code=422)
+
+
+class EngineUnavailable(Exception):
+    """Temporal cannot be reached (the client connects lazily, on the first write)."""
+
+
+@asynccontextmanager
+async def _engine():
+    try:
+        yield
+    except RuntimeError as error:
+        if "client connect" not in str(error):
+            raise
+        raise EngineUnavailable from None
 
 
 class ReportFormat(StrEnum):
@@ -399,7 +414,8 @@ def _parse_cursor(cursor: str) -> tuple[str, str]:
 def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route below
     async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
         try:
-            status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
+            async with _engine():
+                status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
         except TimeoutError:
             raise HTTPException(504, "the journey did not answer in time; retry (the command counts once)") from None
         return JourneyAnswer(journey=status.workflow_id, status=status)
@@ -451,7 +467,7 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         state: ServicesDep,
         process: str,
         as_of: Annotated[date | None, Query(description="business day; omit for everything recorded (live)")] = None,
-        after: Annotated[int | None, Query(ge=0, description="answer once the figures are past this log position")] = None,
+        after: Annotated[int | None, Query(ge=0, description="answer once the figures pass this log position")] = None,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for that")] = 20.0,
     ) -> Response:
         """Live counts: the report's tables, the sex × age pyramid and requests per day, with the
@@ -539,7 +555,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
 
     @app.post(f"{PREFIX}/processes/{{process}}/credentials", response_model=JourneyAnswer,
               responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
-    async def record_credential(state: ServicesDep, staff: StaffDep, process: str, body: CredentialBody) -> JourneyAnswer:
+    async def record_credential(state: ServicesDep, staff: StaffDep, process: str,
+                                body: CredentialBody) -> JourneyAnswer:
         """Records a citizen's credential; starts the citizen's journey."""
         command = RecordCredential(**dict(body), recorded_by=staff.id)
         return await send(state, CommandEnvelope(process=state.process(process).id, clave=command.credential.clave,
@@ -591,7 +608,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         if not done:
             firing.add_done_callback(lambda f: f.cancelled() or f.exception())
             return JSONResponse({"milestone": milestone.value, "status": "firing"}, status_code=202)
-        report = firing.result()
+        async with _engine():
+            report = firing.result()
         log.info("milestone fired", staff=staff.id, milestone=milestone.value, process=process)
         return JSONResponse(report.model_dump(mode="json"))
 

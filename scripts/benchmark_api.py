@@ -57,7 +57,7 @@ def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1) ->
     countries = [row["country_code"] for row in published["by_country_entity"]]
     weights = [row["total"] for row in published["by_country_entity"]]
     states = [s.code for s in process.states]
-    stages, stage_weights = zip(*STAGES.items())
+    stages, stage_weights = list(STAGES), list(STAGES.values())
     first_day = date(2020, 9, 1)
     deltas: Counter = Counter()
     rows = []
@@ -165,13 +165,13 @@ def main() -> None:
                     answered = threading.Event()
                     reached: list[float] = []
 
-                    def poll(after: int = current) -> None:
+                    def poll(after: int, reached: list[float], answered: threading.Event) -> None:
                         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as other:
                             other.get(f"{base}/figures", params={"after": after, "wait": 20})
                         reached.append(time.perf_counter())
                         answered.set()
 
-                    poller = threading.Thread(target=poll)
+                    poller = threading.Thread(target=poll, args=(current, reached, answered))
                     poller.start()
                     time.sleep(0.3)
                     t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -140,13 +141,16 @@ class ApiStack:
     base_url: str
     process: str
     tokens: dict[str, str]
+    http: Any = None
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
 @asynccontextmanager
-async def running_api(client: Client, settings: Settings, processes: ProcessCatalog, process: str) -> AsyncIterator[ApiStack]:
+async def running_api(
+    client: Client, settings: Settings, processes: ProcessCatalog, process: str
+) -> AsyncIterator[ApiStack]:
     import asyncio
 
     import uvicorn
@@ -173,6 +177,19 @@ async def running_api(client: Client, settings: Settings, processes: ProcessCata
         finally:
             server.should_exit = True
             await serving
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(dev_env, settings) -> AsyncIterator[ApiStack]:
+    """The HTTP API on the real stack, under a process of the test's own; ``api.http`` is an
+    httpx client for it."""
+    import httpx
+
+    catalog, process = own_process_catalog()
+    async with running_api(dev_env.client, settings, catalog, process) as stack:
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
+            stack.http = http
+            yield stack
 
 
 def own_process_catalog() -> tuple[ProcessCatalog, str]:

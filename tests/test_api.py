@@ -9,11 +9,9 @@ import io
 import random
 from datetime import date
 
-import httpx
 import pytest
 
 from tests.citizens import at, credential, request
-from tests.conftest import own_process_catalog, running_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -23,13 +21,6 @@ def body(command: dict) -> dict:
     return {k: v for k, v in command.items() if k != "kind"}
 
 
-@pytest.fixture
-async def api(dev_env, settings):
-    catalog, process = own_process_catalog()
-    async with running_api(dev_env.client, settings, catalog, process) as stack:
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
-            stack.http = http
-            yield stack
 
 
 async def figures(api, role: str = "viewer", **params) -> dict:
@@ -91,7 +82,8 @@ async def test_a_citizen_from_phone_request_to_the_definitive_list(api):
         assert [i["journey"] for i in found] == expected, params
 
     # Review, subsane, re-review.
-    decision = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies", "reasons": ["ADDRESS_PROOF_MISSING"]}
+    decision = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies",
+                "reasons": ["ADDRESS_PROOF_MISSING"]}
     decided = await api.http.post(f"/api/v1/journeys/{journey}/review", json=decision, headers=reviewer)
     assert decided.status_code == 200, decided.text
     documents = {"at": at("2020-10-25 10:00").isoformat(), "documents": ["ADDRESS_PROOF"]}
@@ -160,8 +152,8 @@ async def test_a_citizen_from_phone_request_to_the_definitive_list(api):
     status = (await api.http.get(f"/api/v1/journeys/{journey}", headers=operator)).json()["status"]
     assert status["stage"] == "included"
     # An ended journey answers by its rules: 409, not a lost command.
-    late = await api.http.post(f"/api/v1/journeys/{journey}/review", json=ok | {"at": at("2021-05-01 10:00").isoformat()},
-                               headers=reviewer)
+    late = await api.http.post(f"/api/v1/journeys/{journey}/review",
+                               json=ok | {"at": at("2021-05-01 10:00").isoformat()}, headers=reviewer)
     assert late.status_code == 409 and late.json()["rule"] == "wrong-stage" and "included" in late.json()["detail"]
     api.stack.wait_for_projection()
     assert (await figures(api))["report"]["stages"]["included"] == 1

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import random
 
-import httpx
 import pytest
 
 from tests.citizens import at, credential, request
-from tests.conftest import own_process_catalog, running_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,13 +36,6 @@ EXPECTED_ROLES = {
 }
 
 
-@pytest.fixture
-async def api(dev_env, settings):
-    catalog, process = own_process_catalog()
-    async with running_api(dev_env.client, settings, catalog, process) as stack:
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
-            stack.http = http
-            yield stack
 
 
 def concrete(path: str, process: str) -> str:
@@ -112,9 +103,10 @@ async def test_malformed_requests_get_field_messages(api):
     assert ("body", "reviewer") in await fields(await api.http.post(journey_url, json=review, headers=reviewer))
     unnamed = {k: v for k, v in good.items() if k != "credential"}  # neither clave nor credential
     assert (await api.http.post(requests_url, json=unnamed, headers=operator)).status_code == 422
-    not_json = await api.http.post(requests_url, content=b"{not json", headers=operator | {"content-type": "application/json"})
+    as_json = operator | {"content-type": "application/json"}
+    not_json = await api.http.post(requests_url, content=b"{not json", headers=as_json)
     assert not_json.status_code == 422
-    not_utf8 = await api.http.post(requests_url, content=b'{"at": "\xff\xfe"}', headers=operator | {"content-type": "application/json"})
+    not_utf8 = await api.http.post(requests_url, content=b'{"at": "\xff\xfe"}', headers=as_json)
     assert not_utf8.status_code == 422
     assert (await api.http.get(f"/api/v1/processes/{api.process}/report", params={"as_of": "2020-13-01"},
                                headers=operator)).status_code == 422

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.citizens import at, credential, request
-from tests.conftest import own_process_catalog, running_api
 from tests.test_api_access import EXPECTED_ROLES, JOURNEY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -101,11 +100,6 @@ def requests_(draw, process: str):
     return method, path, query, content, role
 
 
-@pytest.fixture
-async def api(dev_env, settings):
-    catalog, process = own_process_catalog()
-    async with running_api(dev_env.client, settings, catalog, process) as stack:
-        yield stack
 
 
 async def test_no_request_gets_a_server_error(api):

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from tests.citizens import at, credential, request
-from tests.conftest import own_process_catalog, running_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -26,11 +25,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture
-async def api(dev_env, settings):
-    catalog, process = own_process_catalog()
-    async with running_api(dev_env.client, settings, catalog, process) as stack:
-        yield stack
 
 
 async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path):
