@@ -64,6 +64,13 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
             assert "SRVE" in await page.locator("#by-channel").text_content()
             assert "Canadá" in await page.locator("#by-country").text_content()
             assert "Jalisco" in await page.locator("#by-entity").text_content()
+            await page.click("details summary")  # the full table of 4.1.2
+            assert "1 Canadá" in await page.locator("#country-entity tbody").text_content()
+            async with page.expect_download() as download:
+                await page.click("[data-format=csv]")
+            saved = ARTIFACTS / "report.csv"
+            await (await download.value).save_as(saved)
+            assert "by_channel,SIILNERE,SRVE,1" in saved.read_text()
             await page.screenshot(path=str(ARTIFACTS / "dashboard-laptop.png"), full_page=True)
 
             # As of a day before the request: the figures of that day.

@@ -74,6 +74,35 @@ function pyramid(container, bySexAge) {
   }));
 }
 
+function countryTable(table, report) {
+  const states = report.entities.map((e) => e.name);
+  const head = `<thead><tr><th>País</th><th>Total</th>${states.map((n) => `<th></th>`).join("")}</tr></thead>`;
+  table.innerHTML = head + "<tbody></tbody><tfoot></tfoot>";
+  table.querySelectorAll("thead th").forEach((th, i) => { if (i > 1) th.textContent = states[i - 2]; });
+  const row = (cells) => {
+    const tr = document.createElement("tr");
+    for (const cell of cells) { const td = document.createElement("td"); td.textContent = cell; tr.append(td); }
+    return tr;
+  };
+  table.tBodies[0].append(...report.by_country_entity.map((c, i) =>
+    row([`${i + 1} ${c.country}`, fmt(c.total), ...states.map((s) => fmt(c.by_entity[s]))])));
+  table.tFoot.append(row(["Total", fmt(report.by_entity.TOTAL), ...states.map((s) => fmt(report.by_entity[s]))]));
+  $("country-count").textContent = fmt(report.by_country_entity.length);
+}
+
+async function download(format) {
+  const query = new URLSearchParams({ format });
+  if (state.asOf) query.set("as_of", state.asOf);
+  const response = await fetch(`/api/v1/processes/${encodeURIComponent(state.process)}/report?${query}`,
+    { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) { $("updated").textContent = `no se pudo descargar (${response.status})`; return; }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `lnere-${state.process}-${state.asOf || "en-vivo"}.${format}`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
 function render(data) {
   const r = data.report, a = r.analysis_status, st = r.stages;
   $("total-received").textContent = fmt(a.received);
@@ -103,6 +132,7 @@ function render(data) {
   bars($("by-modality"), withoutTotal(r.by_modality), r.by_modality.TOTAL);
   perDay($("per-day"), data.filed_per_day);
   pyramid($("pyramid"), data.by_sex_age);
+  countryTable($("country-entity"), r);
   $("log-position").textContent = fmt(data.log_position);
   const behind = data.log_head - data.log_position;
   $("log-head").textContent = behind > 0 ? `(faltan ${fmt(behind)} eventos por procesar)` : "(al día)";
@@ -167,4 +197,5 @@ $("as-of").addEventListener("change", (e) => {
 });
 $("live").addEventListener("click", () => { $("as-of").value = ""; state.asOf = null; $("live").classList.add("active"); follow(); });
 $("live").classList.add("active");
+document.querySelectorAll("[data-format]").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
 start();
