@@ -26,10 +26,11 @@ from projections.runner import open_view
 from settings import Settings
 from workflows.calendar import ProcessCalendarWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.outreach import OutreachWorkflow
 
 log = logs.get_logger("lnere.worker")
 
-WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow)
+WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow, OutreachWorkflow)
 
 # Every workflow run gets a fresh sandbox that re-imports what is not passed through; our
 # workflows import only deterministic, side-effect-free modules, so pass them through and
@@ -68,14 +69,15 @@ def build_worker(
     processes: ProcessCatalog | None = None,
     after_commit: AfterCommit | None = None,
 ) -> Worker:
-    journeys = JourneyActivities(registry, processes or load_processes(settings), after_commit=after_commit)
-    milestones = MilestoneActivities(client, registry, open_view(settings))
+    processes = processes or load_processes(settings)
+    journeys = JourneyActivities(registry, processes, after_commit=after_commit)
+    milestones = MilestoneActivities(client, registry, open_view(settings), processes)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=workflow_runner(),
-        activities=[*journeys.all(), milestones.fan_out_milestone],
+        activities=[*journeys.all(), milestones.fan_out_milestone, milestones.cut_list],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
     )

@@ -15,7 +15,7 @@ import logs
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import DomainError, JourneyStatus
-from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput
+from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput, OutreachBatchInput, OutreachResult
 
 log = logs.get_logger("lnere.activities")
 
@@ -121,6 +121,20 @@ class JourneyActivities:
             self._after_commit("record_commands", input)
         return BatchResult(status=status, outcomes=outcomes)
 
+    @activity.defn(name="record_outreach")
+    def record_outreach(self, input: OutreachBatchInput) -> OutreachResult:
+        outcomes = self._registry.record_outreach(
+            self._processes.get(input.process_id), [(c.journey, c.command) for c in input.contacts]
+        )
+        log.info(
+            "outreach recorded",
+            activity="record_outreach",
+            workflow_run_id=activity.info().workflow_run_id,
+            accepted=sum(o.accepted for o in outcomes),
+            refused=[o.rule for o in outcomes if not o.accepted],
+        )
+        return OutreachResult(outcomes=outcomes)
+
     @activity.defn(name="apply_milestone")
     def apply_milestone(self, input: JourneyCommandInput) -> JourneyStatus:
         return self._run("apply_milestone", input)
@@ -138,4 +152,5 @@ class JourneyActivities:
             self.record_registral_check,
             self.apply_milestone,
             self.record_commands,
+            self.record_outreach,
         ]

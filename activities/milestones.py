@@ -17,10 +17,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import logs
 from domain.commands import ApplyMilestone
+from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
-from workflows.messages import FanOutInput, FanOutResult
+from projections.lists import cut_parts
+from workflows.messages import CutListInput, FanOutInput, FanOutResult, ListCutReport
 from workflows.journey import JourneyWorkflow
 
 log = logs.get_logger("lnere.activities.milestones")
@@ -37,9 +39,11 @@ def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
 
 class MilestoneActivities:
     def __init__(
-        self, client: Client, registry: JourneyRegistry, view: JourneyCountsView, concurrency: int = 32
+        self, client: Client, registry: JourneyRegistry, view: JourneyCountsView, processes: ProcessCatalog,
+        concurrency: int = 32,
     ) -> None:
         self._client = client
+        self._processes = processes
         self._registry = registry
         self._view = view
         self._concurrency = concurrency
@@ -50,6 +54,24 @@ class MilestoneActivities:
             activity.heartbeat(None)
             log.info("waiting for the journey projection", position=position, head=head)
             await asyncio.sleep(0.2)
+
+    @activity.defn(name="cut_list")
+    async def cut_list(self, input: CutListInput) -> ListCutReport:
+        """Cuts a list at its milestone, once the fan-out's events are all in the projection:
+        records the position and each part's size and export hash."""
+        process = self._processes.get(input.process_id)
+        existing = await asyncio.to_thread(self._registry.list_cut, process.id, input.kind)
+        if existing is None:
+            await self._wait_for_projection()
+            position = await asyncio.to_thread(self._view.position)
+            parts = await asyncio.to_thread(cut_parts, self._view, self._registry, process, input.kind, position)
+            existing = await asyncio.to_thread(
+                self._registry.record_list_cut, process, input.kind, input.at, position, parts
+            )
+        log.info("list cut", process_id=process.id, kind=input.kind, position=existing.position,
+                 citizens=sum(p["citizens"] for p in existing.parts))
+        return ListCutReport(kind=input.kind, position=existing.position,
+                             citizens=sum(p["citizens"] for p in existing.parts))
 
     @activity.defn(name="fan_out_milestone")
     async def fan_out_milestone(self, input: FanOutInput) -> FanOutResult:

@@ -41,9 +41,11 @@ from api.models import (
     JourneyAnswer,
     Me,
     MilestoneBody,
+    ObservationBody,
     Refusal,
     ReopenBody,
     RequestBody,
+    ResolutionBody,
     ReviewBody,
     SubsaneBody,
 )
@@ -53,16 +55,19 @@ from domain.commands import (
     ActivateCredential,
     CommandEnvelope,
     DecideReview,
+    FileObservation,
     FileRequest,
     FireMilestone,
     RecordCredential,
     ReopenRejection,
+    ResolveObservation,
     SendSubsaneDocuments,
 )
 from domain.identity import process_of
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
 from domain.registry import JourneyRegistry, event_rows
 from domain.rules import DomainError
+from projections import lists
 from projections.journey_counts import JourneyCountsView
 from projections.report import build_report, dashboard_figures, render_csv, render_markdown
 from projections.runner import open_view
@@ -393,6 +398,11 @@ class ReportFormat(StrEnum):
     MD = "md"
 
 
+class ListKindParam(StrEnum):
+    REVIEW = "review"
+    DEFINITIVE = "definitive"
+
+
 class ReviewRound(StrEnum):
     FIRST = "first"
     RE_REVIEW = "re_review"
@@ -595,6 +605,72 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
     async def reopen_rejection(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                body: ReopenBody) -> JourneyAnswer:
         return await to_journey(state, journey, ReopenRejection(**dict(body), staff=staff.id, recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/observations", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.PARTY), tags=["final list"])
+    async def file_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                               body: ObservationBody) -> JourneyAnswer:
+        """A party's observation on a citizen of the list for review, inside the observation window.
+        The party and its representative are the caller's."""
+        if staff.party is None:
+            raise HTTPException(403, "only a party representative files observations")
+        return await to_journey(state, journey, FileObservation(**dict(body), party=staff.party,
+                                                                representative=staff.id, recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/observations/{{observation_id}}/resolution",
+              response_model=JourneyAnswer, responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER),
+              tags=["final list"])
+    async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                                  observation_id: Annotated[str, PathParam(pattern=r"^[A-Z0-9_]{1,60}$")],
+                                  body: ResolutionBody) -> JourneyAnswer:
+        """Upheld: the citizen is excluded with the reason. Dismissed: the citizen stays."""
+        return await to_journey(state, journey, ResolveObservation(
+            **dict(body), observation_id=observation_id, resolver=staff.id, recorded_by=staff.id))
+
+    @app.get(f"{PREFIX}/processes/{{process}}/lists", openapi_extra=roles(*ANY_ROLE), tags=["final list"])
+    async def list_cuts(state: ServicesDep, process: str) -> list[dict[str, Any]]:
+        """The lists cut so far: position, and per part its size and export hash."""
+        electoral_process = state.process(process)
+        cuts = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
+                for k in ("review", "definitive")]
+        return [cut.summary() for cut in cuts if cut is not None]
+
+    @app.get(f"{PREFIX}/processes/{{process}}/lists/departures", openapi_extra=roles(Role.REVIEWER),
+             tags=["final list"])
+    async def list_departures(state: ServicesDep, process: str) -> dict[str, Any]:
+        """Who was in the list for review and is not in the definitive list, and why."""
+        electoral_process = state.process(process)
+        review, definitive = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
+                              for k in ("review", "definitive")]
+        if review is None or definitive is None:
+            raise HTTPException(404, "list: both lists must have been cut")
+        left = await asyncio.to_thread(lists.departures, state.view, electoral_process, review.position,
+                                       definitive.position)
+        return {"review_position": review.position, "definitive_position": definitive.position, "departures": left}
+
+    @app.get(f"{PREFIX}/processes/{{process}}/lists/{{kind}}/{{entity}}", openapi_extra=roles(Role.PARTY),
+             tags=["final list"], responses={200: {"content": {"text/csv": {}}}})
+    async def list_export(state: ServicesDep, staff: StaffDep, process: str, kind: ListKindParam,
+                          entity: Annotated[str, PathParam(pattern=r"^\d{2}$", description="state code")],
+                          modality: Modality | None = None) -> Response:
+        """A list's export for one state (definitive: and one modality), as cut; its SHA-256 in
+        the ``X-Content-SHA256`` header and the cut's in ``X-Cut-SHA256``. Personal data: every
+        export is logged (who, which part)."""
+        electoral_process = state.process(process)
+        cut = await asyncio.to_thread(state.registry.list_cut, electoral_process.id, kind.value)
+        if cut is None:
+            raise HTTPException(404, f"list: the {kind.value} list has not been cut yet")
+        part = next((p for p in cut.parts if p["state"] == entity
+                     and p["modality"] == (modality.value if modality and kind is ListKindParam.DEFINITIVE else None)),
+                    None)
+        if part is None:
+            raise HTTPException(404, "list: no such part (the definitive list is per state and modality)")
+        content, _ = await asyncio.to_thread(lists.export, state.view, state.registry, electoral_process,
+                                             kind.value, cut.position, entity, part["modality"])
+        log.info("list exported", staff=staff.id, list=kind.value, state=entity, modality=part["modality"])
+        return Response(content, media_type="text/csv; charset=utf-8", headers={
+            "X-Content-SHA256": lists.digest(content), "X-Cut-SHA256": part["sha256"],
+            "X-Log-Position": str(cut.position)})
 
     @app.post(f"{PREFIX}/processes/{{process}}/milestones/{{milestone}}", openapi_extra=roles(),
               tags=["administration"], responses={202: {"description": "still fanning out; ask again"}})

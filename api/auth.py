@@ -21,9 +21,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.commands import StaffId
+from domain.commands import Code, StaffId
 
 
 class Role(StrEnum):
@@ -31,6 +31,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # decides reviews, reopens rejections, reads a journey's personal data
     SUPERVISOR = "supervisor"  # everything above, fires milestones, reads the configuration
     VIEWER = "viewer"  # dashboard and reports
+    PARTY = "party"  # a political party's representative: the list for review, observations on it
 
 
 class Staff(BaseModel):
@@ -38,6 +39,13 @@ class Staff(BaseModel):
 
     id: StaffId
     role: Role
+    party: Code | None = Field(default=None, description="the party a representative speaks for")
+
+    @model_validator(mode="after")
+    def _party_for_representatives(self) -> Staff:
+        if (self.role is Role.PARTY) != (self.party is not None):
+            raise ValueError("party: a party representative names the party, and only they do")
+        return self
 
 
 class StaffEntry(Staff):
@@ -80,15 +88,15 @@ class StaffDirectory:
         if stamp == self._stamp:
             return
         with self._lock:
-            self._by_digest = {e.token_sha256: Staff(id=e.id, role=e.role) for e in self.entries()}
+            self._by_digest = {e.token_sha256: Staff(id=e.id, role=e.role, party=e.party) for e in self.entries()}
             self._stamp = stamp
 
-    def add(self, staff_id: str, role: Role) -> str:
+    def add(self, staff_id: str, role: Role, party: str | None = None) -> str:
         """Adds a staff member (or gives one a new token) and returns the token, shown once."""
-        staff = Staff(id=staff_id, role=role)
+        staff = Staff(id=staff_id, role=role, party=party)
         token = "lnere_" + secrets.token_urlsafe(32)
         entries = [e for e in self.entries() if e.id != staff.id]
-        entries.append(StaffEntry(id=staff.id, role=staff.role, token_sha256=_digest(token)))
+        entries.append(StaffEntry(**staff.model_dump(), token_sha256=_digest(token)))
         self._write(entries)
         return token
 

@@ -15,21 +15,24 @@ from domain.commands import (
     ActivateCredential,
     Command,
     DecideReview,
+    FileObservation,
     FileRequest,
     RecordCredential,
     ReopenRejection,
+    ResolveObservation,
     SendSubsaneDocuments,
 )
 from domain.rules import JourneyStatus
 from domain.values import Clave
 
 JOURNEY_ID_PATTERN = r"^journey-[a-z0-9-]+-[0-9a-f]{32}$"
-FILLED_BY_API = frozenset({"kind", "recorded_by", "reviewer", "staff"})
+FILLED_BY_API = frozenset({"kind", "recorded_by", "reviewer", "staff", "party", "representative", "resolver"})
 
 
-def body_of(command: type[Command], description: str) -> type[BaseModel]:
+def body_of(command: type[Command], description: str, omit: frozenset[str] = frozenset()) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in command.model_fields.items() if name not in FILLED_BY_API
+        name: (info.annotation, info) for name, info in command.model_fields.items()
+        if name not in FILLED_BY_API | omit
     }
     return create_model(
         f"{command.__name__}Body",
@@ -43,6 +46,9 @@ ActivationBody = body_of(ActivateCredential, "The citizen activated the CPVE.")
 ReviewBody = body_of(DecideReview, "A review decision; the reviewer is the caller.")
 SubsaneBody = body_of(SendSubsaneDocuments, "Documents the citizen sent to correct inconsistencies.")
 ReopenBody = body_of(ReopenRejection, "A rejected request reopened after the citizen's clarification.")
+ObservationBody = body_of(FileObservation, "A party's observation on a citizen of the list for review.")
+ResolutionBody = body_of(ResolveObservation, "The registry's resolution of an observation: upheld excludes the "
+                         "citizen with the reason.", omit=frozenset({"observation_id"}))
 _RequestFields = body_of(FileRequest, "")
 
 

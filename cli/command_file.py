@@ -2,7 +2,8 @@
 
 Documented in docs/command-file.md. A line is either a command to a journey (the citizen's
 ``clave`` or the ``journey`` id, and the ``command``), or a milestone of the process calendar
-(``{"process": ..., "command": {"kind": "fire_milestone", ...}}``).
+(``{"process": ..., "command": {"kind": "fire_milestone", ...}}``), or an outreach contact with
+a citizen (an outbound call or an automated notice, addressed like a journey command).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.commands import CommandEnvelope, FireMilestone
+from domain.commands import CommandEnvelope, FireMilestone, OutreachEnvelope
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ProcessCatalog
 
@@ -24,6 +25,9 @@ class MilestoneLine(BaseModel):
 
     process: str = Field(min_length=1, max_length=60)
     command: FireMilestone
+
+
+OUTREACH_KINDS = frozenset({"record_outbound_call", "send_automated_notice"})
 
 
 class InvalidLine(ValueError):
@@ -39,6 +43,7 @@ class Entry:
     process: str
     workflow_id: str | None  # None for a milestone
     command: object
+    outreach: bool = False  # an outreach contact (call, notice): recorded apart from the journey
 
 
 def _path_part(part: object) -> str:
@@ -69,7 +74,8 @@ def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: byt
             process = processes.get(milestone.process)
             at = milestone.command.at or process.milestone_at(milestone.command.milestone)
             return Entry(line, at, process.id, None, milestone.command)
-        envelope = CommandEnvelope.model_validate(data)
+        outreach = kind in OUTREACH_KINDS
+        envelope = (OutreachEnvelope if outreach else CommandEnvelope).model_validate(data)
     except ValidationError as error:
         raise InvalidLine(format_validation(error)) from None
     except KeyError as error:
@@ -85,7 +91,7 @@ def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: byt
     else:
         assert envelope.clave is not None
         workflow_id = journey_workflow_id(journey_key, envelope.process, envelope.clave)
-    return Entry(line, envelope.command.at, envelope.process, workflow_id, envelope.command)
+    return Entry(line, envelope.command.at, envelope.process, workflow_id, envelope.command, outreach)
 
 
 def journey_line(process: str, clave: str, command: BaseModel) -> str:

@@ -26,9 +26,10 @@ from typing import TextIO
 
 from cli.command_file import Entry, InvalidLine, parse_line
 from cli.journeys import CommandRefused, JourneyClient
-from workflows.messages import MAX_BATCH
+from workflows.messages import MAX_BATCH, OutreachContact
 
 INVALID_RULE = "invalid-line"
+OUTREACH_IN_FLIGHT = 4
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ImportSummary:
     refused: int = 0
     refused_by_rule: Counter = field(default_factory=Counter)
     journeys: int = 0
+    outreach_contacts: int = 0
     milestones: int = 0
     resumed_lines: int = 0
     wall_seconds: float = 0.0
@@ -232,19 +234,48 @@ async def run_import(
                 if on_progress is not None:
                     on_progress(progress.done)
 
+    # One outreach workflow per process takes the batches one at a time, and Temporal caps the
+    # Updates in flight per workflow (10 on the dev server): a few in flight keep it busy.
+    outreach_semaphore = asyncio.Semaphore(OUTREACH_IN_FLIGHT)
+
+    async def send_outreach(chunk: list[Entry]) -> None:
+        async with outreach_semaphore:
+            contacts = [OutreachContact(journey=e.workflow_id, command=e.command) for e in chunk]
+            try:
+                outcomes = await client.send_outreach(chunk[0].process, contacts)
+                answers = [LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
+                           for e, o in zip(chunk, outcomes, strict=True)]
+            except CommandRefused as error:
+                answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
+            journal.add(answers)
+            progress.advance(len(answers))
+            if on_progress is not None:
+                on_progress(progress.done)
+
+    async def run_all(sends) -> None:
+        tasks = [asyncio.ensure_future(send) for send in sends]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Let cancelled sends finish unwinding; their errors are not this one's.
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     try:
         journeys: set[str] = set()
-        for journey_entries, milestone in segments(command_file.entries):
-            groups = by_journey(journey_entries)
+        for segment_entries, milestone in segments(command_file.entries):
+            groups = by_journey([e for e in segment_entries if not e.outreach])
             journeys.update(g[0].workflow_id for g in groups)  # type: ignore[misc]
-            tasks = [asyncio.ensure_future(send_journey(g)) for g in groups]
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                # Let cancelled sends finish unwinding; their errors are not this one's.
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await run_all(send_journey(g) for g in groups)
+            # After the journeys: a call that registered a citizen names a request now recorded.
+            outreach = [e for e in segment_entries if e.outreach and e.line not in journal.results]
+            summary.outreach_contacts += sum(e.outreach for e in segment_entries)
+            by_process: dict[str, list[Entry]] = {}
+            for entry in outreach:
+                by_process.setdefault(entry.process, []).append(entry)
+            await run_all(send_outreach(entries[i:i + MAX_BATCH])
+                          for entries in by_process.values() for i in range(0, len(entries), MAX_BATCH))
             if milestone is not None:
                 summary.milestones += 1
                 if milestone.line not in journal.results:

@@ -26,7 +26,10 @@ from workflows.messages import (
     CommandBatch,
     JourneyInput,
     MilestoneReport,
+    OutreachBatch,
+    OutreachContact,
 )
+from workflows.outreach import OutreachWorkflow
 
 
 async def _update_with_start(client: Client, update, arg, *, id: str, start: WithStartWorkflowOperation):
@@ -58,6 +61,10 @@ def _refusal(error: WorkflowUpdateFailedError) -> CommandRefused:
 
 def calendar_workflow_id(process_id: str) -> str:
     return f"calendar-{process_id}"
+
+
+def outreach_workflow_id(process_id: str) -> str:
+    return f"outreach-{process_id}"
 
 
 class JourneyClient:
@@ -130,6 +137,26 @@ class JourneyClient:
                     for c in commands
                 ],
             )
+
+    async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> list[CommandOutcome]:
+        """Records outreach contacts of one process in one Update of its outreach workflow."""
+        start = WithStartWorkflowOperation(
+            OutreachWorkflow.run,
+            self._process(process_id).id,
+            id=outreach_workflow_id(process_id),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=self.task_queue,
+        )
+        try:
+            result = await _update_with_start(
+                self.client, OutreachWorkflow.record_outreach, OutreachBatch(contacts=contacts),
+                id=f"outreach:{uuid.uuid4()}", start=start,
+            )
+        except WorkflowUpdateFailedError as error:
+            message = str(_refusal(error))
+            return [CommandOutcome(command_id=c.command.effective_id(), accepted=False, error=message,
+                                   rule="batch-refused") for c in contacts]
+        return result.outcomes
 
     async def status(self, workflow_id: str) -> JourneyStatus | None:
         return await self.client.get_workflow_handle(workflow_id).query(JourneyWorkflow.status)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,92 @@ def cmd_report(args: argparse.Namespace) -> None:
         sys.stdout.write(render_markdown(report))
 
 
+def _process_and_stores(args: argparse.Namespace):
+    from domain.registry import JourneyRegistry
+    from projections.runner import open_view
+    from worker import load_processes
+
+    settings = _settings(args)
+    try:
+        process = load_processes(settings).get(args.process)
+    except KeyError as error:
+        raise UsageError(f"process: {error.args[0]}") from None
+    return process, open_view(settings), JourneyRegistry(env=settings.event_store_env())
+
+
+def cmd_list_show(args: argparse.Namespace) -> None:
+    process, _, registry = _process_and_stores(args)
+    cuts = [registry.list_cut(process.id, kind) for kind in ("review", "definitive")]
+    _print([cut.summary() for cut in cuts if cut is not None])
+
+
+def cmd_list_export(args: argparse.Namespace) -> None:
+    from projections import lists
+
+    process, view, registry = _process_and_stores(args)
+    cut = registry.list_cut(process.id, args.kind)
+    if cut is None:
+        raise UsageError(f"list: the {args.kind} list has not been cut yet (its milestone cuts it)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for part in cut.parts:
+        if args.state and part["state"] != args.state:
+            continue
+        content, citizens = lists.export(view, registry, process, args.kind, cut.position, part["state"],
+                                         part["modality"])
+        name = f"lnere-{args.kind}-{process.id}-{part['state']}" + (f"-{part['modality']}" if part["modality"] else "")
+        path = out / f"{name}.csv"
+        path.write_bytes(content)
+        sha = lists.digest(content)
+        written.append({"file": str(path), "state": part["state"], "modality": part["modality"],
+                        "citizens": citizens, "sha256": sha, "same_as_cut": sha == part["sha256"]})
+    _print({"list": args.kind, "position": cut.position, "files": written})
+    if not all(w["same_as_cut"] for w in written):
+        print("lnere: some exports differ from the list as cut (personal data changed or erased since)",
+              file=sys.stderr)
+        raise SystemExit(1)
+
+
+def cmd_list_departures(args: argparse.Namespace) -> None:
+    from projections import lists
+
+    process, view, registry = _process_and_stores(args)
+    review, definitive = (registry.list_cut(process.id, k) for k in ("review", "definitive"))
+    if review is None or definitive is None:
+        raise UsageError("list: both lists must be cut (list_for_review_issued and definitive_list)")
+    left = lists.departures(view, process, review.position, definitive.position)
+    _print({"review_position": review.position, "definitive_position": definitive.position,
+            "left": len(left), "by_reason": dict(Counter(d["reason"] for d in left).most_common()),
+            "departures": left})
+
+
+def cmd_registral_check(args: argparse.Namespace) -> None:
+    """Turns a CSV of registry changes (clave,result[,source]) into a command file and imports it."""
+    import csv as csv_module
+
+    from cli.command_file import journey_line
+    from domain.commands import RecordRegistralCheck
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    lines = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for number, row in enumerate(csv_module.DictReader(f), start=2):
+            try:
+                command = RecordRegistralCheck(at=args.at, result=(row.get("result") or "").strip(),
+                                               source=(row.get("source") or args.source).strip())
+            except ValidationError as error:
+                raise UsageError(f"{args.file}:{number}: {_format_validation(error)}") from None
+            lines.append(journey_line(args.process, (row.get("clave") or "").strip(), command))
+    commands = path.with_name(path.name + ".commands.jsonl")
+    commands.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args.file, args.rejects = str(commands), str(path.with_name(path.name + ".rejects.jsonl"))
+    # Unknown citizens are refused line by line ([journey-exists]) and listed in the rejects file.
+    cmd_import(args)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from cli.importer import run_import
 
@@ -357,15 +444,16 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
     from api.auth import Role
 
     try:
-        token = _staff_directory(args).add(args.staff, Role(args.role))
+        token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
     except ValidationError as error:
         raise UsageError(_format_validation(error)) from None
     # The token is shown once; only its SHA-256 is stored.
-    _print({"staff": args.staff, "role": args.role, "token": token})
+    _print({"staff": args.staff, "role": args.role, **({"party": args.party} if args.party else {}), "token": token})
 
 
 def cmd_staff_list(args: argparse.Namespace) -> None:
-    _print([{"staff": e.id, "role": e.role.value} for e in _staff_directory(args).entries()])
+    _print([{"staff": e.id, "role": e.role.value, **({"party": e.party} if e.party else {})}
+            for e in _staff_directory(args).entries()])
 
 
 def cmd_staff_revoke(args: argparse.Namespace) -> None:
@@ -417,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     staff_add = staff.add_parser("add", help="add a staff member (or renew their token); prints the token once")
     staff_add.add_argument("staff", help="staff id (no personal data needed: an employee number will do)")
-    staff_add.add_argument("--role", required=True, choices=["operator", "reviewer", "supervisor", "viewer"])
+    staff_add.add_argument("--role", required=True, choices=["operator", "reviewer", "supervisor", "viewer", "party"])
+    staff_add.add_argument("--party", help="the party code of a party representative (role party), e.g. PAN")
     staff_add.set_defaults(handler=cmd_staff_add)
     staff.add_parser("list", help="staff members and roles").set_defaults(handler=cmd_staff_list)
     staff_revoke = staff.add_parser("revoke", help="revoke a staff member's token")
@@ -484,6 +573,25 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--restart", action="store_true",
                          help="forget what an earlier run of this file answered and send every line again")
     import_.set_defaults(handler=cmd_import)
+
+    lists = sub.add_parser("list", help="the final lists as cut at their milestones").add_subparsers(
+        dest="action", required=True)
+    lists.add_parser("show", help="the cuts: position, parts, sizes, hashes").set_defaults(handler=cmd_list_show)
+    export = lists.add_parser("export", help="write a list's CSV per state (and modality), checked against its hash")
+    export.add_argument("kind", choices=["review", "definitive"])
+    export.add_argument("--out", required=True, help="folder for the CSV files (they hold personal data)")
+    export.add_argument("--state", help="one state code only")
+    export.set_defaults(handler=cmd_list_export)
+    lists.add_parser("departures", help="who left between the list for review and the definitive list, and why"
+                     ).set_defaults(handler=cmd_list_departures)
+
+    registral = sub.add_parser("registral-check", help="apply a batch of registry changes (CSV clave,result,source)")
+    registral.add_argument("file")
+    registral.add_argument("--at", required=True, type=_business_time, help="business time of the check")
+    registral.add_argument("--source", default="DERFE", help="source when the CSV has none")
+    registral.add_argument("--concurrency", type=int, default=64)
+    registral.add_argument("--restart", action="store_true")
+    registral.set_defaults(handler=cmd_registral_check)
 
     simulate = sub.add_parser("simulate", help="generate a scenario's population, import it, compare the report")
     simulate.add_argument("scenario", help="scenario name, e.g. seed-2020-11-30 (simulation/scenarios/)")

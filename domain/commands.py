@@ -111,6 +111,42 @@ class ErasePersonalData(Command):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+# The outcomes of INETEL's outbound calls, as report table 4.2.1 counts them.
+CallOutcome = Literal[
+    "registered", "informed", "no_intention_to_vote", "voicemail_or_third_party", "no_answer", "will_call_back",
+    "citizen_deceased",
+]
+
+
+class RecordOutboundCall(Command):
+    """An outbound call of the call centre (INETEL) to a citizen with a CPVE. A call that
+    registered the citizen names the request it produced."""
+
+    kind: Literal["record_outbound_call"] = "record_outbound_call"
+    campaign: Code
+    outcome: CallOutcome
+    request_command_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="the file_request it produced (outcome registered)"
+    )
+
+    @model_validator(mode="after")
+    def _registered_links_its_request(self) -> RecordOutboundCall:
+        if (self.outcome == "registered") != (self.request_command_id is not None):
+            raise ValueError("request_command_id: a registered call names its request; other outcomes name none")
+        return self
+
+
+class SendAutomatedNotice(Command):
+    """An automated notice (e-mail or automated call) of an outreach campaign."""
+
+    kind: Literal["send_automated_notice"] = "send_automated_notice"
+    campaign: Code
+    channel: Literal["email", "automated_call"]
+
+
+OutreachCommand = Annotated[Union[RecordOutboundCall, SendAutomatedNotice], Field(discriminator="kind")]
+
+
 class ApplyMilestone(Command):
     kind: Literal["apply_milestone"] = "apply_milestone"
     milestone: Milestone
@@ -162,9 +198,30 @@ class CommandEnvelope(BaseModel):
 
     @model_validator(mode="after")
     def _addressed_once(self) -> CommandEnvelope:
-        if (self.clave is None) == (self.journey is None):
-            raise ValueError("give exactly one of clave or journey")
-        credential = getattr(self.command, "credential", None)
-        if credential is not None and self.clave is not None and credential.clave != self.clave:
-            raise ValueError("clave: differs from command.credential.clave")
-        return self
+        return _addressed_once(self)
+
+
+class OutreachEnvelope(BaseModel):
+    """An outreach contact with a citizen, addressed like a journey command (the citizen may
+    never file a request)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    process: str = Field(min_length=1, max_length=60)
+    clave: Clave | None = None
+    journey: str | None = Field(default=None, pattern=r"^journey-[a-z0-9-]+-[0-9a-f]{32}$")
+    command: OutreachCommand
+
+    @model_validator(mode="after")
+    def _addressed_once(self) -> OutreachEnvelope:
+        return _addressed_once(self)
+
+
+def _addressed_once(self):
+    """A citizen is named once: by clave or by journey id (and a credential sent along agrees)."""
+    if (self.clave is None) == (self.journey is None):
+        raise ValueError("give exactly one of clave or journey")
+    credential = getattr(self.command, "credential", None)
+    if credential is not None and self.clave is not None and credential.clave != self.clave:
+        raise ValueError("clave: differs from command.credential.clave")
+    return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from uuid import UUID
+from uuid import UUID, uuid5
 
 WORKFLOW_ID = re.compile(r"^journey-(?P<process>[a-z0-9-]+)-(?P<hash>[0-9a-f]{32})$")
 
@@ -28,3 +28,9 @@ def process_of(workflow_id: str) -> str:
     if not match:
         raise ValueError(f"not a journey id: {workflow_id!r}")
     return match["process"]
+
+
+def outreach_uuid(workflow_id: str) -> UUID:
+    """The aggregate id of a citizen's outreach record: derived from the journey id, so the two
+    meet without the clave and never collide."""
+    return uuid5(journey_uuid(workflow_id), "outreach")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,8 +31,10 @@ from domain.commands import (
     SendSubsaneDocuments,
     starts_journey,
 )
-from domain.identity import journey_uuid, process_of
+from domain.identity import journey_uuid, outreach_uuid, process_of
 from domain.journey import Journey
+from domain.lists import ListCut
+from domain.outreach import Outreach
 from domain.process import ElectoralProcess
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from domain.vault import CitizenVault
@@ -162,6 +165,58 @@ class JourneyRegistry(Application[UUID]):
             assert journey is not None
             self.save(journey)
         return (journey.status() if journey is not None else None), outcomes
+
+    def record_outreach(self, process: ElectoralProcess, contacts: list[tuple[str, Any]]) -> list[CommandOutcome]:
+        """Records outreach contacts (citizen journey id, command), each accepted or refused
+        on its own, in one transaction. Idempotent like the journeys' commands."""
+        records: dict[str, Outreach] = {}
+        changed: dict[str, Outreach] = {}
+        outcomes: list[CommandOutcome] = []
+        for workflow_id, cmd in contacts:
+            command_id = cmd.effective_id()
+            try:
+                self._check_process(process, workflow_id)
+                record = records.get(workflow_id)
+                if record is None:
+                    try:
+                        record = self.repository.get(outreach_uuid(workflow_id))
+                    except AggregateNotFoundError:
+                        record = Outreach(process_id=process.id, workflow_id=workflow_id, timezone=process.timezone)
+                    records[workflow_id] = record
+                if record.has_processed(command_id):
+                    outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
+                    continue
+                if cmd.kind == "record_outbound_call" and cmd.request_command_id is not None:
+                    journey = self._get(workflow_id)
+                    if journey is None or not journey.has_processed(cmd.request_command_id):
+                        raise DomainError("request_command_id", "call-links-request",
+                                          "the citizen's journey has no such request recorded")
+                getattr(record, cmd.kind)(process, cmd, command_id)
+            except DomainError as error:
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                continue
+            changed[workflow_id] = record
+            outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
+        if changed:
+            self.save(*changed.values())
+        return outcomes
+
+    def record_list_cut(
+        self, process: ElectoralProcess, kind: str, at: datetime, position: int, parts: list[dict[str, Any]]
+    ) -> ListCut:
+        """Records a list's cut; a list is cut once (a repeated cut returns the first)."""
+        existing = self.list_cut(process.id, kind)
+        if existing is not None:
+            return existing
+        cut = ListCut(process_id=process.id, kind=kind, at=at, position=position, parts=parts)
+        self.save(cut)
+        return cut
+
+    def list_cut(self, process_id: str, kind: str) -> ListCut | None:
+        try:
+            return self.repository.get(ListCut.create_id(process_id, kind))
+        except AggregateNotFoundError:
+            return None
 
     def _check_process(self, process: ElectoralProcess, workflow_id: str) -> None:
         if process_of(workflow_id) != process.id:

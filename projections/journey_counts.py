@@ -27,6 +27,7 @@ from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from domain.journey import Journey
+from domain.outreach import Outreach
 from domain.rules import AnalysisStatus, Stage
 
 AGE_RANGES: tuple[str, ...] = (
@@ -46,6 +47,8 @@ def age_range(age: int) -> str:
     low = (age // 5) * 5
     return f"{low}-{low + 4}"
 
+
+_POSITION_COLUMN = {Stage.LISTED_FOR_REVIEW: "listed_position", Stage.INCLUDED: "included_position"}
 
 # What the review inbox filters on, besides the process and stage.
 INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel")
@@ -74,7 +77,12 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             " channel TEXT,"
             " credential_kind TEXT,"
             " in_review_since TEXT,"  # business time (UTC ISO) it last entered review
-            " reviews INTEGER NOT NULL DEFAULT 0)",  # times it entered review: >1 is a re-review
+            " reviews INTEGER NOT NULL DEFAULT 0,"  # times it entered review: >1 is a re-review
+            # Event-log positions of entering the list for review and the definitive list, so a
+            # list can be cut as it stood at any position; why a journey was excluded.
+            " listed_position INTEGER,"
+            " included_position INTEGER,"
+            " excluded_reason TEXT)",
             "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
             "CREATE INDEX IF NOT EXISTS journeys_in_review ON journeys (process_id, stage, in_review_since, journey_id)",
             "CREATE TABLE IF NOT EXISTS counts ("
@@ -137,10 +145,12 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         request: dict[str, str] | None = None,
         stage: str | None = None,
         analysis: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Applies one event's changes, on the business day of ``at`` in the journey's process
         timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
-        ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value)."""
+        ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value); ``reason``
+        (of an exclusion)."""
         with self._writing(tracking) as c:
             if start is not None:
                 c.execute(
@@ -168,6 +178,16 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                         "UPDATE journeys SET in_review_since = ?, reviews = reviews + 1 WHERE journey_id = ?",
                         (_utc(at), journey_id),
                     )
+                if stage in _POSITION_COLUMN and stage != old_stage:
+                    c.execute(f"UPDATE journeys SET {_POSITION_COLUMN[stage]} = ? WHERE journey_id = ?",
+                              (tracking.notification_id, journey_id))
+                if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
+                    c.execute("SELECT state_of_reference, modality FROM journeys WHERE journey_id = ?", (journey_id,))
+                    placed = c.fetchone()
+                    self._add(c, process_id, day, "definitive", f"{placed['state_of_reference']}|{placed['modality']}", +1)
+                if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
+                    c.execute("UPDATE journeys SET excluded_reason = ? WHERE journey_id = ?", (reason, journey_id))
+                    self._add(c, process_id, day, "exclusion", reason or "UNKNOWN", +1)
                 if stage is not None and stage != old_stage:
                     if old_stage is not None:
                         self._add(c, process_id, day, "stage", old_stage, -1)
@@ -178,6 +198,11 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                         self._add(c, process_id, day, "analysis", old_analysis, -1)
                     self._add(c, process_id, day, "analysis", analysis, +1)
                     c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (analysis, journey_id))
+
+    def count(self, tracking: Tracking, process_id: str, timezone: str, at: datetime, dimension: str, key: str) -> None:
+        """Counts one fact that belongs to no journey's stage (an outreach contact)."""
+        with self._writing(tracking) as c:
+            self._add(c, process_id, at.astimezone(_zone(timezone)).date().isoformat(), dimension, key, +1)
 
     @staticmethod
     def _add(c: SQLiteCursor, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
@@ -228,6 +253,22 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql + " GROUP BY day ORDER BY day", params)
             return {row["day"]: row["n"] for row in c.fetchall() if row["n"]}
+
+    def list_members(
+        self, process_id: str, kind: str, position: int, state: str | None = None, modality: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The journeys of a list ("review" or "definitive") as it stood at log ``position``."""
+        column = {"review": "listed_position", "definitive": "included_position"}[kind]
+        sql = (f"SELECT journey_id, workflow_id, state_of_reference, country, modality, stage, excluded_reason "
+               f"FROM journeys WHERE process_id = ? AND {column} <= ?")
+        params: list[Any] = [process_id, position]
+        for name, value in (("state_of_reference", state), ("modality", modality)):
+            if value is not None:
+                sql += f" AND {name} = ?"
+                params.append(value)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [dict(row) for row in c.fetchall()]
 
     def review_inbox(
         self,
@@ -348,6 +389,16 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
             analysis=domain_event.outcome,
         )
 
+    @process_event.register
+    def _(self, domain_event: Outreach.OutboundCallRecorded, tracking: Tracking) -> None:
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
+                        "call_outcome", domain_event.outcome)
+
+    @process_event.register
+    def _(self, domain_event: Outreach.AutomatedNoticeSent, tracking: Tracking) -> None:
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
+                        "notice", domain_event.channel)
+
     process_event.register(Journey.CredentialRecorded, _moves_to(Stage.CREDENTIAL_RECORDED))
     process_event.register(
         Journey.SubsaneDocumentsReceived, _moves_to(Stage.IN_REVIEW, AnalysisStatus.IN_REVIEW)
@@ -356,5 +407,9 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
     process_event.register(Journey.SubsaneExpired, _moves_to(Stage.REJECTED, AnalysisStatus.REJECTED))
     process_event.register(Journey.ListedForReview, _moves_to(Stage.LISTED_FOR_REVIEW))
     process_event.register(Journey.IncludedInDefinitiveList, _moves_to(Stage.INCLUDED))
-    process_event.register(Journey.ExcludedFromDefinitiveList, _moves_to(Stage.EXCLUDED))
+    @process_event.register
+    def _(self, domain_event: Journey.ExcludedFromDefinitiveList, tracking: Tracking) -> None:
+        self.view.record(tracking, str(domain_event.originator_id), at=domain_event.at, stage=Stage.EXCLUDED,
+                         reason=domain_event.reason)
+
     process_event.register(Journey.ClosedWithoutRequest, _moves_to(Stage.CLOSED_WITHOUT_REQUEST))

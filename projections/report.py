@@ -20,19 +20,20 @@ MODALITY_LABELS = {
 }
 CREDENTIAL_KINDS = ("CPVE", "CPV")
 ANALYSIS_KEYS = ("received", "meets_requirements", "inconsistencies", "in_review", "rejected")
-OUTBOUND_CALL_OUTCOMES = (
-    "Registrado",
-    "Informado",
-    "Sin intención de voto",
-    "Buzón de voz / Mensaje con tercera persona",
-    "No contestó",
-    "Llamará posteriormente",
-    "Ciudadano fallecido",
-)
-AUTOMATED_NOTICES = (
-    "Avisos por Correo Electrónico Automatizado Internacional",
-    "Campaña Extranjero avisos de llamada automatizada de salida",
-)
+# Report table 4.2.1: outbound call outcomes, and 4.2.2: automated notices, as INE labels them.
+OUTBOUND_CALL_OUTCOMES = {
+    "registered": "Registrado",
+    "informed": "Informado",
+    "no_intention_to_vote": "Sin intención de voto",
+    "voicemail_or_third_party": "Buzón de voz / Mensaje con tercera persona",
+    "no_answer": "No contestó",
+    "will_call_back": "Llamará posteriormente",
+    "citizen_deceased": "Ciudadano fallecido",
+}
+AUTOMATED_NOTICES = {
+    "email": "Avisos por Correo Electrónico Automatizado Internacional",
+    "automated_call": "Campaña Extranjero avisos de llamada automatizada de salida",
+}
 
 
 def _with_total(values: dict[str, int]) -> dict[str, int]:
@@ -97,11 +98,27 @@ def report_from_counts(
             "received": by_channel["TOTAL"],
             **{k: analysis.get(k, 0) for k in ANALYSIS_KEYS[1:]},
         },
-        "inetel_outbound_calls": _with_total({k: 0 for k in OUTBOUND_CALL_OUTCOMES}),
-        "automated_outbound": _with_total({k: 0 for k in AUTOMATED_NOTICES}),
+        "inetel_outbound_calls": _with_total(
+            {label: counts.get("call_outcome", {}).get(code, 0) for code, label in OUTBOUND_CALL_OUTCOMES.items()}),
+        "automated_outbound": _with_total(
+            {label: counts.get("notice", {}).get(code, 0) for code, label in AUTOMATED_NOTICES.items()}),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
+        "definitive_by_entity_modality": _definitive(process, counts.get("definitive", {})),
+        "exclusions_by_reason": _with_total({
+            process.exclusion_reasons.get(code, code): n for code, n in sorted(counts.get("exclusion", {}).items())}),
         "log_position": position,
     }
+
+
+def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The definitive list by state × modality, with totals."""
+    table = {
+        s.name: _with_total({MODALITY_LABELS[m]: counts.get(f"{s.code}|{m.value}", 0) for m in process.modalities})
+        for s in process.states
+    }
+    table["TOTAL"] = _with_total({MODALITY_LABELS[m]: sum(row[MODALITY_LABELS[m]] for row in table.values())
+                                  for m in process.modalities})
+    return table
 
 
 def dashboard_figures(view: JourneyCountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
@@ -182,10 +199,27 @@ def render_markdown(report: dict[str, Any]) -> str:
                 ["SIILNERE improcedentes", _n(report["analysis_status"]["rejected"])],
             ],
         ),
+        "## 4.2.1. Llamadas de salida",
+        _table(["LLAMADAS INETEL", "TOTAL"], [[k, _n(v)] for k, v in report["inetel_outbound_calls"].items()]),
+        "## 4.2.2. Servicios de salida automatizado",
+        _table(["SERVICIOS DE SALIDA AUTOMATIZADO", "TOTAL"],
+               [[k, _n(v)] for k, v in report["automated_outbound"].items()]),
+        "## LNERE Definitiva por entidad y modalidad",
+        _table(
+            ["ENTIDAD", *[MODALITY_LABELS[m] for m in process_modalities(report)], "TOTAL"],
+            [[state, *(_n(v) for v in row.values())] for state, row in report["definitive_by_entity_modality"].items()],
+        ),
+        "## Exclusiones de la LNERE Definitiva por motivo",
+        _table(["MOTIVO", "TOTAL"], [[k, _n(v)] for k, v in report["exclusions_by_reason"].items()]),
         "## Etapas de los trámites",
         _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def process_modalities(report: dict[str, Any]) -> list[Modality]:
+    labels = [k for k in report["definitive_by_entity_modality"]["TOTAL"] if k != "TOTAL"]
+    return [m for m, label in MODALITY_LABELS.items() if label in labels]
 
 
 def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
@@ -202,7 +236,11 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
     for kind, channels in report["by_credential_channel"].items():
         for channel, value in channels.items():
             rows.append(("by_credential_channel", kind, channel, value))
-    for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "stages"):
+    for state, modalities in report["definitive_by_entity_modality"].items():
+        for modality, value in modalities.items():
+            rows.append(("definitive_by_entity_modality", state, modality, value))
+    for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "inetel_outbound_calls",
+                  "automated_outbound", "exclusions_by_reason", "stages"):
         for key, value in report[table].items():
             rows.append((table, key, "TOTAL", value))
     return rows

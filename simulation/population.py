@@ -27,6 +27,8 @@ from domain.commands import (
     DecideReview,
     FileRequest,
     RecordCredential,
+    RecordOutboundCall,
+    SendAutomatedNotice,
     SendSubsaneDocuments,
 )
 from domain.process import ElectoralProcess
@@ -64,6 +66,8 @@ class Scenario(BaseModel):
     credential_first_share: float = Field(ge=0, le=1, description="CPVE journeys whose credential is recorded "
                                           "and activated before the request")
     corrected_share: float = Field(ge=0, le=1, description="requests meeting requirements after a subsane")
+    outreach_pool: int = Field(default=0, ge=0, description="CPVE holders without a request whom the outreach "
+                               "campaigns reach (their calls and notices reproduce tables 4.2.1 and 4.2.2)")
 
     def targets_path(self) -> Path:
         return SCENARIOS_DIR / self.targets
@@ -222,15 +226,84 @@ def journey_commands(plan: Plan, scenario: Scenario, process: ElectoralProcess, 
     return clave, commands
 
 
+# Report labels of tables 4.2.1 and 4.2.2 and the codes of the commands.
+CALL_OUTCOMES = {
+    "Registrado": "registered", "Informado": "informed", "Sin intención de voto": "no_intention_to_vote",
+    "Buzón de voz / Mensaje con tercera persona": "voicemail_or_third_party", "No contestó": "no_answer",
+    "Llamará posteriormente": "will_call_back", "Ciudadano fallecido": "citizen_deceased",
+}
+NOTICE_CHANNELS = {
+    "Avisos por Correo Electrónico Automatizado Internacional": "email",
+    "Campaña Extranjero avisos de llamada automatizada de salida": "automated_call",
+}
+CALL_CAMPAIGN = "INETEL_LLAMADAS_SALIDA"
+NOTICE_CAMPAIGN = "AVISOS_AUTOMATIZADOS_EXTRANJERO"
+OPERATORS = [f"inetel.operador.{n:02d}" for n in range(1, 21)]
+
+
+def outreach_commands(
+    targets: dict[str, Any], scenario: Scenario, process: ElectoralProcess, rng: random.Random,
+    claves: set[str], inetel_requests: list[tuple[str, FileRequest]],
+) -> list[tuple[str, Any]]:
+    """The call centre's outbound calls and the automated notices of tables 4.2.1 and 4.2.2:
+    each INETEL request came out of a call that registered the citizen (so "Registrado" equals
+    the INETEL requests); the other outcomes and the notices reach a pool of CPVE holders who
+    did not file a request."""
+    calls = targets.get("inetel_outbound_calls")
+    notices = targets.get("automated_outbound")
+    if not calls or not notices or not scenario.outreach_pool:
+        return []
+    if calls["Registrado"] != len(inetel_requests):
+        raise ValueError(f"the published tables disagree: {calls['Registrado']} registered calls vs "
+                         f"{len(inetel_requests)} INETEL requests")
+    out: list[tuple[str, Any]] = [
+        (clave, RecordOutboundCall(at=request.at, campaign=CALL_CAMPAIGN, outcome="registered",
+                                   request_command_id=request.effective_id(), recorded_by=rng.choice(OPERATORS)))
+        for clave, request in inetel_requests
+    ]
+    clock = _Clock(process, rng)
+    pool = []
+    while len(pool) < scenario.outreach_pool:
+        sex = rng.choice("HM")
+        given = rng.choice(people.GIVEN_NAMES[sex])
+        birth = people.birth_date_for_age(rng.randint(18, 80), scenario.as_of, rng)
+        clave = people.clave_de_elector(rng.choice(people.SURNAMES), rng.choice(people.SURNAMES), given, birth,
+                                        f"{rng.randint(1, 32):02d}", sex, rng)
+        if clave not in claves:
+            claves.add(clave)
+            pool.append(clave)
+    for label, n in calls.items():
+        if label in ("TOTAL", "Registrado"):
+            continue
+        for _ in range(n):
+            at = clock.on(clock.day_between(scenario.filing_from, scenario.as_of))
+            out.append((rng.choice(pool), RecordOutboundCall(at=at, campaign=CALL_CAMPAIGN, outcome=CALL_OUTCOMES[label],
+                                                            recorded_by=rng.choice(OPERATORS))))
+    for label, n in notices.items():
+        if label == "TOTAL":
+            continue
+        for _ in range(n):
+            at = clock.on(clock.day_between(scenario.filing_from, scenario.as_of))
+            out.append((rng.choice(pool), SendAutomatedNotice(at=at, campaign=NOTICE_CAMPAIGN,
+                                                              channel=NOTICE_CHANNELS[label])))
+    return out
+
+
 def generate(scenario: Scenario, process: ElectoralProcess) -> list[str]:
     """The scenario's command file: one JSON line per command, in business-time order."""
     rng = random.Random(scenario.random_seed)
     targets = load_targets(scenario)
     claves: set[str] = set()
     timed: list[tuple[datetime, int, str]] = []
+    inetel_requests: list[tuple[str, FileRequest]] = []
     for plan in plans(targets, process, rng):
         clave, commands = journey_commands(plan, scenario, process, rng, claves)
         for command in commands:
             timed.append((command.at, len(timed), journey_line(process.id, clave, command)))
+            if isinstance(command, FileRequest) and command.channel == "INETEL":
+                inetel_requests.append((clave, command))
+    # Drawn after the journeys, so the journeys stay those of scenarios without outreach.
+    for clave, command in outreach_commands(targets, scenario, process, rng, claves, inetel_requests):
+        timed.append((command.at, len(timed), journey_line(process.id, clave, command)))
     timed.sort(key=lambda t: (t[0], t[1]))
     return [line for _, _, line in timed]

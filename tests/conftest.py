@@ -160,7 +160,8 @@ async def running_api(
     from cli.stack import free_port
 
     directory = StaffDirectory(settings.staff_path)
-    tokens = {role.value: directory.add(f"{role.value}.1", role) for role in Role}
+    tokens = {role.value: directory.add(f"{role.value}.1", role, "PAN" if role is Role.PARTY else None)
+              for role in Role}
     tokens["reviewer.2"] = directory.add("reviewer.2", Role.REVIEWER)
     async with running_stack(client, settings, processes=processes) as stack:
         port = free_port()

@@ -43,8 +43,10 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     analysis: dict[str, str] = {}
     zones: dict[str, object] = {}
     counts: dict[str, Counter] = {
-        k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality")
+        k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
+                               "call_outcome", "notice", "definitive", "exclusion")
     }
+    placed: dict[str, str] = {}
     start = 1
     while True:
         notifications = registry.recorder.select_notifications(start=start, limit=1000)
@@ -62,12 +64,21 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
             if as_of is not None and event.at.astimezone(zones[jid]).date() > as_of:
                 continue
             if name == "RequestFiled":
+                placed[jid] = f"{event.state_of_reference}|{event.modality}"
                 counts["country_state"][f"{event.country}|{event.state_of_reference}"] += 1
                 counts["credential_channel"][f"{event.credential_kind}|{event.channel}"] += 1
                 counts["sex"][event.sex] += 1
                 counts["age"][_bucket(event.age_at_filing)] += 1
                 counts["sex_age"][f"{event.sex}|{_bucket(event.age_at_filing)}"] += 1
                 counts["modality"][event.modality] += 1
+            if name == "IncludedInDefinitiveList":
+                counts["definitive"][placed[jid]] += 1
+            if name == "ExcludedFromDefinitiveList":
+                counts["exclusion"][event.reason] += 1
+            if name == "OutboundCallRecorded":
+                counts["call_outcome"][event.outcome] += 1
+            if name == "AutomatedNoticeSent":
+                counts["notice"][event.channel] += 1
             if name == "ReviewDecided":
                 stage[jid] = analysis[jid] = event.outcome
             if name in STAGE_OF_EVENT:
@@ -77,4 +88,4 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
         start = notifications[-1].id + 1
     counts["stage"] = Counter(stage.values())
     counts["analysis"] = Counter(analysis.values())
-    return {k: Counter({key: n for key, n in v.items() if n}) for k, v in counts.items()}
+    return {k: Counter({key: n for key, n in v.items() if n}) for k, v in counts.items() if any(v.values())}

@@ -12,8 +12,8 @@ from tests.citizens import at, credential, request
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 JOURNEY = "journey-{process}-0123456789abcdef0123456789abcdef"
-OPERATOR, REVIEWER, SUPERVISOR, VIEWER = "operator", "reviewer", "supervisor", "viewer"
-EVERYONE = {OPERATOR, REVIEWER, SUPERVISOR, VIEWER}
+OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY = "operator", "reviewer", "supervisor", "viewer", "party"
+EVERYONE = {OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY}
 
 # The access rules as the issue states them, written here independently of the application.
 EXPECTED_ROLES = {
@@ -33,13 +33,19 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/journeys/{journey}/subsane-documents"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/rejection-reopening"): {REVIEWER, SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/milestones/{milestone}"): {SUPERVISOR},
+    ("POST", "/api/v1/journeys/{journey}/observations"): {PARTY, SUPERVISOR},
+    ("POST", "/api/v1/journeys/{journey}/observations/{observation_id}/resolution"): {REVIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/lists"): EVERYONE,
+    ("GET", "/api/v1/processes/{process}/lists/departures"): {REVIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/lists/{kind}/{entity}"): {PARTY, SUPERVISOR},
 }
 
 
 
 
 def concrete(path: str, process: str) -> str:
-    return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed")
+    return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed",
+                       observation_id="PAN_0001", kind="review", entity="09")
 
 
 async def test_every_endpoint_is_in_the_access_table(api):

@@ -45,6 +45,8 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "subsane-documents": {"at": when, "documents": ["ADDRESS_PROOF"]},
         "rejection-reopening": {"at": when, "clarification": "the citizen sent the document"},
         "milestones": {"at": when},
+        "observations": {"at": when, "observation_id": "PAN_0001", "reason": "the citizen died in 2019"},
+        "resolution": {"at": when, "upheld": True, "reason": "death certificate"},
     }
 
 
@@ -82,6 +84,9 @@ def requests_(draw, process: str):
         "journey": draw(st.sampled_from([JOURNEY.format(process=process)]) | segment
                         | st.from_regex(r"journey-[a-z0-9-]{1,20}-[0-9a-f]{32}", fullmatch=True)),
         "milestone": draw(st.sampled_from(["registration_closed", "definitive_list"]) | segment),
+        "observation_id": draw(st.sampled_from(["PAN_0001"]) | segment),
+        "kind": draw(st.sampled_from(["review", "definitive"]) | segment),
+        "entity": draw(st.sampled_from(["09", "14"]) | segment),
     }
     path = template.format(**{name: quote(value, safe="") for name, value in values.items()})
     query = draw(st.dictionaries(
@@ -92,8 +97,7 @@ def requests_(draw, process: str):
         query["wait"] = "0.01"  # a long poll answers at once; its waiting is tested elsewhere
     content = None
     if method == "POST":
-        kind = template.rsplit("/", 2)[-2] if "{milestone}" in template else template.rsplit("/", 1)[-1]
-        kind = "milestones" if "{milestone}" in template else kind
+        kind = "milestones" if "{milestone}" in template else template.rsplit("/", 1)[-1]
         payload = draw(mutated(valid_bodies(process)[kind]) | json_values)
         content = draw(st.sampled_from(["json", "json", "bytes"]))
         content = json.dumps(payload).encode() if content == "json" else draw(st.binary(max_size=200))

@@ -33,7 +33,8 @@ session_loop = pytest.mark.asyncio(loop_scope="session")
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
 SEED = Path(__file__).resolve().parent.parent / "simulation" / "scenarios" / "seed-2020-11-30.report.json"
 SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "lnere_report_2020-11-30.json"
-TABLES = ("by_channel", "by_entity", "by_credential_channel", "by_sex", "by_age_range", "by_modality")
+TABLES = ("by_channel", "by_entity", "by_credential_channel", "by_sex", "by_age_range", "by_modality",
+          "inetel_outbound_calls", "automated_outbound")
 
 
 def own_process() -> tuple[ProcessCatalog, str]:
@@ -93,7 +94,7 @@ async def test_seed_scenario_reproduces_the_published_report(dev_env, settings):
         path.write_text("\n".join(generate(scenario, process)) + "\n", encoding="utf-8")
         summary = await run_import(path, stack.journeys, settings.data_dir / "imports",
                                    settings.data_dir / "rejects.jsonl", concurrency=64)
-        assert (summary.refused, summary.journeys) == (0, 6574)
+        assert (summary.refused, summary.journeys, summary.outreach_contacts) == (0, 6574, 61_157 + 17_851)
         wait_for_head(settings, stack.view, timeout=300)
         ours = build_report(stack.view, process, date(2020, 11, 30))
 

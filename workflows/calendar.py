@@ -3,7 +3,8 @@
 In live mode each milestone fires at its configured date from a durable timer; in replay mode
 (``on_command``) it fires when an administrator says so. Either way the calendar fans the
 milestone out to the journeys it concerns through sharded activities that page through the
-journey projection and send each journey an ``apply_milestone`` Update.
+journey projection and send each journey an ``apply_milestone`` Update; after the list for
+review and the definitive list, it cuts that list (position, sizes, export hashes).
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.process import MILESTONE_ORDER, Milestone
     from workflows.messages import (
         CalendarInput,
+        CutListInput,
         FanOutInput,
         FanOutResult,
+        ListCutReport,
         MilestoneReport,
     )
 
 FAN_OUT_SHARDS = 4
+# The lists cut when these milestones have been applied to every journey.
+LIST_CUTS = {Milestone.LIST_FOR_REVIEW_ISSUED: "review", Milestone.DEFINITIVE_LIST: "definitive"}
 
 
 @workflow.defn
@@ -51,7 +56,18 @@ class ProcessCalendarWorkflow:
             else:
                 await workflow.wait_condition(lambda m=milestone: m in self._requested)
                 at = self._requested[milestone]
-            self._fired[milestone] = await self._fan_out(milestone, at)
+            report = await self._fan_out(milestone, at)
+            if milestone in LIST_CUTS and workflow.patched("list-cuts"):
+                cut = await workflow.execute_activity(
+                    "cut_list",
+                    CutListInput(process_id=self._process.id, kind=LIST_CUTS[milestone], at=at),
+                    result_type=ListCutReport,
+                    start_to_close_timeout=timedelta(hours=12),
+                    heartbeat_timeout=timedelta(seconds=60),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+                )
+                report = report.model_copy(update={"list_cut": cut})
+            self._fired[milestone] = report
         await workflow.wait_condition(workflow.all_handlers_finished)
         return list(self._fired.values())
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.commands import JourneyCommand, RecordedCommand
+from domain.commands import JourneyCommand, OutreachCommand, RecordedCommand
 from domain.process import ElectoralProcess, Milestone
 from domain.rules import CommandOutcome, JourneyStatus
 
@@ -67,9 +67,44 @@ class FanOutResult(BaseModel):
     journeys_changed: int = 0
 
 
+class CutListInput(BaseModel):
+    process_id: str
+    kind: str  # review | definitive
+    at: datetime
+
+
+class ListCutReport(BaseModel):
+    kind: str
+    position: int
+    citizens: int
+
+
 class MilestoneReport(BaseModel):
     milestone: Milestone
     at: datetime
     journeys_notified: int
     journeys_changed: int
     fired_by: str | None = None
+    list_cut: ListCutReport | None = None
+
+
+class OutreachContact(BaseModel):
+    journey: str  # the citizen's journey id (a keyed hash, never the clave)
+    command: OutreachCommand
+
+
+class OutreachBatch(BaseModel):
+    """Outreach contacts of one process (a bulk import sends these)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    contacts: list[OutreachContact]
+
+
+class OutreachBatchInput(BaseModel):
+    process_id: str
+    contacts: list[OutreachContact]
+
+
+class OutreachResult(BaseModel):
+    outcomes: list[CommandOutcome]

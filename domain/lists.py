@@ -1,0 +1,35 @@
+"""The lists of the final stage, as cut at their milestones: the LNERE para Revisión (at
+``list_for_review_issued``) and the LNERE Definitiva (at ``definitive_list``).
+
+A cut records the event-log position it was taken at and, for each part (a state; for the
+definitive list, a state × modality), how many citizens it holds and the SHA-256 of its export.
+The export can be made again at any time from that position and checked against the hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+ListKind = Literal["review", "definitive"]
+
+
+class ListCut(Aggregate):
+    @staticmethod
+    def create_id(process_id: str, kind: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"lnere:list:{process_id}:{kind}")
+
+    @event("Cut")
+    def __init__(self, process_id: str, kind: str, at: datetime, position: int, parts: list[dict[str, Any]]) -> None:
+        self.process_id = process_id
+        self.kind = kind
+        self.at = at
+        self.position = position
+        self.parts = parts  # [{"state", "modality" (definitive only), "citizens", "sha256"}]
+
+    def summary(self) -> dict[str, Any]:
+        return {"process": self.process_id, "kind": self.kind, "at": self.at.isoformat(), "position": self.position,
+                "citizens": sum(p["citizens"] for p in self.parts), "parts": self.parts}
