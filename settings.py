@@ -37,6 +37,10 @@ class Settings(BaseModel):
     api_port: int = 8000
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger request bodies get 413")
     staff_file: Path | None = Field(default=None, description="the staff directory (default: DATA_DIR/staff.json)")
+    postal_carrier: str = Field(default="activities.deliveries:InProcessPostalCarrier",
+                                description="module:Class of the postal carrier adapter")
+    internet_voting: str = Field(default="activities.deliveries:InProcessInternetVoting",
+                                 description="module:Class of the internet voting system adapter")
     projection_poll_interval: float = 0.2
     max_concurrent_activities: int = 32
 

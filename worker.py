@@ -18,8 +18,10 @@ from temporalio.worker.workflow_sandbox import (
 )
 
 import logs
+from activities.deliveries import DeliveryActivities, load_adapter
 from activities.journeys import AfterCommit, JourneyActivities
 from activities.milestones import MilestoneActivities
+from cli.journeys import JourneyClient
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from projections.runner import open_view
@@ -71,13 +73,19 @@ def build_worker(
 ) -> Worker:
     processes = processes or load_processes(settings)
     journeys = JourneyActivities(registry, processes, after_commit=after_commit)
-    milestones = MilestoneActivities(client, registry, open_view(settings), processes)
+    view = open_view(settings)
+    milestones = MilestoneActivities(client, registry, view, processes)
+    deliveries = DeliveryActivities(
+        registry, view, JourneyClient(client, processes, settings.journey_key_bytes, task_queue or settings.task_queue),
+        load_adapter(settings.postal_carrier), load_adapter(settings.internet_voting),
+    )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=workflow_runner(),
-        activities=[*journeys.all(), milestones.fan_out_milestone, milestones.cut_list],
+        activities=[*journeys.all(), milestones.fan_out_milestone, milestones.cut_list,
+                    deliveries.deliver_definitive_list],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
     )

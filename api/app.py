@@ -41,6 +41,7 @@ from api.models import (
     JourneyAnswer,
     Me,
     MilestoneBody,
+    DeliveryBody,
     ObservationBody,
     Refusal,
     ReopenBody,
@@ -59,6 +60,7 @@ from domain.commands import (
     FileRequest,
     FireMilestone,
     RecordCredential,
+    RecordDelivery,
     ReopenRejection,
     ResolveObservation,
     SendSubsaneDocuments,
@@ -626,6 +628,23 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         """Upheld: the citizen is excluded with the reason. Dismissed: the citizen stays."""
         return await to_journey(state, journey, ResolveObservation(
             **dict(body), observation_id=observation_id, resolver=staff.id, recorded_by=staff.id))
+
+    @app.post(f"{PREFIX}/journeys/{{journey}}/delivery", response_model=JourneyAnswer,
+              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["final list"])
+    async def record_delivery(state: ServicesDep, staff: StaffDep, journey: JourneyId,
+                              body: DeliveryBody) -> JourneyAnswer:
+        """The carrier's or the voting system's news for an included citizen (sent, delivered,
+        returned; access issued). Sent to the journey whose workflow has ended: a new run answers
+        from the event store."""
+        process, _ = await existing(state, journey)
+        command = RecordDelivery(**dict(body), recorded_by=staff.id)
+        async with _engine():
+            answer = await asyncio.wait_for(state.journeys.send_batch(process.id, journey, [command]), ANSWER_TIMEOUT)
+        outcome = answer.outcomes[0]
+        if not outcome.accepted:
+            raise CommandRefused(outcome.error or "refused")
+        assert answer.status is not None
+        return JourneyAnswer(journey=journey, status=answer.status)
 
     @app.get(f"{PREFIX}/processes/{{process}}/lists", openapi_extra=roles(*ANY_ROLE), tags=["final list"])
     async def list_cuts(state: ServicesDep, process: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from domain.commands import (
     FileObservation,
     FileRequest,
     RecordCredential,
+    RecordDelivery,
     ReopenRejection,
     ResolveObservation,
     SendSubsaneDocuments,
@@ -49,6 +50,7 @@ ReopenBody = body_of(ReopenRejection, "A rejected request reopened after the cit
 ObservationBody = body_of(FileObservation, "A party's observation on a citizen of the list for review.")
 ResolutionBody = body_of(ResolveObservation, "The registry's resolution of an observation: upheld excludes the "
                          "citizen with the reason.", omit=frozenset({"observation_id"}))
+DeliveryBody = body_of(RecordDelivery, "News of the postal package or the internet access of an included citizen.")
 _RequestFields = body_of(FileRequest, "")
 
 

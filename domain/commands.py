@@ -103,6 +103,19 @@ class RecordRegistralCheck(Command):
     source: str = Field(min_length=1, max_length=200)
 
 
+DeliveryStatus = Literal["postal_sent", "postal_delivered", "postal_returned", "internet_access_issued"]
+
+
+class RecordDelivery(Command):
+    """After the definitive list: the postal package (sent, delivered, returned) or the
+    internet-voting access (issued), as the carrier or the voting system reports it."""
+
+    kind: Literal["record_delivery"] = "record_delivery"
+    status: DeliveryStatus
+    reference: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$",
+                           description="the carrier's tracking number or the voting system's access id")
+
+
 class ErasePersonalData(Command):
     """Crypto-shredding of an ended journey's personal data (after the retention period)."""
 
@@ -162,6 +175,7 @@ _USER_COMMANDS = (
     FileObservation,
     ResolveObservation,
     RecordRegistralCheck,
+    RecordDelivery,
 )
 
 # What users send to a journey.

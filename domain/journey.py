@@ -17,6 +17,7 @@ from domain.commands import (
     FileObservation,
     FileRequest,
     RecordCredential,
+    RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
     ResolveObservation,
@@ -54,6 +55,7 @@ class Journey(Aggregate):
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
         self.observations: dict[str, bool] = {}  # id -> open
         self.reasons: list[str] = []
+        self.delivery: str | None = None
         self.last_at = at
         self.processed_commands: set[str] = {command_id}
 
@@ -73,6 +75,8 @@ class Journey(Aggregate):
             last_at=self.last_at if self.stage is not None else None,
             open_observations=tuple(k for k, is_open in self.observations.items() if is_open),
             reasons=tuple(self.reasons),
+            modality=self.request["modality"] if self.request else None,
+            delivery=self.delivery,
         )
 
     def has_processed(self, command_id: str) -> bool:
@@ -358,6 +362,20 @@ class Journey(Aggregate):
     @event("ClosedWithoutRequest")
     def _closed_without_request(self, at: datetime, command_id: str) -> None:
         self.stage = Stage.CLOSED_WITHOUT_REQUEST
+        self._noted(at, command_id)
+
+    # -- after the definitive list -----------------------------------------------------------
+
+    def record_delivery(self, process: ElectoralProcess, cmd: RecordDelivery, command_id: str) -> None:
+        rules.check_record_delivery(process, self.status(), cmd)
+        self._delivery_recorded(at=cmd.at, command_id=command_id, status=cmd.status, reference=cmd.reference,
+                                recorded_by=cmd.recorded_by)
+
+    @event("DeliveryRecorded")
+    def _delivery_recorded(
+        self, at: datetime, command_id: str, status: str, reference: str, recorded_by: str | None = None
+    ) -> None:
+        self.delivery = status
         self._noted(at, command_id)
 
     # -- milestones ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from domain.commands import (
     FileObservation,
     FileRequest,
     RecordCredential,
+    RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
     ResolveObservation,
@@ -79,6 +80,8 @@ class JourneyStatus(BaseModel):
     last_at: datetime | None = None
     open_observations: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    modality: str | None = None
+    delivery: str | None = None  # the last delivery status after the definitive list
 
     @property
     def is_final(self) -> bool:
@@ -270,6 +273,19 @@ def check_registral_check(process: ElectoralProcess, status: JourneyStatus, cmd:
     _check_time(status, cmd.at)
 
 
+def check_record_delivery(process: ElectoralProcess, status: JourneyStatus, cmd: RecordDelivery) -> None:
+    _check_stage(status, {Stage.INCLUDED}, "a delivery")
+    postal = cmd.status.startswith("postal_")
+    if postal != (status.modality == "postal"):
+        raise DomainError("status", "delivery-modality", f"{cmd.status} does not fit the modality {status.modality}")
+    previous = status.delivery
+    if cmd.status in ("postal_sent", "internet_access_issued") and previous is not None:
+        raise DomainError("status", "delivery-order", f"already {previous}")
+    if cmd.status in ("postal_delivered", "postal_returned") and previous != "postal_sent":
+        raise DomainError("status", "delivery-order", f"{cmd.status} needs the package sent, it is {previous}")
+    _check_time(status, cmd.at)
+
+
 def check_erase_personal_data(process: ElectoralProcess, status: JourneyStatus, cmd: ErasePersonalData) -> None:
     if not status.is_final:
         raise DomainError(
@@ -324,6 +340,7 @@ CHECKS = {
     "file_observation": check_file_observation,
     "resolve_observation": check_resolve_observation,
     "record_registral_check": check_registral_check,
+    "record_delivery": check_record_delivery,
 }
 
 

@@ -199,9 +199,14 @@ class JourneyCountsView(SQLiteTrackingRecorder):
                     self._add(c, process_id, day, "analysis", analysis, +1)
                     c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (analysis, journey_id))
 
-    def count(self, tracking: Tracking, process_id: str, timezone: str, at: datetime, dimension: str, key: str) -> None:
-        """Counts one fact that belongs to no journey's stage (an outreach contact)."""
+    def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime, dimension: str,
+              key: str, journey_id: str | None = None) -> None:
+        """Counts one fact that moves no stage (an outreach contact; a journey's delivery, whose
+        process and timezone are the journey's)."""
         with self._writing(tracking) as c:
+            if journey_id is not None:
+                c.execute("SELECT process_id, timezone FROM journeys WHERE journey_id = ?", (journey_id,))
+                process_id, timezone = c.fetchone()
             self._add(c, process_id, at.astimezone(_zone(timezone)).date().isoformat(), dimension, key, +1)
 
     @staticmethod
@@ -398,6 +403,11 @@ class JourneyCountsProjection(Projection[JourneyCountsView]):
     def _(self, domain_event: Outreach.AutomatedNoticeSent, tracking: Tracking) -> None:
         self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
                         "notice", domain_event.channel)
+
+    @process_event.register
+    def _(self, domain_event: Journey.DeliveryRecorded, tracking: Tracking) -> None:
+        self.view.count(tracking, None, None, domain_event.at, "delivery", domain_event.status,
+                        journey_id=str(domain_event.originator_id))
 
     process_event.register(Journey.CredentialRecorded, _moves_to(Stage.CREDENTIAL_RECORDED))
     process_event.register(

@@ -36,6 +36,14 @@ AUTOMATED_NOTICES = {
 }
 
 
+DELIVERY_LABELS = {
+    "postal_sent": "Paquetes Electorales Postales enviados",
+    "postal_delivered": "Paquetes Electorales Postales entregados",
+    "postal_returned": "Paquetes Electorales Postales devueltos",
+    "internet_access_issued": "Accesos para votar por internet emitidos",
+}
+
+
 def _with_total(values: dict[str, int]) -> dict[str, int]:
     return {**values, "TOTAL": sum(values.values())}
 
@@ -103,6 +111,7 @@ def report_from_counts(
         "automated_outbound": _with_total(
             {label: counts.get("notice", {}).get(code, 0) for code, label in AUTOMATED_NOTICES.items()}),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
+        "deliveries": {label: counts.get("delivery", {}).get(code, 0) for code, label in DELIVERY_LABELS.items()},
         "definitive_by_entity_modality": _definitive(process, counts.get("definitive", {})),
         "exclusions_by_reason": _with_total({
             process.exclusion_reasons.get(code, code): n for code, n in sorted(counts.get("exclusion", {}).items())}),
@@ -211,6 +220,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         ),
         "## Exclusiones de la LNERE Definitiva por motivo",
         _table(["MOTIVO", "TOTAL"], [[k, _n(v)] for k, v in report["exclusions_by_reason"].items()]),
+        "## Envío de paquetes y accesos para votar",
+        _table(["", "TOTAL"], [[k, _n(v)] for k, v in report["deliveries"].items()]),
         "## Etapas de los trámites",
         _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
     ]
@@ -240,7 +251,7 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
         for modality, value in modalities.items():
             rows.append(("definitive_by_entity_modality", state, modality, value))
     for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "inetel_outbound_calls",
-                  "automated_outbound", "exclusions_by_reason", "stages"):
+                  "automated_outbound", "exclusions_by_reason", "deliveries", "stages"):
         for key, value in report[table].items():
             rows.append((table, key, "TOTAL", value))
     return rows

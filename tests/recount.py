@@ -44,7 +44,7 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     zones: dict[str, object] = {}
     counts: dict[str, Counter] = {
         k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
-                               "call_outcome", "notice", "definitive", "exclusion")
+                               "call_outcome", "notice", "definitive", "exclusion", "delivery")
     }
     placed: dict[str, str] = {}
     start = 1
@@ -75,6 +75,8 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 counts["definitive"][placed[jid]] += 1
             if name == "ExcludedFromDefinitiveList":
                 counts["exclusion"][event.reason] += 1
+            if name == "DeliveryRecorded":
+                counts["delivery"][event.status] += 1
             if name == "OutboundCallRecorded":
                 counts["call_outcome"][event.outcome] += 1
             if name == "AutomatedNoticeSent":

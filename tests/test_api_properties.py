@@ -47,6 +47,7 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "milestones": {"at": when},
         "observations": {"at": when, "observation_id": "PAN_0001", "reason": "the citizen died in 2019"},
         "resolution": {"at": when, "upheld": True, "reason": "death certificate"},
+        "delivery": {"at": when, "status": "postal_delivered", "reference": "PKG-1"},
     }
 
 

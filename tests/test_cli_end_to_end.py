@@ -174,7 +174,9 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
         stack.json("milestone", "fire", milestone)
     assert stack.json("journey", "status", "--journey", journey)["stage"] == "included"
     history = stack.json("journey", "history", "--clave", clave)
-    assert [e["event"] for e in history["events"]][-2:] == ["ListedForReview", "IncludedInDefinitiveList"]
+    assert [e["event"] for e in history["events"]][-3:] == ["ListedForReview", "IncludedInDefinitiveList",
+                                                             "DeliveryRecorded"]
+    assert history["events"][-1]["status"] == "postal_sent"  # the request chose the postal vote
 
     report = stack.report("2021-04-30")
     assert report["stages"]["included"] == 1

@@ -89,7 +89,7 @@ async def test_citizen_walks_every_stage_to_the_definitive_list(dev_env, setting
         assert event_names(stack, journey) == [
             "Started", "CredentialRecorded", "CredentialActivated", "RequestFiled", "ReviewDecided",
             "SubsaneRequested", "SubsaneDocumentsReceived", "ReviewDecided", "ListedForReview",
-            "IncludedInDefinitiveList",
+            "IncludedInDefinitiveList", "DeliveryRecorded",
         ]
         assert (await dev_env.client.get_workflow_handle(other.workflow_id).result())["stage"] == "excluded"
         stack.wait_for_projection()

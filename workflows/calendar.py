@@ -4,7 +4,8 @@ In live mode each milestone fires at its configured date from a durable timer; i
 (``on_command``) it fires when an administrator says so. Either way the calendar fans the
 milestone out to the journeys it concerns through sharded activities that page through the
 journey projection and send each journey an ``apply_milestone`` Update; after the list for
-review and the definitive list, it cuts that list (position, sizes, export hashes).
+review and the definitive list, it cuts that list (position, sizes, export hashes); after the
+definitive list, it sends each included citizen the postal package or the internet access.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import (
         CalendarInput,
         CutListInput,
+        DeliveryInput,
+        DeliveryResult,
         FanOutInput,
         FanOutResult,
         ListCutReport,
@@ -67,6 +70,16 @@ class ProcessCalendarWorkflow:
                     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
                 )
                 report = report.model_copy(update={"list_cut": cut})
+            if milestone is Milestone.DEFINITIVE_LIST and workflow.patched("deliveries"):
+                delivered = await workflow.execute_activity(
+                    "deliver_definitive_list",
+                    DeliveryInput(process_id=self._process.id, at=at),
+                    result_type=DeliveryResult,
+                    start_to_close_timeout=timedelta(hours=24),
+                    heartbeat_timeout=timedelta(seconds=120),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+                )
+                report = report.model_copy(update={"deliveries": delivered})
             self._fired[milestone] = report
         await workflow.wait_condition(workflow.all_handlers_finished)
         return list(self._fired.values())

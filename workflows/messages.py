@@ -79,6 +79,16 @@ class ListCutReport(BaseModel):
     citizens: int
 
 
+class DeliveryInput(BaseModel):
+    process_id: str
+    at: datetime
+
+
+class DeliveryResult(BaseModel):
+    postal_sent: int = 0
+    internet_access_issued: int = 0
+
+
 class MilestoneReport(BaseModel):
     milestone: Milestone
     at: datetime
@@ -86,6 +96,7 @@ class MilestoneReport(BaseModel):
     journeys_changed: int
     fired_by: str | None = None
     list_cut: ListCutReport | None = None
+    deliveries: DeliveryResult | None = None
 
 
 class OutreachContact(BaseModel):
