@@ -206,9 +206,10 @@ def cmd_journey_erase(args: argparse.Namespace) -> None:
     finally:
         registry.close()
 
-    async def delete_history() -> bool:
+    async def delete_history() -> int:
         # Temporal keeps the journey's commands (encrypted under the installation's payload
-        # key) in its history: the erasure deletes it too.
+        # key) in its history: the erasure deletes it too, every run of it (a journey that
+        # ended gets a new run for a later command, e.g. a delivery).
         from temporalio.api.common.v1 import WorkflowExecution
         from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
         from temporalio.service import RPCError, RPCStatusCode
@@ -216,18 +217,22 @@ def cmd_journey_erase(args: argparse.Namespace) -> None:
         from worker import connect
 
         client = await connect(settings)
-        try:
-            await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-                namespace=settings.temporal_namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)))
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            return False
-        return True
+        deleted = 0
+        async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+            try:
+                await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                    namespace=settings.temporal_namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run.run_id)))
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                continue
+            deleted += 1
+        return deleted
 
     deleted = asyncio.run(delete_history())
     _print({"journey": workflow_id, "stage": status.stage, "personal_data": "erased",
-            "temporal_history": "deleted" if deleted else "none"})
+            "temporal_history": f"{deleted} run(s) deleted" if deleted else "none"})
 
 
 def cmd_report(args: argparse.Namespace) -> None:

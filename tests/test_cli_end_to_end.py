@@ -78,16 +78,22 @@ def _event_log_head(data_dir: Path) -> int:
 
 
 def _update_payloads(stack: Stack, workflow_id: str):
-    """The Update inputs of a journey's history, as Temporal stores them (no codec)."""
+    """The Update inputs of every run of a journey's workflow, as Temporal stores them (no codec)."""
     import asyncio
 
     from temporalio.client import Client
 
     async def fetch():
         client = await Client.connect(f"127.0.0.1:{stack.port}")
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        return [p for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+        payloads = []
+        async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+            history = await client.get_workflow_handle(workflow_id, run_id=run.run_id).fetch_history()
+            payloads += [
+                p for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
                 for p in e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads]
+        if not payloads:
+            raise LookupError(f"workflow {workflow_id} not found")
+        return payloads
 
     return asyncio.run(fetch())
 
@@ -170,12 +176,29 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert stack.down() == 0
     stack.up()
     for milestone in ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline",
-                      "list_for_review_issued", "observations_closed", "definitive_list"):
+                      "list_for_review_issued"):
+        stack.json("milestone", "fire", milestone)
+    # The final registral check from a CSV: our citizen stays, an unknown one is reported.
+    unknown = credential(rng)["clave"]
+    checks = tmp_path / "registral.csv"
+    checks.write_text(f"clave,result,source\n{clave},OK,DERFE-VSR\n{unknown},DECEASED,RENAPO\n")
+    checked = stack.run("registral-check", str(checks), "--at", at("2021-04-08 10:00").isoformat(), expect=2)
+    assert json.loads(checked.stdout)["refused_by_rule"] == {"journey-exists": 1}
+    rejects = [json.loads(t) for t in (tmp_path / "registral.csv.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2] and unknown not in json.dumps(rejects)
+    for milestone in ("observations_closed", "definitive_list"):
         stack.json("milestone", "fire", milestone)
     assert stack.json("journey", "status", "--journey", journey)["stage"] == "included"
+    cuts = stack.json("list", "show")
+    assert [(c["kind"], c["citizens"]) for c in cuts] == [("review", 1), ("definitive", 1)]
+    exported = stack.json("list", "export", "definitive", "--out", str(tmp_path / "lists"), "--state", "09")
+    written = [f for f in exported["files"] if f["citizens"]]
+    assert len(written) == 1 and all(f["same_as_cut"] for f in exported["files"])
+    assert clave in Path(written[0]["file"]).read_text()
+    assert stack.json("list", "departures")["left"] == 0
     history = stack.json("journey", "history", "--clave", clave)
-    assert [e["event"] for e in history["events"]][-3:] == ["ListedForReview", "IncludedInDefinitiveList",
-                                                             "DeliveryRecorded"]
+    assert [e["event"] for e in history["events"]][-4:] == ["ListedForReview", "RegistralCheckRecorded",
+                                                             "IncludedInDefinitiveList", "DeliveryRecorded"]
     assert history["events"][-1]["status"] == "postal_sent"  # the request chose the postal vote
 
     report = stack.report("2021-04-30")
@@ -195,7 +218,7 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert history["personal_data"]["credential"]["clave"] == clave
     erased = stack.json("journey", "erase", "--journey", journey, "--staff", "derfe.admin",
                         "--reason", "retention period over", "--at", at("2021-06-30 10:00").isoformat())
-    assert erased["temporal_history"] == "deleted"
+    assert erased["temporal_history"] == "2 run(s) deleted"  # the journey's, and the delivery's
     after = stack.json("journey", "history", "--journey", journey)
     assert after["personal_data"] is None and after["events"][-1]["event"] == "PersonalDataErased"
     assert clave not in json.dumps(after)
