@@ -133,6 +133,13 @@ function render(data) {
   perDay($("per-day"), data.filed_per_day);
   pyramid($("pyramid"), data.by_sex_age);
   countryTable($("country-entity"), r);
+  const definitive = r.definitive_by_entity_modality;
+  bars($("definitive"), withoutTotal(definitive).map(([state, row]) => [state, row.TOTAL]).sort((x, y) => y[1] - x[1]),
+    definitive.TOTAL.TOTAL);
+  bars($("exclusions"), withoutTotal(r.exclusions_by_reason), r.exclusions_by_reason.TOTAL);
+  bars($("deliveries"), Object.entries(r.deliveries), 0);
+  bars($("outbound-calls"), withoutTotal(r.inetel_outbound_calls), r.inetel_outbound_calls.TOTAL);
+  bars($("automated-notices"), withoutTotal(r.automated_outbound), r.automated_outbound.TOTAL);
   $("log-position").textContent = fmt(data.log_position);
   const behind = data.log_head - data.log_position;
   $("log-head").textContent = behind > 0 ? `(faltan ${fmt(behind)} eventos por procesar)` : "(al día)";
