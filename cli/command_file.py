@@ -74,7 +74,7 @@ def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: byt
             process = processes.get(milestone.process)
             at = milestone.command.at or process.milestone_at(milestone.command.milestone)
             return Entry(line, at, process.id, None, milestone.command)
-        outreach = kind in OUTREACH_KINDS
+        outreach = isinstance(kind, str) and kind in OUTREACH_KINDS
         envelope = (OutreachEnvelope if outreach else CommandEnvelope).model_validate(data)
     except ValidationError as error:
         raise InvalidLine(format_validation(error)) from None

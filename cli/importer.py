@@ -19,14 +19,14 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from cli.command_file import Entry, InvalidLine, parse_line
 from cli.journeys import CommandRefused, JourneyClient
-from workflows.messages import MAX_BATCH, OutreachContact
+from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 
 INVALID_RULE = "invalid-line"
 OUTREACH_IN_FLIGHT = 4
@@ -214,6 +214,19 @@ async def run_import(
     progress.advance(len(journal.results))
     semaphore = asyncio.Semaphore(concurrency)
 
+    async def record(chunk: list[Entry], sending: Awaitable[BatchResult]) -> None:
+        """Awaits a chunk's answers, one per line, into the journal and the progress line."""
+        try:
+            result = await sending
+            answers = [LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
+                       for e, o in zip(chunk, result.outcomes, strict=True)]
+        except CommandRefused as error:
+            answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
+        journal.add(answers)
+        progress.advance(len(answers))
+        if on_progress is not None:
+            on_progress(progress.done)
+
     async def send_journey(group: list[Entry]) -> None:
         pending = [e for e in group if e.line not in journal.results]
         if not pending:
@@ -221,18 +234,8 @@ async def run_import(
         async with semaphore:
             for start in range(0, len(pending), MAX_BATCH):
                 chunk = pending[start:start + MAX_BATCH]
-                try:
-                    result = await client.send_batch(chunk[0].process, chunk[0].workflow_id, [e.command for e in chunk])
-                    answers = [
-                        LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
-                        for e, o in zip(chunk, result.outcomes, strict=True)
-                    ]
-                except CommandRefused as error:
-                    answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
-                journal.add(answers)
-                progress.advance(len(answers))
-                if on_progress is not None:
-                    on_progress(progress.done)
+                await record(chunk, client.send_batch(chunk[0].process, chunk[0].workflow_id,
+                                                      [e.command for e in chunk]))
 
     # One outreach workflow per process takes the batches one at a time, and Temporal caps the
     # Updates in flight per workflow (10 on the dev server): a few in flight keep it busy.
@@ -241,16 +244,7 @@ async def run_import(
     async def send_outreach(chunk: list[Entry]) -> None:
         async with outreach_semaphore:
             contacts = [OutreachContact(journey=e.workflow_id, command=e.command) for e in chunk]
-            try:
-                outcomes = await client.send_outreach(chunk[0].process, contacts)
-                answers = [LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
-                           for e, o in zip(chunk, outcomes, strict=True)]
-            except CommandRefused as error:
-                answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
-            journal.add(answers)
-            progress.advance(len(answers))
-            if on_progress is not None:
-                on_progress(progress.done)
+            await record(chunk, client.send_outreach(chunk[0].process, contacts))
 
     async def run_all(sends) -> None:
         tasks = [asyncio.ensure_future(send) for send in sends]

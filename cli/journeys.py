@@ -138,8 +138,9 @@ class JourneyClient:
                 ],
             )
 
-    async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> list[CommandOutcome]:
-        """Records outreach contacts of one process in one Update of its outreach workflow."""
+    async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> BatchResult:
+        """Records outreach contacts of one process in one Update of its outreach workflow; each
+        is accepted or refused on its own (no journey status: ``status`` is None)."""
         start = WithStartWorkflowOperation(
             OutreachWorkflow.run,
             self._process(process_id).id,
@@ -154,9 +155,10 @@ class JourneyClient:
             )
         except WorkflowUpdateFailedError as error:
             message = str(_refusal(error))
-            return [CommandOutcome(command_id=c.command.effective_id(), accepted=False, error=message,
-                                   rule="batch-refused") for c in contacts]
-        return result.outcomes
+            return BatchResult(status=None, outcomes=[
+                CommandOutcome(command_id=c.command.effective_id(), accepted=False, error=message,
+                               rule="batch-refused") for c in contacts])
+        return BatchResult(status=None, outcomes=result.outcomes)
 
     async def status(self, workflow_id: str) -> JourneyStatus | None:
         return await self.client.get_workflow_handle(workflow_id).query(JourneyWorkflow.status)

@@ -34,7 +34,8 @@ from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
 
 import logs  # noqa: E402
-from cli.importer import by_journey, read_entries, run_import  # noqa: E402
+from cli.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import  # noqa: E402
+from workflows.messages import MAX_BATCH  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
 from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from projections.report import build_report  # noqa: E402
@@ -76,16 +77,19 @@ class CpuMeter:
 async def floor(client: Client, path: Path, journeys_client: JourneyClient, task_queue: str,
                 concurrency: int) -> tuple[float, int]:
     """Drives the bare workflow with the import's grouping: one update-with-start per journey
-    carrying its commands as plain JSON."""
+    carrying its commands as plain JSON, then the outreach contacts in batches to one workflow
+    (as many in flight as the import sends)."""
     entries = read_entries(path, journeys_client).entries
-    groups = by_journey([e for e in entries if e.workflow_id is not None])
+    groups = by_journey([e for e in entries if e.workflow_id is not None and not e.outreach])
+    outreach = [e for e in entries if e.outreach]
     semaphore = asyncio.Semaphore(concurrency)
+    outreach_semaphore = asyncio.Semaphore(OUTREACH_IN_FLIGHT)
 
-    async def one(index: int, group) -> None:
+    async def one(workflow_id: str, group, gate: asyncio.Semaphore) -> None:
         payload = {"commands": [e.command.model_dump(mode="json") for e in group]}
-        async with semaphore:
+        async with gate:
             start = WithStartWorkflowOperation(
-                "BareJourneyWorkflow", {}, id=f"bare-{index}", task_queue=task_queue,
+                "BareJourneyWorkflow", {}, id=workflow_id, task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
             await client.execute_update_with_start_workflow(
@@ -93,7 +97,9 @@ async def floor(client: Client, path: Path, journeys_client: JourneyClient, task
             )
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(i, g) for i, g in enumerate(groups)))
+    await asyncio.gather(*(one(f"bare-{i}", g, semaphore) for i, g in enumerate(groups)))
+    await asyncio.gather(*(one("bare-outreach", outreach[i:i + MAX_BATCH], outreach_semaphore)
+                           for i in range(0, len(outreach), MAX_BATCH)))
     return time.perf_counter() - started, len(groups)
 
 

@@ -79,26 +79,52 @@ async def test_journeys_run_now_replay(dev_env, settings):
                                               "reviewer": "r", "outcome": "inconsistencies",
                                               "reasons": ["SIGNATURE_MISSING"]}}))
         four = credential(rng)
+        four_id = stack.journeys.workflow_id(CommandEnvelope.model_validate(
+            {"process": process.id, "clave": four["clave"],
+             "command": {"kind": "record_credential", "at": at("2020-10-04 10:00").isoformat(), "credential": four}}))
         only_credential = await stack.journeys.send(CommandEnvelope.model_validate(
             {"process": process.id, "clave": four["clave"],
              "command": {"kind": "record_credential", "at": at("2020-10-04 10:00").isoformat(), "credential": four}}))
+        # Outreach: the call that registered the first citizen, and a notice.
+        from domain.commands import RecordOutboundCall, SendAutomatedNotice
+        from workflows.messages import OutreachContact
+
+        filed = CommandEnvelope.model_validate(
+            {"process": process.id, "clave": one["clave"], "command": request(one, when=at("2020-10-01 10:00"))})
+        outreach = await stack.journeys.send_outreach(process.id, [
+            OutreachContact(journey=status.workflow_id, command=RecordOutboundCall(
+                at=at("2020-10-01 10:00"), campaign="C", outcome="registered",
+                request_command_id=filed.command.effective_id())),
+            OutreachContact(journey=four_id, command=SendAutomatedNotice(
+                at=at("2020-10-02 10:00"), campaign="N", channel="email")),
+        ])
+        assert [o.accepted for o in outreach.outcomes] == [True, True]
         # The calendar takes each to the end: included, excluded, closed without request.
         stack.wait_for_projection()
         for milestone in MILESTONE_ORDER:
             await stack.journeys.fire_milestone(process.id, FireMilestone(milestone=milestone))
         ids = (status.workflow_id, batch_id, expired.workflow_id, only_credential.workflow_id,
-               f"calendar-{process.id}")
+               f"calendar-{process.id}", f"outreach-{process.id}")
         stages = [(await stack.journeys.status(wid)).stage for wid in ids[:4]]
         assert stages == ["included", "included", "excluded", "closed_without_request"]
-        histories = [await dev_env.client.get_workflow_handle(wid).fetch_history() for wid in ids]
-    for history in histories:
+        names = ("journey_one_command_per_update_to_included", "journey_batch_to_included",
+                 "journey_subsane_expired_to_excluded", "journey_credential_only_closed", "calendar_every_milestone",
+                 "outreach_batch")
+        # Every run: an included journey's delivery comes to a new run of its workflow.
+        histories: dict[str, object] = {}
+        for name, wid in zip(names, ids, strict=True):
+            runs = [run async for run in dev_env.client.list_workflows(f"WorkflowId = '{wid}'")]
+            runs.sort(key=lambda run: run.start_time)
+            for index, run in enumerate(runs):
+                label = name if index == 0 else f"{name}_then_run_{index + 1}"
+                histories[label] = await dev_env.client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()
+    assert "journey_one_command_per_update_to_included_then_run_2" in histories  # the delivery's run
+    for history in histories.values():
         await replayer().replay_workflow(history)
     if RECORD:
         HISTORIES.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%d")
-        names = ("journey_one_command_per_update_to_included", "journey_batch_to_included",
-                 "journey_subsane_expired_to_excluded", "journey_credential_only_closed", "calendar_every_milestone")
-        for name, history in zip(names, histories, strict=True):
+        for name, history in histories.items():
             path = HISTORIES / f"{name}-{stamp}.json"
             if not path.exists():  # histories are added beside the old ones, never replaced
                 path.write_text(history.to_json(), encoding="utf-8")
