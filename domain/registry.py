@@ -37,10 +37,26 @@ from domain.lists import ListCut
 from domain.outreach import Outreach
 from domain.process import ElectoralProcess
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
-from domain.vault import CitizenVault
+from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
 
 # Commands whose events seal personal data with the citizen's key.
 SEALING_KINDS = frozenset({"record_credential", "file_request"})
+
+
+def key_store(env: Mapping[str, str]) -> SQLiteKeyStore | PostgresKeyStore:
+    """Where the citizens' keys are kept: beside the event store, in the same kind of store."""
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        return PostgresKeyStore(postgres_conninfo(env))
+    dbname = env.get("SQLITE_DBNAME") or ":memory:"
+    return SQLiteKeyStore(":memory:" if dbname == ":memory:" else
+                          str(Path(dbname).with_name(Path(dbname).stem + ".keys.sqlite")))
+
+
+def postgres_conninfo(env: Mapping[str, str]) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env.get("POSTGRES_PORT", "5432"),
+                         user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD", ""))
 
 
 def event_rows(events: list[DomainEventProtocol[UUID]]) -> list[dict[str, Any]]:
@@ -70,12 +86,10 @@ class JourneyRegistry(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(env=env, **kwargs)
         # Per-citizen keys live beside the event store, wrapped under its cipher key.
-        dbname = self.env.get("SQLITE_DBNAME") or ":memory:"
         master = self.env.get("CIPHER_KEY")
         if not master:
             raise ValueError("CIPHER_KEY: the journey registry needs a cipher key (event state and citizen keys)")
-        path = ":memory:" if dbname == ":memory:" else str(Path(dbname).with_name(Path(dbname).stem + ".keys.sqlite"))
-        self.vault = CitizenVault(path, base64.b64decode(master))
+        self.vault = CitizenVault(key_store(self.env), base64.b64decode(master))
 
     def close(self) -> None:
         self.vault.close()

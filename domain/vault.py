@@ -3,7 +3,8 @@
 A journey's personal data (the credential's holder and clave, the address and contact of the
 request) are sealed in its events with a key of its own. Erasing a citizen deletes that key:
 the events stay, so every count stays, but the person's data can no longer be read by anyone.
-Keys are stored wrapped (AES-GCM) under the installation's master key, in their own SQLite file.
+Keys are stored wrapped (AES-GCM) under the installation's master key: in their own SQLite file
+beside an SQLite event store, in a table of the PostgreSQL event store's database.
 """
 
 from __future__ import annotations
@@ -26,42 +27,96 @@ class PersonalDataErased(Exception):
     """The citizen's key was deleted: their personal data are gone."""
 
 
-class CitizenVault:
-    def __init__(self, path: Path | str, master_key: bytes) -> None:
-        self._master = AESGCM(master_key)
-        self._lock = threading.Lock()
+class SQLiteKeyStore:
+    """Wrapped keys in their own SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS citizen_keys (journey_id TEXT PRIMARY KEY, wrapped BLOB, erased_at TEXT)"
         )
-        self._cache: dict[str, AESGCM] = {}
+
+    def get(self, journey_id: str) -> tuple[bytes | None, str | None] | None:
+        row = self._db.execute("SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?",
+                               (journey_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def add(self, journey_id: str, wrapped: bytes) -> None:
+        """Adds a key unless one exists (another writer's wins)."""
+        self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)", (journey_id, wrapped))
+
+    def erase(self, journey_id: str, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (?, NULL, ?) "
+            "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
+            (journey_id, at),
+        )
 
     def close(self) -> None:
         self._db.close()
 
+
+class PostgresKeyStore:
+    """Wrapped keys in a table of the PostgreSQL event store's database."""
+
+    def __init__(self, conninfo: str) -> None:
+        import psycopg
+
+        self._db = psycopg.connect(conninfo, autocommit=True)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS citizen_keys (journey_id TEXT PRIMARY KEY, wrapped BYTEA, erased_at TEXT)"
+        )
+
+    def get(self, journey_id: str) -> tuple[bytes | None, str | None] | None:
+        row = self._db.execute("SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = %s",
+                               (journey_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def add(self, journey_id: str, wrapped: bytes) -> None:
+        self._db.execute("INSERT INTO citizen_keys (journey_id, wrapped) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (journey_id, wrapped))
+
+    def erase(self, journey_id: str, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (%s, NULL, %s) "
+            "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
+            (journey_id, at),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CitizenVault:
+    def __init__(self, store: SQLiteKeyStore | PostgresKeyStore, master_key: bytes) -> None:
+        self._master = AESGCM(master_key)
+        self._lock = threading.Lock()
+        self._store = store
+        self._cache: dict[str, AESGCM] = {}
+
+    def close(self) -> None:
+        self._store.close()
+
     def _key(self, journey_id: str, *, create: bool) -> AESGCM | None:
-        if journey_id in self._cache:
-            return self._cache[journey_id]
         with self._lock:
-            row = self._db.execute(
-                "SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)
-            ).fetchone()
+            # The erasure is read every time: another process (the CLI) may have erased the
+            # key since this one cached it.
+            row = self._store.get(journey_id)
             if row is not None and row[1] is not None:
+                self._cache.pop(journey_id, None)
                 raise PersonalDataErased(journey_id)
+            if journey_id in self._cache:
+                return self._cache[journey_id]
             if row is None:
                 if not create:
                     return None
                 key = AESGCM.generate_key(bit_length=256)
                 nonce = os.urandom(NONCE)
-                wrapped = nonce + self._master.encrypt(nonce, key, journey_id.encode())
-                # Another writer may have created it first: theirs wins, read it back.
-                self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)",
-                                 (journey_id, wrapped))
-                row = self._db.execute(
-                    "SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?", (journey_id,)
-                ).fetchone()
-            wrapped = row[0]
+                self._store.add(journey_id, nonce + self._master.encrypt(nonce, key, journey_id.encode()))
+                row = self._store.get(journey_id)
+                assert row is not None
+            wrapped = bytes(row[0])
             cipher = AESGCM(self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode()))
             self._cache[journey_id] = cipher
             return cipher
@@ -87,8 +142,4 @@ class CitizenVault:
     def erase(self, journey_id: str, at: datetime) -> None:
         with self._lock:
             self._cache.pop(journey_id, None)
-            self._db.execute(
-                "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (?, NULL, ?) "
-                "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
-                (journey_id, at.isoformat()),
-            )
+            self._store.erase(journey_id, at.isoformat())
