@@ -14,6 +14,8 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,6 +23,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     data_dir: Path = Field(default=Path("data"))
+    persistence: Literal["sqlite", "postgres"] = Field(
+        default="sqlite", description="where the event store, the citizens' keys and the projections live")
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "lnere"
+    postgres_password: str | None = Field(default=None, repr=False)
+    postgres_dbname: str = "lnere"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "lnere-journeys"
@@ -109,12 +118,31 @@ class Settings(BaseModel):
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        cipher = {
+            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+            "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
+        }
+        if self.persistence == "postgres":
+            return {**self.postgres_env(), **cipher}
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.events_db),
             "SQLITE_LOCK_TIMEOUT": "30",
-            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
-            "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
+            **cipher,
+        }
+
+    def postgres_env(self) -> dict[str, str]:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.postgres_dbname,
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password or "",
+            # A worker runs activities on a thread pool: one connection each, and some to spare.
+            "POSTGRES_POOL_SIZE": str(self.max_concurrent_activities + 4),
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_LOCK_TIMEOUT": "30",
         }
 
     def projection_db(self, projection_name: str) -> Path:

@@ -24,7 +24,9 @@ from zoneinfo import ZoneInfo
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL
 
 from domain.journey import Journey
 from domain.outreach import Outreach
@@ -54,67 +56,79 @@ _POSITION_COLUMN = {Stage.LISTED_FOR_REVIEW: "listed_position", Stage.INCLUDED: 
 INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel")
 
 
-class JourneyCountsView(SQLiteTrackingRecorder):
-    """The materialised view, in its own SQLite file."""
+def view_tables(postgres: bool = False) -> list[str]:
+    """The view's tables (SQLite, or PostgreSQL)."""
+    without_rowid = "" if postgres else " WITHOUT ROWID"
+    position = "BIGINT" if postgres else "INTEGER"
+    return [
+        "CREATE TABLE IF NOT EXISTS journeys ("
+        " journey_id TEXT PRIMARY KEY,"
+        " process_id TEXT NOT NULL,"
+        " workflow_id TEXT NOT NULL,"
+        " timezone TEXT NOT NULL,"
+        " stage TEXT,"
+        " analysis_status TEXT,"
+        " filed_day TEXT,"
+        " state_of_reference TEXT,"
+        " country TEXT,"
+        " modality TEXT,"
+        " channel TEXT,"
+        " credential_kind TEXT,"
+        " in_review_since TEXT,"  # business time (UTC ISO) it last entered review
+        " reviews INTEGER NOT NULL DEFAULT 0,"  # times it entered review: >1 is a re-review
+        # Event-log positions of entering the list for review and the definitive list, so a
+        # list can be cut as it stood at any position; why a journey was excluded.
+        f" listed_position {position},"
+        f" included_position {position},"
+        " excluded_reason TEXT)",
+        "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
+        "CREATE INDEX IF NOT EXISTS journeys_in_review ON journeys (process_id, stage, in_review_since, journey_id)",
+        "CREATE TABLE IF NOT EXISTS counts ("
+        " process_id TEXT NOT NULL,"
+        " day TEXT NOT NULL,"
+        " dimension TEXT NOT NULL,"
+        " key TEXT NOT NULL,"
+        " n INTEGER NOT NULL,"
+        f" PRIMARY KEY (process_id, dimension, key, day)){without_rowid}",
+        "CREATE TABLE IF NOT EXISTS totals ("
+        " process_id TEXT NOT NULL,"
+        " dimension TEXT NOT NULL,"
+        " key TEXT NOT NULL,"
+        " n INTEGER NOT NULL,"
+        f" PRIMARY KEY (process_id, dimension, key)){without_rowid}",
+    ]
+
+
+class _Queries:
+    """The view's reads and writes, written once for SQLite and PostgreSQL: SQL with ``?``
+    placeholders, run through ``_transaction`` (which adapts them for PostgreSQL)."""
 
     # A view whose tables change gets a new file, rebuilt from the event log by the runner.
     VERSION = 2
+    tracking_table = "tracking"
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS journeys ("
-            " journey_id TEXT PRIMARY KEY,"
-            " process_id TEXT NOT NULL,"
-            " workflow_id TEXT NOT NULL,"
-            " timezone TEXT NOT NULL,"
-            " stage TEXT,"
-            " analysis_status TEXT,"
-            " filed_day TEXT,"
-            " state_of_reference TEXT,"
-            " country TEXT,"
-            " modality TEXT,"
-            " channel TEXT,"
-            " credential_kind TEXT,"
-            " in_review_since TEXT,"  # business time (UTC ISO) it last entered review
-            " reviews INTEGER NOT NULL DEFAULT 0,"  # times it entered review: >1 is a re-review
-            # Event-log positions of entering the list for review and the definitive list, so a
-            # list can be cut as it stood at any position; why a journey was excluded.
-            " listed_position INTEGER,"
-            " included_position INTEGER,"
-            " excluded_reason TEXT)",
-            "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
-            "CREATE INDEX IF NOT EXISTS journeys_in_review ON journeys (process_id, stage, in_review_since, journey_id)",
-            "CREATE TABLE IF NOT EXISTS counts ("
-            " process_id TEXT NOT NULL,"
-            " day TEXT NOT NULL,"
-            " dimension TEXT NOT NULL,"
-            " key TEXT NOT NULL,"
-            " n INTEGER NOT NULL,"
-            " PRIMARY KEY (process_id, dimension, key, day)) WITHOUT ROWID",
-            "CREATE TABLE IF NOT EXISTS totals ("
-            " process_id TEXT NOT NULL,"
-            " dimension TEXT NOT NULL,"
-            " key TEXT NOT NULL,"
-            " n INTEGER NOT NULL,"
-            " PRIMARY KEY (process_id, dimension, key)) WITHOUT ROWID",
-        ]
+    def _transaction(self, commit: bool):
+        return self.datastore.transaction(commit=commit)
+
+    @staticmethod
+    def _raw(c):
+        return getattr(c, "raw", c)
 
     # -- writing (each call is one transaction with its tracking record, or part of a batch) --
 
-    _batch_cursor: SQLiteCursor | None = None
+    _batch_cursor: Any = None
     _batch_tracking: Tracking | None = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Writes the events processed inside it in one transaction, with the tracking record
         of the last one: all of them count, or none (the runner resumes before the first)."""
-        with self.datastore.transaction(commit=True) as c:
+        with self._transaction(commit=True) as c:
             self._batch_cursor, self._batch_tracking = c, None
             try:
                 yield
                 if self._batch_tracking is not None:
-                    self._insert_tracking(c, self._batch_tracking)
+                    self._insert_tracking(self._raw(c), self._batch_tracking)
             finally:
                 self._batch_cursor, self._batch_tracking = None, None
 
@@ -125,14 +139,14 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             super().insert_tracking(tracking)
 
     @contextmanager
-    def _writing(self, tracking: Tracking) -> Iterator[SQLiteCursor]:
+    def _writing(self, tracking: Tracking) -> Iterator[Any]:
         if self._batch_cursor is not None:
             yield self._batch_cursor
             self._batch_tracking = tracking
         else:
-            with self.datastore.transaction(commit=True) as c:
+            with self._transaction(commit=True) as c:
                 yield c
-                self._insert_tracking(c, tracking)
+                self._insert_tracking(self._raw(c), tracking)
 
     def record(
         self,
@@ -206,19 +220,20 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         with self._writing(tracking) as c:
             if journey_id is not None:
                 c.execute("SELECT process_id, timezone FROM journeys WHERE journey_id = ?", (journey_id,))
-                process_id, timezone = c.fetchone()
+                row = c.fetchone()
+                process_id, timezone = row["process_id"], row["timezone"]
             self._add(c, process_id, at.astimezone(_zone(timezone)).date().isoformat(), dimension, key, +1)
 
     @staticmethod
-    def _add(c: SQLiteCursor, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
+    def _add(c: Any, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
         c.execute(
             "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = n + excluded.n",
+            "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n",
             (process_id, day, dimension, key, delta),
         )
         c.execute(
             "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = n + excluded.n",
+            "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = totals.n + excluded.n",
             (process_id, dimension, key, delta),
         )
 
@@ -239,8 +254,9 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             sql = "SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ? AND day <= ? GROUP BY dimension, key"
             params = [process_id, as_of.isoformat()]
         result: dict[str, dict[str, int]] = defaultdict(dict)
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT MAX(notification_id) AS n FROM tracking WHERE application_name = ?", ("journeys",))
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT MAX(notification_id) AS n FROM {self.tracking_table} WHERE application_name = ?",
+                      ("journeys",))
             position = c.fetchone()["n"] or 0
             c.execute(sql, params)
             for row in c.fetchall():
@@ -255,7 +271,7 @@ class JourneyCountsView(SQLiteTrackingRecorder):
         if as_of is not None:
             sql += " AND day <= ?"
             params.append(as_of.isoformat())
-        with self.datastore.transaction(commit=False) as c:
+        with self._transaction(commit=False) as c:
             c.execute(sql + " GROUP BY day ORDER BY day", params)
             return {row["day"]: row["n"] for row in c.fetchall() if row["n"]}
 
@@ -271,7 +287,7 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             if value is not None:
                 sql += f" AND {name} = ?"
                 params.append(value)
-        with self.datastore.transaction(commit=False) as c:
+        with self._transaction(commit=False) as c:
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]
 
@@ -300,7 +316,7 @@ class JourneyCountsView(SQLiteTrackingRecorder):
             params.extend(after)
         sql += " ORDER BY in_review_since, journey_id LIMIT ?"
         params.append(limit)
-        with self.datastore.transaction(commit=False) as c:
+        with self._transaction(commit=False) as c:
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]
 
@@ -309,13 +325,50 @@ class JourneyCountsView(SQLiteTrackingRecorder):
     ) -> list[tuple[str, str]]:
         """A page of (journey_id, workflow_id) in the given stages, in id order within [after, below)."""
         marks = ",".join("?" * len(stages))
-        with self.datastore.transaction(commit=False) as c:
+        with self._transaction(commit=False) as c:
             c.execute(
                 f"SELECT journey_id, workflow_id FROM journeys WHERE process_id = ? AND stage IN ({marks}) "
                 "AND journey_id > ? AND journey_id < ? ORDER BY journey_id LIMIT ?",
                 (process_id, *stages, after, below, limit),
             )
             return [(row["journey_id"], row["workflow_id"]) for row in c.fetchall()]
+
+
+class JourneyCountsView(_Queries, SQLiteTrackingRecorder):
+    """The materialised view, in its own SQLite file."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *view_tables()]
+
+
+class _PostgresCursor:
+    """A psycopg cursor that takes the view's ``?`` placeholders."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params=()) -> None:
+        self.raw.execute(sql.replace("?", "%s"), params)
+
+    def fetchone(self):
+        return self.raw.fetchone()
+
+    def fetchall(self):
+        return self.raw.fetchall()
+
+
+class PostgresJourneyCountsView(_Queries, PostgresTrackingRecorder):
+    """The materialised view, in tables of a PostgreSQL database."""
+
+    def __init__(self, datastore, **kwargs: Any) -> None:
+        super().__init__(datastore, tracking_table_name="journey_counts_tracking", **kwargs)
+        self.tracking_table = f"{datastore.schema}.journey_counts_tracking"
+        self.sql_create_statements.extend(SQL(statement) for statement in view_tables(postgres=True))
+
+    @contextmanager
+    def _transaction(self, commit: bool):
+        with self.datastore.transaction(commit=commit) as raw:
+            yield _PostgresCursor(raw)
 
 
 @lru_cache(maxsize=64)

@@ -1,4 +1,5 @@
-"""A polling subscription for eventsourcing's SQLite recorder, which has no ``subscribe()``.
+"""A polling subscription for eventsourcing's SQLite recorder, which has no ``subscribe()``,
+and for its PostgreSQL recorder, so that a lost notification never stalls a projection.
 
 ``PollingSQLiteApplicationRecorder`` is selected with the environment variable
 ``APPLICATION_RECORDER_TOPIC`` so that eventsourcing's own ``ProjectionRunner`` can follow an
@@ -13,6 +14,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from eventsourcing.persistence import Notification, Subscription
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 POLL_INTERVAL_ENV = "LNERE_PROJECTION_POLL_INTERVAL"
@@ -80,4 +82,15 @@ class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return PollingSubscription(self, gt=gt, topics=topics, poll_interval=interval)
 
 
+class PollingPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL has LISTEN/NOTIFY, but a notification lost (a dropped connection, a restarted
+    server) must not stall a projection: polling never depends on one. Inserts lock the table,
+    so ids commit in order and reading after the last id misses nothing."""
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
+        interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2"))
+        return PollingSubscription(self, gt=gt, topics=topics, poll_interval=interval)
+
+
 RECORDER_TOPIC = f"{__name__}:PollingSQLiteApplicationRecorder"
+POSTGRES_RECORDER_TOPIC = f"{__name__}:PollingPostgresApplicationRecorder"

@@ -1,4 +1,5 @@
-"""Runs the projections over the journey registry's event log until stopped.
+"""Runs the projections over the journey registry's event log until stopped. One runner per
+projection works at a time (``RunnerLock``); others wait on standby.
 
 ``python -m projections.runner`` (started by ``lnere up``). Events are applied in batches:
 all the events available (up to 1,000) in one transaction with the tracking record of the
@@ -19,8 +20,8 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 import logs
 from domain.registry import JourneyRegistry
-from projections.journey_counts import JourneyCountsProjection, JourneyCountsView
-from projections.polling import POLL_INTERVAL_ENV, RECORDER_TOPIC
+from projections.journey_counts import JourneyCountsProjection, JourneyCountsView, PostgresJourneyCountsView
+from projections.polling import POLL_INTERVAL_ENV, POSTGRES_RECORDER_TOPIC, RECORDER_TOPIC
 from settings import Settings
 
 log = logs.get_logger("lnere.projections")
@@ -29,6 +30,8 @@ log = logs.get_logger("lnere.projections")
 def runner_env(settings: Settings) -> dict[str, str]:
     name = JourneyCountsProjection.name.upper()
     env = settings.event_store_env()
+    if settings.persistence == "postgres":
+        return {**env, "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC}
     env.update(
         {
             "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
@@ -40,13 +43,71 @@ def runner_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+class RunnerLock:
+    """Only one runner per projection works; another waits on standby and takes over when the
+    first stops or dies. SQLite: an exclusive ``flock`` on a file beside the view (released by
+    the kernel when the process dies). PostgreSQL: a session advisory lock (released when its
+    connection ends)."""
+
+    KEY = 0x6C6E657265  # "lnere"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._file = None
+        self._connection = None
+
+    def try_acquire(self) -> bool:
+        if self.settings.persistence == "postgres":
+            import psycopg
+
+            from domain.registry import postgres_conninfo
+
+            if self._connection is None:
+                self._connection = psycopg.connect(postgres_conninfo(self.settings.postgres_env()), autocommit=True)
+            return bool(self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()[0])
+        import fcntl
+
+        if self._file is None:
+            self._file = open(view_path(self.settings).with_suffix(".lock"), "a")  # noqa: SIM115
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def acquire(self, stopped: threading.Event | None = None, interval: float = 1.0) -> bool:
+        """Waits for the lock (False if ``stopped`` is set first)."""
+        waited = False
+        while not self.try_acquire():
+            if not waited:
+                log.info("another projection runner is working: on standby")
+                waited = True
+            if stopped is not None and stopped.wait(interval):
+                return False
+            if stopped is None:
+                time.sleep(interval)
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class BatchingProjectionRunner:
     """Like eventsourcing's ``ProjectionRunner`` (same surface: ``view``, ``run_forever``,
     ``is_interrupted``, context manager), but applies each batch of available events in one
     transaction: one commit per batch instead of per event."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stopped: threading.Event | None = None) -> None:
         os.environ.setdefault(POLL_INTERVAL_ENV, str(settings.projection_poll_interval))
+        settings.projections_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunnerLock(settings)
+        if not self.lock.acquire(stopped):
+            raise InterruptedError("stopped while on standby")
         self.app = JourneyRegistry(env=runner_env(settings))
         self.view = open_view(settings)
         self.projection = JourneyCountsProjection(view=self.view)
@@ -63,6 +124,7 @@ class BatchingProjectionRunner:
         self.subscription.stop()
         self._thread.join(timeout=30)
         self.app.close()
+        self.lock.release()
 
     def run_forever(self, timeout: float | None = None) -> None:
         """Waits until stopped by an error (re-raised here) or for ``timeout`` seconds."""
@@ -83,8 +145,9 @@ class BatchingProjectionRunner:
             self.is_interrupted.set()
 
 
-def start_runner(settings: Settings) -> BatchingProjectionRunner:
-    return BatchingProjectionRunner(settings).__enter__()
+def start_runner(settings: Settings, stopped: threading.Event | None = None) -> BatchingProjectionRunner:
+    """Starts a runner once it holds the projection's lock (waiting on standby until then)."""
+    return BatchingProjectionRunner(settings, stopped).__enter__()
 
 
 def view_path(settings: Settings) -> Path:
@@ -95,6 +158,17 @@ def view_path(settings: Settings) -> Path:
 
 def open_view(settings: Settings) -> JourneyCountsView:
     """A reader of the projection's view (dashboards, reports, the milestone fan-out)."""
+    if settings.persistence == "postgres":
+        from eventsourcing.postgres import PostgresDatastore
+
+        env = settings.postgres_env()
+        datastore = PostgresDatastore(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], pool_size=8, max_overflow=8,
+        )
+        view = PostgresJourneyCountsView(datastore)
+        view.create_table()
+        return view
     view = JourneyCountsView(SQLiteDatastore(str(view_path(settings)), lock_timeout=30))
     view.create_table()
     return view
@@ -136,7 +210,11 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runner = start_runner(settings)
+    try:
+        runner = start_runner(settings, stop)
+    except InterruptedError:
+        log.info("projection runner stopped on standby")
+        return
     log.info("projection runner started", projection=JourneyCountsProjection.name, position=runner.view.position())
     last = -1
     try:

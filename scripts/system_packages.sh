@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests need, installed when missing: chromium (the dashboard's browser
-# test drives /usr/bin/chromium; nothing downloads a browser).
+# test drives /usr/bin/chromium; nothing downloads a browser) and PostgreSQL 15 (the suite's
+# PostgreSQL run starts its own cluster from /usr/lib/postgresql/15/bin).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -71,9 +71,46 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+# LNERE_TEST_BACKEND=postgres runs the suite with the event store, the citizens' keys and the
+# projections in a real PostgreSQL 15 cluster that the tests start themselves (one database per
+# test); the default is SQLite files.
+BACKEND = os.environ.get("LNERE_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    if BACKEND != "postgres":
+        yield None
+        return
+    from cli.postgres_cluster import PostgresCluster
+    from cli.stack import free_port
+
+    import shutil
+    import tempfile
+
+    # Not under pytest's own temporary folder: that one is readable by root only, and the
+    # cluster runs as the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="lnere-pg-"))
+    cluster = PostgresCluster(folder, free_port()).start()
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def backend_settings(cluster) -> dict:
+    """The settings that put a test's stores in the backend under test."""
+    if cluster is None:
+        return {}
+    name = f"lnere_{uuid.uuid4().hex[:12]}"
+    cluster.create_database(name)
+    return {"persistence": "postgres", "postgres_port": cluster.port, "postgres_user": "postgres",
+            "postgres_dbname": name}
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, postgres_cluster) -> Settings:
     return Settings(
+        **backend_settings(postgres_cluster),
         data_dir=tmp_path / "data",
         task_queue=f"lnere-test-{uuid.uuid4()}",
         journey_key=secrets.token_hex(32),
