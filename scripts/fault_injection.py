@@ -134,7 +134,9 @@ async def main(journeys: int, faults: int, seed: int) -> int:
         data = Path(tmp) / "data"
         data.mkdir()
         port, ui_port = free_port(), free_port()
-        settings = Settings(data_dir=data, temporal_address=f"{HOST}:{port}", task_queue=f"faults-{uuid.uuid4()}")
+        # The backend (SQLite, or PostgreSQL with LNERE_PERSISTENCE and LNERE_POSTGRES_*) from the environment.
+        settings = Settings.from_env(data_dir=data, temporal_address=f"{HOST}:{port}",
+                                     task_queue=f"faults-{uuid.uuid4()}")
         converter = settings.data_converter()  # writes the secrets before the children read them
         env = {**os.environ, "LNERE_DATA_DIR": str(data), "LNERE_TEMPORAL_ADDRESS": settings.temporal_address,
                "LNERE_TASK_QUEUE": settings.task_queue, "LNERE_LOG_LEVEL": "WARNING",

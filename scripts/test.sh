@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# README command 2: install (first time) and run every test against real components.
+# README command 2: install (first time) and run every test against real components, once with
+# the SQLite stores and once with PostgreSQL 15 (LNERE_TEST_BACKEND=sqlite or =postgres runs
+# only that one). Arguments go to pytest.
 #
 # Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
 # finished (sdk-python #300). pytest's own exit status is written to a file by
@@ -11,15 +13,29 @@ bash scripts/system_packages.sh || exit 1
 bash scripts/setup.sh || exit 1
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT
-LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest "$@"
-rc=$?
-recorded=$(cat "$status_file" 2>/dev/null || true)
-if [ "$rc" -ge 128 ] && [ -n "$recorded" ]; then
-  echo "pytest finished with status $recorded; the interpreter then died with $rc at exit (sdk-python #300): the verdict is pytest's status."
-  rc=$recorded
-fi
-if [ "$rc" -eq 5 ]; then
-  echo "no test was collected: that is a failure"
-  rc=1
-fi
-exit "$rc"
+
+run_suite() {
+  local backend=$1
+  shift
+  : > "$status_file"
+  echo "== tests with the $backend backend =="
+  LNERE_TEST_BACKEND="$backend" LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest "$@"
+  local rc=$?
+  local recorded
+  recorded=$(cat "$status_file" 2>/dev/null || true)
+  if [ "$rc" -ge 128 ] && [ -n "$recorded" ]; then
+    echo "pytest finished with status $recorded; the interpreter then died with $rc at exit (sdk-python #300): the verdict is pytest's status."
+    rc=$recorded
+  fi
+  if [ "$rc" -eq 5 ]; then
+    echo "no test was collected: that is a failure"
+    rc=1
+  fi
+  return "$rc"
+}
+
+verdict=0
+for backend in ${LNERE_TEST_BACKEND:-sqlite postgres}; do
+  run_suite "$backend" "$@" || verdict=1
+done
+exit "$verdict"

@@ -107,6 +107,11 @@ def backend_settings(cluster) -> dict:
             "postgres_dbname": name}
 
 
+def backend_env(cluster) -> dict[str, str]:
+    """The same, as the environment of a process the test starts (lnere up, scripts)."""
+    return {f"LNERE_{name.upper()}": str(value) for name, value in backend_settings(cluster).items()}
+
+
 @pytest.fixture
 def settings(tmp_path: Path, postgres_cluster) -> Settings:
     return Settings(

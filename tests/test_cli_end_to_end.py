@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cli.stack import free_port
+from tests.conftest import backend_env
 from tests.citizens import at, credential, request
 
 LNERE = [sys.executable, "-m", "cli.main"]
@@ -25,11 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class Stack:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, backend: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.port, self.ui_port, self.codec_port, self.api_port = free_port(), free_port(), free_port(), free_port()
         self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
-                    "LNERE_PROJECTION_POLL_INTERVAL": "0.05"}
+                    "LNERE_PROJECTION_POLL_INTERVAL": "0.05", **(backend or {})}
         self.process: subprocess.Popen | None = None
 
     def up(self) -> None:
@@ -64,17 +65,18 @@ class Stack:
         deadline = time.monotonic() + 30
         while True:
             report = self.json("report", "--as-of", as_of, "--format", "json")
-            head = _event_log_head(self.data_dir)
+            head = _event_log_head(self.env)
             if report["log_position"] >= head or time.monotonic() > deadline:
                 return report
             time.sleep(0.1)
 
 
-def _event_log_head(data_dir: Path) -> int:
-    import sqlite3
+def _event_log_head(env: dict[str, str]) -> int:
+    from projections.runner import event_log_head
+    from settings import Settings
 
-    with sqlite3.connect(data_dir / "events.sqlite") as db:
-        return db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
+    fields = {name[len("LNERE_"):].lower(): value for name, value in env.items() if name.startswith("LNERE_")}
+    return event_log_head(Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields}))
 
 
 def _update_payloads(stack: Stack, workflow_id: str):
@@ -114,8 +116,9 @@ def _through_codec_endpoint(stack: Stack, payloads):
 
 
 @pytest.fixture
-def stack(tmp_path):
-    s = Stack(tmp_path / "data")
+def stack(tmp_path, postgres_cluster):
+    s = Stack(tmp_path / "data", backend_env(postgres_cluster))
+    s.cluster = postgres_cluster
     s.up()
     yield s
     if s.process and s.process.poll() is None:
@@ -242,7 +245,11 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     for secret in personal:
         assert secret not in logs
     files = [p for p in stack.data_dir.rglob("*") if p.is_file() and p.name != "secrets.json"]
-    assert {p.name for p in files} >= {"temporal.db", "events.sqlite", "journey_counts.v2.sqlite"}
+    if stack.cluster is None:
+        assert {p.name for p in files} >= {"temporal.db", "events.sqlite", "journey_counts.v2.sqlite"}
+    else:  # the event store, the keys and the view are in the PostgreSQL cluster's files
+        assert {p.name for p in files} >= {"temporal.db"}
+        files += [p for p in stack.cluster.data.rglob("*") if p.is_file()]
     for path in files:
         content = path.read_bytes()
         for secret in personal:

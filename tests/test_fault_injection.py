@@ -5,19 +5,22 @@ against a recount from the event log."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import backend_env
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_kill_9_of_every_component_loses_and_duplicates_nothing():
+def test_kill_9_of_every_component_loses_and_duplicates_nothing(postgres_cluster):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "fault_injection.py"), "--journeys", "300", "--faults", "3",
          "--seed", "3"],
-        capture_output=True, text=True, timeout=900, cwd=REPO,
+        capture_output=True, text=True, timeout=900, cwd=REPO, env={**os.environ, **backend_env(postgres_cluster)},
     )
     table = dict(re.findall(r"^\s*(\S.*?)\s{2,}(\d+(?:\.\d+)?)$", result.stdout, re.MULTILINE))
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
