@@ -1,7 +1,7 @@
 """Fault injection: an import under kill -9 of the worker, the projection runner and the
 Temporal dev server, then an audit of every journey.
 
-    .venv/bin/python scripts/fault_injection.py [--journeys 1000] [--faults 9] [--seed 1]
+    .venv/bin/python scripts/fault_injection.py [--journeys 1000] [--faults 9] [--seed 1] [--workers 1]
 
 Starts the stack as ``lnere up`` does (dev server on an SQLite file, worker, projection runner,
 each its own process), imports the first N citizens of the seed scenario, and meanwhile kills
@@ -128,7 +128,7 @@ async def chaos(components: dict[str, Component], faults: int, rng: random.Rando
         await asyncio.to_thread(component.start)
 
 
-async def main(journeys: int, faults: int, seed: int) -> int:
+async def main(journeys: int, faults: int, seed: int, workers: int = 1) -> int:
     logs.configure("ERROR")
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="lnere-faults-") as tmp:
@@ -145,7 +145,10 @@ async def main(journeys: int, faults: int, seed: int) -> int:
         components = {
             "temporal server": Component("temporal", temporal_server_command(
                 settings.temporal_db, HOST, port, ui_port, settings.temporal_namespace), env, port),
-            "worker": Component("worker", [sys.executable, "-m", "worker"], env),
+            # Several worker processes share the task queue: each fault kills one of them.
+            **({"worker": Component("worker", [sys.executable, "-m", "worker"], env)} if workers == 1 else
+               {f"worker {i}": Component(f"worker-{i}", [sys.executable, "-m", "worker"], env)
+                for i in range(1, workers + 1)}),
             "projection runner": Component("projections", [sys.executable, "-m", "projections.runner"], env),
         }
         # The first N citizens of the seed scenario.
@@ -239,7 +242,8 @@ if __name__ == "__main__":
     parser.add_argument("--journeys", type=int, default=1000)
     parser.add_argument("--faults", type=int, default=9)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the task queue")
     args = parser.parse_args()
-    code = asyncio.run(main(args.journeys, args.faults, args.seed))
+    code = asyncio.run(main(args.journeys, args.faults, args.seed, args.workers))
     sys.stdout.flush()
     os._exit(code)  # skip interpreter finalization (sdk-python #300)

@@ -32,3 +32,19 @@ def test_kill_9_of_every_component_loses_and_duplicates_nothing(postgres_cluster
                         "commands refused"):
         assert table[discrepancy] == "0", (discrepancy, table)
     assert "RESULT: no discrepancies" in result.stdout
+
+
+def test_two_workers_share_the_journeys_and_losing_one_loses_nothing(postgres_cluster):
+    """Two worker processes on one task queue; the chaos kills each of them once (and the
+    runner and the server) while the import runs; every journey ends as its commands imply."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "fault_injection.py"), "--journeys", "200", "--faults", "4",
+         "--seed", "4", "--workers", "2"],
+        capture_output=True, text=True, timeout=900, cwd=REPO, env={**os.environ, **backend_env(postgres_cluster)},
+    )
+    table = dict(re.findall(r"^\s*(\S.*?)\s{2,}(\d+(?:\.\d+)?)$", result.stdout, re.MULTILINE))
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert table["kill -9 worker 1"] == "1" and table["kill -9 worker 2"] == "1", table
+    for discrepancy in ("events lost", "events duplicated", "journeys with other events than their commands imply",
+                        "journeys in another stage than expected", "projection differs from the recount"):
+        assert table[discrepancy] == "0", (discrepancy, table)
