@@ -173,7 +173,8 @@ class _Queries:
                 )
             if filed is not None or stage is not None or analysis is not None:
                 c.execute(
-                    "SELECT process_id, timezone, stage, analysis_status FROM journeys WHERE journey_id = ?",
+                    "SELECT process_id, timezone, stage, analysis_status, state_of_reference, modality "
+                    "FROM journeys WHERE journey_id = ?",
                     (journey_id,),
                 )
                 row = c.fetchone()
@@ -196,9 +197,7 @@ class _Queries:
                     c.execute(f"UPDATE journeys SET {_POSITION_COLUMN[stage]} = ? WHERE journey_id = ?",
                               (tracking.notification_id, journey_id))
                 if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
-                    c.execute("SELECT state_of_reference, modality FROM journeys WHERE journey_id = ?", (journey_id,))
-                    placed = c.fetchone()
-                    self._add(c, process_id, day, "definitive", f"{placed['state_of_reference']}|{placed['modality']}", +1)
+                    self._add(c, process_id, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
                 if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
                     c.execute("UPDATE journeys SET excluded_reason = ? WHERE journey_id = ?", (reason, journey_id))
                     self._add(c, process_id, day, "exclusion", reason or "UNKNOWN", +1)
