@@ -33,6 +33,12 @@ class Settings(BaseModel):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "lnere-journeys"
+    # A Temporal cluster or Temporal Cloud: mTLS client certificate and key (PEM files), or an
+    # API key (Temporal Cloud; TLS is then on); a private CA's certificate for a self-hosted cluster.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: str | None = Field(default=None, repr=False)
     temporal_ui_port: int = 8233
     processes_dir: Path | None = None
     journey_key: str | None = Field(default=None, repr=False)
@@ -52,6 +58,9 @@ class Settings(BaseModel):
                                  description="module:Class of the internet voting system adapter")
     projection_poll_interval: float = 0.2
     max_concurrent_activities: int = 32
+    max_cached_workflows: int = Field(
+        default=1000, ge=0, description="journeys a worker keeps in memory between their tasks (sticky cache): "
+        "bounds the worker's memory however many journeys are open; an evicted journey replays when it wakes")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -109,6 +118,21 @@ class Settings(BaseModel):
     def journey_key_bytes(self) -> bytes:
         return bytes.fromhex(self.journey_key or self._stored_secrets["journey_key"])
 
+    def temporal_tls(self):
+        """The client's TLS: None (plain, the embedded dev server), True (system roots: an API
+        key), or a TLSConfig with the client certificate and/or CA."""
+        from temporalio.service import TLSConfig
+
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("LNERE_TEMPORAL_TLS_CERT and LNERE_TEMPORAL_TLS_KEY go together")
+        if self.temporal_tls_cert is None and self.temporal_tls_ca is None:
+            return True if self.temporal_api_key else None
+        return TLSConfig(
+            client_cert=self.temporal_tls_cert.read_bytes() if self.temporal_tls_cert else None,
+            client_private_key=self.temporal_tls_key.read_bytes() if self.temporal_tls_key else None,
+            server_root_ca_cert=self.temporal_tls_ca.read_bytes() if self.temporal_tls_ca else None,
+        )
+
     def data_converter(self):
         """Temporal's data converter: pydantic, with payloads encrypted (AES-GCM)."""
         from payload_codec import data_converter
@@ -119,7 +143,8 @@ class Settings(BaseModel):
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cipher = {
-            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+            "CIPHER_TOPIC": "domain.event_codec:EventCipher",
+            "TRANSCODER_TOPIC": "domain.event_codec:EventTranscoder",
             "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
         }
         if self.persistence == "postgres":
