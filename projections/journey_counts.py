@@ -6,14 +6,15 @@ was filed, and a change of analysis status or stage moves one unit from the old 
 one on the day it happened. A report as of day D sums the deltas up to D, so its cost grows
 with days × keys, not with journeys; the same changes also go to running totals, so the live
 figures (as of now) read one row per key. Each journey's row carries what the review inbox
-filters and sorts on (no personal data). An event's view update and its tracking record are
-written in one SQLite transaction (or a batch of events' updates and the last one's tracking
-record, see ``JourneyCountsView.batch``), so a restarted runner never counts an event twice.
+filters and sorts on (no personal data). A batch of events is applied in memory (each journey
+row read once, each count key's net change summed) and written in one transaction with the
+tracking record of its last event (``batch``; a single event is a batch of one), so a
+restarted runner never counts an event twice, and a rebuild writes each key once per batch.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -23,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from domain.journey import Journey
@@ -99,6 +101,29 @@ def view_tables(postgres: bool = False) -> list[str]:
     ]
 
 
+JOURNEY_COLUMNS = (
+    "journey_id", "process_id", "workflow_id", "timezone", "stage", "analysis_status", "filed_day",
+    "state_of_reference", "country", "modality", "channel", "credential_kind", "in_review_since", "reviews",
+    "listed_position", "included_position", "excluded_reason",
+)
+
+
+class _Batch:
+    """A batch's changes before they are written: the journey rows it touched (read once) and
+    the net change of each count key."""
+
+    def __init__(self) -> None:
+        self.cursor: Any = None
+        self.tracking: Tracking | None = None
+        self.journeys: dict[str, dict[str, Any]] = {}
+        self.inserted: dict[str, None] = {}  # in the order the journeys started
+        self.updated: set[str] = set()
+        self.counts: Counter[tuple[str, str, str, str]] = Counter()
+
+    def add(self, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
+        self.counts[(process_id, day, dimension, key)] += delta
+
+
 class _Queries:
     """The view's reads and writes, written once for SQLite and PostgreSQL: SQL with ``?``
     placeholders, run through ``_transaction`` (which adapts them for PostgreSQL)."""
@@ -116,37 +141,69 @@ class _Queries:
 
     # -- writing (each call is one transaction with its tracking record, or part of a batch) --
 
-    _batch_cursor: Any = None
-    _batch_tracking: Tracking | None = None
+    _batch: _Batch | None = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Writes the events processed inside it in one transaction, with the tracking record
-        of the last one: all of them count, or none (the runner resumes before the first)."""
-        with self._transaction(commit=True) as c:
-            self._batch_cursor, self._batch_tracking = c, None
-            try:
+        """Applies the events processed inside it in memory, then writes them in one
+        transaction with the tracking record of the last one: all of them count, or none (the
+        runner resumes before the first). Each journey row and each count key is written once
+        per batch, however many of its events the batch holds."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = _Batch()
+        try:
+            with self._transaction(commit=True) as c:
+                self._batch.cursor = c
                 yield
-                if self._batch_tracking is not None:
-                    self._insert_tracking(self._raw(c), self._batch_tracking)
-            finally:
-                self._batch_cursor, self._batch_tracking = None, None
+                self._flush(c, self._batch)
+        finally:
+            self._batch = None
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        if self._batch_cursor is not None:
-            self._batch_tracking = tracking
-        else:
-            super().insert_tracking(tracking)
+        if self._batch is None:
+            with self.batch():
+                return self.insert_tracking(tracking)
+        self._batch.tracking = tracking
 
-    @contextmanager
-    def _writing(self, tracking: Tracking) -> Iterator[Any]:
-        if self._batch_cursor is not None:
-            yield self._batch_cursor
-            self._batch_tracking = tracking
-        else:
-            with self._transaction(commit=True) as c:
-                yield c
-                self._insert_tracking(self._raw(c), tracking)
+    def _flush(self, c: Any, batch: _Batch) -> None:
+        if batch.inserted:
+            c.executemany(f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(JOURNEY_COLUMNS))})",
+                          [tuple(batch.journeys[j][k] for k in JOURNEY_COLUMNS) for j in batch.inserted])
+        updated = batch.updated - batch.inserted.keys()
+        if updated:
+            c.executemany(f"UPDATE journeys SET {', '.join(f'{k} = ?' for k in JOURNEY_COLUMNS[1:])} "
+                          "WHERE journey_id = ?",
+                          [(*(batch.journeys[j][k] for k in JOURNEY_COLUMNS[1:]), j) for j in sorted(updated)])
+        counts = [(process_id, day, dimension, str(key), n)
+                  for (process_id, day, dimension, key), n in batch.counts.items() if n]
+        totals_of: Counter[tuple[str, str, str]] = Counter()
+        for process_id, _, dimension, key, n in counts:
+            totals_of[(process_id, dimension, key)] += n
+        if counts:
+            c.executemany(
+                "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n", counts)
+        totals = [(*key, n) for key, n in totals_of.items() if n]
+        if totals:
+            c.executemany(
+                "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = totals.n + excluded.n", totals)
+        if batch.tracking is not None:
+            self._insert_tracking(self._raw(c), batch.tracking)
+
+    def _journey(self, batch: _Batch, journey_id: str) -> dict[str, Any]:
+        row = batch.journeys.get(journey_id)
+        if row is None:
+            assert batch.cursor is not None
+            batch.cursor.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = ?",
+                                 (journey_id,))
+            found = batch.cursor.fetchone()
+            assert found is not None, f"journey {journey_id} has events before it started"
+            row = batch.journeys[journey_id] = {k: found[k] for k in JOURNEY_COLUMNS}
+        return row
 
     def record(
         self,
@@ -165,76 +222,65 @@ class _Queries:
         timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
         ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value); ``reason``
         (of an exclusion)."""
-        with self._writing(tracking) as c:
-            if start is not None:
-                c.execute(
-                    "INSERT INTO journeys (journey_id, process_id, workflow_id, timezone) VALUES (?, ?, ?, ?)",
-                    (journey_id, *start),
-                )
-            if filed is not None or stage is not None or analysis is not None:
-                c.execute(
-                    "SELECT process_id, timezone, stage, analysis_status, state_of_reference, modality "
-                    "FROM journeys WHERE journey_id = ?",
-                    (journey_id,),
-                )
-                row = c.fetchone()
-                assert row is not None, f"journey {journey_id} has events before it started"
-                process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
-                day = at.astimezone(_zone(row["timezone"])).date().isoformat()
-                if filed is not None:
-                    for dimension, key in filed.items():
-                        self._add(c, process_id, day, dimension, key, +1)
-                    c.execute("UPDATE journeys SET filed_day = ? WHERE journey_id = ?", (day, journey_id))
-                if request is not None:
-                    columns = ", ".join(f"{name} = ?" for name in request)
-                    c.execute(f"UPDATE journeys SET {columns} WHERE journey_id = ?", (*request.values(), journey_id))
-                if stage == Stage.IN_REVIEW and old_stage != Stage.IN_REVIEW:
-                    c.execute(
-                        "UPDATE journeys SET in_review_since = ?, reviews = reviews + 1 WHERE journey_id = ?",
-                        (_utc(at), journey_id),
-                    )
-                if stage in _POSITION_COLUMN and stage != old_stage:
-                    c.execute(f"UPDATE journeys SET {_POSITION_COLUMN[stage]} = ? WHERE journey_id = ?",
-                              (tracking.notification_id, journey_id))
-                if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
-                    self._add(c, process_id, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
-                if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
-                    c.execute("UPDATE journeys SET excluded_reason = ? WHERE journey_id = ?", (reason, journey_id))
-                    self._add(c, process_id, day, "exclusion", reason or "UNKNOWN", +1)
-                if stage is not None and stage != old_stage:
-                    if old_stage is not None:
-                        self._add(c, process_id, day, "stage", old_stage, -1)
-                    self._add(c, process_id, day, "stage", stage, +1)
-                    c.execute("UPDATE journeys SET stage = ? WHERE journey_id = ?", (stage, journey_id))
-                if analysis is not None and analysis != old_analysis:
-                    if old_analysis is not None:
-                        self._add(c, process_id, day, "analysis", old_analysis, -1)
-                    self._add(c, process_id, day, "analysis", analysis, +1)
-                    c.execute("UPDATE journeys SET analysis_status = ? WHERE journey_id = ?", (analysis, journey_id))
+        b = self._batch
+        if b is None:  # one event on its own: a batch of one
+            with self.batch():
+                return self.record(tracking, journey_id, at=at, start=start, filed=filed, request=request,
+                                   stage=stage, analysis=analysis, reason=reason)
+        b.tracking = tracking
+        if start is not None:
+            if journey_id in b.journeys:
+                raise ValueError(f"journey {journey_id} started twice")
+            b.journeys[journey_id] = dict.fromkeys(JOURNEY_COLUMNS)
+            b.journeys[journey_id].update(journey_id=journey_id, process_id=start[0], workflow_id=start[1],
+                                          timezone=start[2], reviews=0)
+            b.inserted[journey_id] = None
+        if filed is None and stage is None and analysis is None:
+            return
+        row = self._journey(b, journey_id)
+        b.updated.add(journey_id)
+        process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
+        day = _business_day(at, row["timezone"])
+        if filed is not None:
+            for dimension, key in filed.items():
+                b.add(process_id, day, dimension, key, +1)
+            row["filed_day"] = day
+        if request is not None:
+            row.update(request)
+        if stage == Stage.IN_REVIEW and old_stage != Stage.IN_REVIEW:
+            row["in_review_since"] = _utc(at)
+            row["reviews"] += 1
+        if stage in _POSITION_COLUMN and stage != old_stage:
+            row[_POSITION_COLUMN[stage]] = tracking.notification_id
+        if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
+            b.add(process_id, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
+        if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
+            row["excluded_reason"] = reason
+            b.add(process_id, day, "exclusion", reason or "UNKNOWN", +1)
+        if stage is not None and stage != old_stage:
+            if old_stage is not None:
+                b.add(process_id, day, "stage", old_stage, -1)
+            b.add(process_id, day, "stage", stage, +1)
+            row["stage"] = str(stage)
+        if analysis is not None and analysis != old_analysis:
+            if old_analysis is not None:
+                b.add(process_id, day, "analysis", old_analysis, -1)
+            b.add(process_id, day, "analysis", analysis, +1)
+            row["analysis_status"] = str(analysis)
 
     def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime, dimension: str,
               key: str, journey_id: str | None = None) -> None:
         """Counts one fact that moves no stage (an outreach contact; a journey's delivery, whose
         process and timezone are the journey's)."""
-        with self._writing(tracking) as c:
-            if journey_id is not None:
-                c.execute("SELECT process_id, timezone FROM journeys WHERE journey_id = ?", (journey_id,))
-                row = c.fetchone()
-                process_id, timezone = row["process_id"], row["timezone"]
-            self._add(c, process_id, at.astimezone(_zone(timezone)).date().isoformat(), dimension, key, +1)
-
-    @staticmethod
-    def _add(c: Any, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
-        c.execute(
-            "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n",
-            (process_id, day, dimension, key, delta),
-        )
-        c.execute(
-            "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = totals.n + excluded.n",
-            (process_id, dimension, key, delta),
-        )
+        b = self._batch
+        if b is None:
+            with self.batch():
+                return self.count(tracking, process_id, timezone, at, dimension, key, journey_id)
+        b.tracking = tracking
+        if journey_id is not None:
+            row = self._journey(b, journey_id)
+            process_id, timezone = row["process_id"], row["timezone"]
+        b.add(process_id, _business_day(at, timezone), dimension, key, +1)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -349,6 +395,9 @@ class _PostgresCursor:
     def execute(self, sql: str, params=()) -> None:
         self.raw.execute(sql.replace("?", "%s"), params)
 
+    def executemany(self, sql: str, params) -> None:
+        self.raw.executemany(sql.replace("?", "%s"), params)
+
     def fetchone(self):
         return self.raw.fetchone()
 
@@ -375,6 +424,10 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _business_day(at: datetime, timezone: str) -> str:
+    return at.astimezone(_zone(timezone)).date().isoformat()
+
+
 def _utc(at: datetime) -> str:
     # One fixed-width form so that text order is time order.
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -394,6 +447,16 @@ def _moves_to(stage: Stage, analysis: AnalysisStatus | None = None):
 
 class JourneyCountsProjection(Projection[JourneyCountsView]):
     name = "journey_counts"
+
+    @classmethod
+    def handlers(cls) -> dict[str, Any]:
+        """{topic: handler} for the events that change the view (a handler is called as
+        ``handler(projection, event, tracking)``); any other event only advances the view's
+        position, and the runner does not decode it."""
+        method = cls.__dict__["process_event"]
+        method.__get__(None, cls)  # applies eventsourcing's deferred registrations
+        return {get_topic(event_class): function for event_class, function in method.dispatcher.registry.items()
+                if event_class is not object}
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

@@ -11,13 +11,34 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from eventsourcing.persistence import Notification, Subscription
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 POLL_INTERVAL_ENV = "LNERE_PROJECTION_POLL_INTERVAL"
+
+
+class StoredRow(NamedTuple):
+    """A stored event as read for a projection (it has the attributes the mapper reads):
+    ``state`` is None when the reader did not ask for it."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes | None
+
+
+def _rows_statement(table: str, id_column: str, placeholder: str, topics: Collection[str]) -> str:
+    """Selects stored events after an id, reading the state only of events with one of
+    ``topics``: a projection need not fetch (nor decrypt) what it ignores."""
+    wanted = ", ".join([placeholder] * len(topics)) or "NULL"
+    return (f"SELECT {id_column}, originator_id, originator_version, topic, "
+            f"CASE WHEN topic IN ({wanted}) THEN state END AS state FROM {table} "
+            f"WHERE {id_column} >= {placeholder} ORDER BY {id_column} LIMIT {placeholder}")
 
 
 class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
@@ -42,22 +63,19 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
         super().stop()
         self._stopped.set()
 
-    def next_batch(self) -> list[Notification]:
-        """Every notification available now (at least one; waits for it), or [] once stopped:
-        lets a runner apply a batch in one transaction."""
-        while not self._buffer:
+    def next_rows(self, state_topics: Collection[str], limit: int | None = None) -> list[StoredRow]:
+        """The stored events available now, up to ``limit`` (at least one; waits for it), or []
+        once stopped: lets a runner apply a batch in one transaction. Only events with one of
+        ``state_topics`` carry their state."""
+        while True:
             if self._stopped.is_set():
                 return []
             start = (self._last_notification_id or 0) + 1
-            self._buffer.extend(
-                self._recorder.select_notifications(start=start, limit=self._batch_size, topics=self._topics)
-            )
-            if not self._buffer:
-                self._stopped.wait(self._poll_interval)
-        batch = list(self._buffer)
-        self._buffer.clear()
-        self._last_notification_id = batch[-1].id
-        return batch
+            rows = self._recorder.select_rows(start, limit or self._batch_size, state_topics)
+            if rows:
+                self._last_notification_id = rows[-1].id
+                return rows
+            self._stopped.wait(self._poll_interval)
 
     def __next__(self) -> Notification:
         while not self._buffer:
@@ -77,6 +95,13 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
 
 
 class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    def select_rows(self, start: int, limit: int, state_topics: Collection[str]) -> list[StoredRow]:
+        topics = sorted(state_topics)
+        with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # plain tuples
+            c.execute(_rows_statement(self.events_table_name, "rowid", "?", topics), (*topics, start, limit))
+            return list(map(StoredRow._make, c.fetchall()))
+
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
         interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2"))
         return PollingSubscription(self, gt=gt, topics=topics, poll_interval=interval)
@@ -86,6 +111,14 @@ class PollingPostgresApplicationRecorder(PostgresApplicationRecorder):
     """PostgreSQL has LISTEN/NOTIFY, but a notification lost (a dropped connection, a restarted
     server) must not stall a projection: polling never depends on one. Inserts lock the table,
     so ids commit in order and reading after the last id misses nothing."""
+
+    def select_rows(self, start: int, limit: int, state_topics: Collection[str]) -> list[StoredRow]:
+        topics = sorted(state_topics)
+        table = f"{self.datastore.schema or 'public'}.{self.events_table_name}"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_rows_statement(table, "notification_id", "%s", topics), (*topics, start, limit))
+            return [StoredRow(row["notification_id"], str(row["originator_id"]), row["originator_version"],
+                              row["topic"], row["state"]) for row in c.fetchall()]
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
         interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2"))
