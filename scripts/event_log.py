@@ -1,0 +1,50 @@
+"""Fills a journey registry's event log straight through the domain (no Temporal): the seed
+scenario's journeys and outreach, repeated with other citizens until the log holds the events
+asked for (simulation/event_log.py).
+
+    .venv/bin/python scripts/event_log.py DATA_DIR [--events 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from domain.registry import JourneyRegistry  # noqa: E402
+from settings import Settings  # noqa: E402
+from simulation.event_log import record_scenario, replica  # noqa: E402
+from simulation.population import load_scenario  # noqa: E402
+from worker import load_processes  # noqa: E402
+
+
+def fill(settings: Settings, events: int, scenario_name: str = "seed-2020-11-30", progress=print) -> int:
+    """Records replicas of the scenario until the log holds at least ``events`` events;
+    returns the log's head."""
+    processes = load_processes(settings)
+    base = load_scenario(scenario_name)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        head = registry.recorder.max_notification_id() or 0
+        number = 0
+        while head < events:
+            number += 1
+            started = time.perf_counter()
+            head = record_scenario(registry, replica(base, number), processes, settings.journey_key_bytes)
+            progress(f"  event log: {scenario_name} with citizens #{number} recorded, {head:,} events "
+                     f"({time.perf_counter() - started:.0f} s)")
+        return head
+    finally:
+        registry.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--events", type=int, default=300_000)
+    args = parser.parse_args()
+    print(fill(Settings.from_env(data_dir=args.data_dir), args.events))

@@ -1,0 +1,55 @@
+"""Records a scenario straight through the domain (no Temporal), for measuring and testing
+projections over a realistic event log: its journeys (each journey's commands in one
+transaction, as the import's activity records them) and its outreach contacts (in batches, as
+the outreach workflow records them). Milestone lines are left out: their fan-out is the
+calendar workflow's work."""
+
+from __future__ import annotations
+
+from domain.commands import ApplyMilestone
+from domain.process import MILESTONE_ORDER, ProcessCatalog
+from domain.registry import JourneyRegistry
+from simulation.population import Scenario, generate
+
+OUTREACH_BATCH = 200
+
+
+def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: ProcessCatalog, journey_key: bytes,
+                    journeys: int | None = None, milestones: bool = False) -> int:
+    """Records the scenario (with ``journeys``, only that many of its journeys, each whole,
+    and as large a share of its outreach contacts, those of the journeys kept first), then, with
+    ``milestones``, every milestone of the calendar to every journey in the calendar's order
+    (as the calendar's fan-out does: lists, exclusions, closures); returns the event log's head."""
+    from cli.command_file import parse_line
+
+    process = processes.get(scenario.process)
+    commands_of: dict[str, list] = {}
+    outreach: list[tuple[str, object]] = []
+    for number, line in enumerate(generate(scenario, process), start=1):
+        entry = parse_line(line, number, processes, journey_key)
+        if entry.workflow_id is None:
+            continue
+        if entry.outreach:
+            outreach.append((entry.workflow_id, entry.command))
+        else:
+            commands_of.setdefault(entry.workflow_id, []).append(entry.command)
+    if journeys is not None:
+        share = min(1.0, journeys / len(commands_of))
+        commands_of = dict(list(commands_of.items())[:journeys])
+        outreach.sort(key=lambda contact: contact[0] not in commands_of)  # stable: time order kept
+        outreach = sorted(outreach[:round(len(outreach) * share)], key=lambda contact: contact[1].at)
+    for workflow_id, commands in commands_of.items():
+        registry.record_commands(process, workflow_id, commands)
+    for i in range(0, len(outreach), OUTREACH_BATCH):
+        registry.record_outreach(process, outreach[i:i + OUTREACH_BATCH])
+    if milestones:
+        for milestone in MILESTONE_ORDER:
+            command = ApplyMilestone(at=process.milestone_at(milestone), milestone=milestone)
+            for workflow_id in commands_of:
+                registry.record_commands(process, workflow_id, [command])
+    return registry.recorder.max_notification_id() or 0
+
+
+def replica(scenario: Scenario, number: int) -> Scenario:
+    """The scenario with other citizens: the same shape, drawn with another random seed."""
+    return scenario.model_copy(update={"random_seed": scenario.random_seed + 1000 * number})
