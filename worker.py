@@ -54,6 +54,8 @@ async def connect(settings: Settings, lazy: bool = False) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=settings.data_converter(),
         lazy=lazy,
+        tls=settings.temporal_tls() or False,
+        api_key=settings.temporal_api_key,
     )
 
 
@@ -88,6 +90,7 @@ def build_worker(
                     deliveries.deliver_definitive_list],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
+        max_cached_workflows=settings.max_cached_workflows,
     )
 
 

@@ -29,10 +29,11 @@ def _run(command: list[str]) -> None:
 
 
 class PostgresCluster:
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, durable: bool = False) -> None:
         self.folder = folder
         self.port = port
         self.data = folder / "data"
+        self.durable = durable  # False: fsync off, for throwaway test clusters
 
     def start(self) -> PostgresCluster:
         if not (BIN / "initdb").exists():
@@ -45,8 +46,8 @@ class PostgresCluster:
                             "--auth=trust", "-E", "UTF8", "--no-sync"]))
         _run(_as_owner([
             str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "start",
-            "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  f"-c max_connections=300 -c shared_buffers=256MB",
+            "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                  f"{'' if self.durable else '-c fsync=off '}-c max_connections=300 -c shared_buffers=256MB",
         ]))
         return self
 
