@@ -75,7 +75,7 @@ class CpuMeter:
 
 
 async def floor(client: Client, path: Path, journeys_client: JourneyClient, task_queue: str,
-                concurrency: int) -> tuple[float, int]:
+                concurrency: int, prefix: str = "bare") -> tuple[float, int]:
     """Drives the bare workflow with the import's grouping: one update-with-start per journey
     carrying its commands as plain JSON, then the outreach contacts in batches to one workflow
     (as many in flight as the import sends)."""
@@ -97,8 +97,8 @@ async def floor(client: Client, path: Path, journeys_client: JourneyClient, task
             )
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(f"bare-{i}", g, semaphore) for i, g in enumerate(groups)))
-    await asyncio.gather(*(one("bare-outreach", outreach[i:i + MAX_BATCH], outreach_semaphore)
+    await asyncio.gather(*(one(f"{prefix}-{i}", g, semaphore) for i, g in enumerate(groups)))
+    await asyncio.gather(*(one(f"{prefix}-outreach", outreach[i:i + MAX_BATCH], outreach_semaphore)
                            for i in range(0, len(outreach), MAX_BATCH)))
     return time.perf_counter() - started, len(groups)
 

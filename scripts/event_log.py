@@ -2,12 +2,16 @@
 scenario's journeys and outreach, repeated with other citizens until the log holds the events
 asked for (simulation/event_log.py).
 
-    .venv/bin/python scripts/event_log.py DATA_DIR [--events 300000]
+    .venv/bin/python scripts/event_log.py DATA_DIR [--events 300000] [--rebuild]
+
+With ``--rebuild``, then rebuilds the projection from zero in this (fresh) process and prints
+its rate. The LNERE_* environment selects the backend, as for every lnere process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from domain.registry import JourneyRegistry  # noqa: E402
+from projections.runner import open_view, start_runner, view_path, wait_for_position  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.event_log import record_scenario, replica  # noqa: E402
 from simulation.population import load_scenario  # noqa: E402
@@ -42,9 +47,34 @@ def fill(settings: Settings, events: int, scenario_name: str = "seed-2020-11-30"
         registry.close()
 
 
+def rebuild(settings: Settings, head: int) -> float:
+    """Drops the projection's view and times the runner filling it again up to ``head``."""
+    if settings.persistence == "sqlite":
+        view_path(settings).unlink(missing_ok=True)
+    else:
+        view = open_view(settings)
+        with view._transaction(commit=True) as c:
+            c.execute(f"DROP TABLE IF EXISTS journeys, counts, totals, {view.tracking_table}")
+        view.datastore.close()
+    started = time.perf_counter()
+    runner = start_runner(settings)
+    try:
+        wait_for_position(runner.view, head, timeout=3600)
+        return time.perf_counter() - started
+    finally:
+        runner.__exit__(None, None, None)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    print(fill(Settings.from_env(data_dir=args.data_dir), args.events))
+    settings = Settings.from_env(data_dir=args.data_dir)
+    head = fill(settings, args.events, progress=lambda text: print(text, file=sys.stderr, flush=True))
+    if args.rebuild:
+        seconds = rebuild(settings, head)
+        print(json.dumps({"events": head, "seconds": seconds}))
+    else:
+        print(head)
