@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,6 +124,21 @@ class _Batch:
         self.counts[(process_id, day, dimension, key)] += delta
 
 
+def _in_batch(write):
+    """A write of one event (its tracking record first): applied to the open batch, or to a
+    batch of its own, and the event's position becomes the batch's."""
+
+    @wraps(write)
+    def in_batch(view: _Queries, tracking: Tracking, *args: Any, **kwargs: Any) -> None:
+        if view._batch is None:
+            with view.batch():
+                return in_batch(view, tracking, *args, **kwargs)
+        write(view, tracking, *args, **kwargs)
+        view._batch.tracking = tracking
+
+    return in_batch
+
+
 class _Queries:
     """The view's reads and writes, written once for SQLite and PostgreSQL: SQL with ``?``
     placeholders, run through ``_transaction`` (which adapts them for PostgreSQL)."""
@@ -161,11 +176,9 @@ class _Queries:
         finally:
             self._batch = None
 
+    @_in_batch
     def insert_tracking(self, tracking: Tracking) -> None:
-        if self._batch is None:
-            with self.batch():
-                return self.insert_tracking(tracking)
-        self._batch.tracking = tracking
+        """Advances the position (an event that changes no figure)."""
 
     def _flush(self, c: Any, batch: _Batch) -> None:
         if batch.inserted:
@@ -205,6 +218,7 @@ class _Queries:
             row = batch.journeys[journey_id] = {k: found[k] for k in JOURNEY_COLUMNS}
         return row
 
+    @_in_batch
     def record(
         self,
         tracking: Tracking,
@@ -223,11 +237,6 @@ class _Queries:
         ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value); ``reason``
         (of an exclusion)."""
         b = self._batch
-        if b is None:  # one event on its own: a batch of one
-            with self.batch():
-                return self.record(tracking, journey_id, at=at, start=start, filed=filed, request=request,
-                                   stage=stage, analysis=analysis, reason=reason)
-        b.tracking = tracking
         if start is not None:
             if journey_id in b.journeys:
                 raise ValueError(f"journey {journey_id} started twice")
@@ -268,15 +277,12 @@ class _Queries:
             b.add(process_id, day, "analysis", analysis, +1)
             row["analysis_status"] = str(analysis)
 
+    @_in_batch
     def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime, dimension: str,
               key: str, journey_id: str | None = None) -> None:
         """Counts one fact that moves no stage (an outreach contact; a journey's delivery, whose
         process and timezone are the journey's)."""
         b = self._batch
-        if b is None:
-            with self.batch():
-                return self.count(tracking, process_id, timezone, at, dimension, key, journey_id)
-        b.tracking = tracking
         if journey_id is not None:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
