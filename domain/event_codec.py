@@ -66,7 +66,3 @@ class EventTranscoder(JSONTranscoder):
         if type(value) is list:
             return [self._revive(element) for element in value]
         return value
-
-
-CIPHER_TOPIC = f"{__name__}:EventCipher"
-TRANSCODER_TOPIC = f"{__name__}:EventTranscoder"

@@ -114,7 +114,7 @@ class PollingPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def select_rows(self, start: int, limit: int, state_topics: Collection[str]) -> list[StoredRow]:
         topics = sorted(state_topics)
-        table = f"{self.datastore.schema or 'public'}.{self.events_table_name}"
+        table = f"{self.datastore.schema}.{self.events_table_name}"
         with self.datastore.transaction(commit=False) as c:
             c.execute(_rows_statement(table, "notification_id", "%s", topics), (*topics, start, limit))
             return [StoredRow(row["notification_id"], str(row["originator_id"]), row["originator_version"],

@@ -22,16 +22,8 @@ from eventsourcing.utils import resolve_topic
 
 import logs
 from domain.registry import JourneyRegistry
-from projections.journey_counts import (
-    JourneyCountsProjection,
-    JourneyCountsView,
-    PostgresJourneyCountsView,
-)
-from projections.polling import (
-    POLL_INTERVAL_ENV,
-    POSTGRES_RECORDER_TOPIC,
-    RECORDER_TOPIC,
-)
+from projections.journey_counts import JourneyCountsProjection, JourneyCountsView, PostgresJourneyCountsView
+from projections.polling import POLL_INTERVAL_ENV, POSTGRES_RECORDER_TOPIC, RECORDER_TOPIC, StoredRow
 from settings import Settings
 
 log = logs.get_logger("lnere.projections")
