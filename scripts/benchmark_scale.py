@@ -57,39 +57,17 @@ from domain.commands import CommandEnvelope  # noqa: E402
 from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
 from settings import Settings  # noqa: E402
+from simulation.event_log import slice_lines  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
 from tests.citizens import at, credential, request  # noqa: E402
 from worker import load_processes  # noqa: E402
 
 HOST = "127.0.0.1"
 SCENARIO = "seed-2020-11-30"
-OUTREACH_KINDS = ("record_outbound_call", "send_automated_notice")
 
 
 def say(text: str) -> None:
     print(text, flush=True)
-
-
-def scenario_slice(journeys: int, outreach_share: float = 1.0) -> list[str]:
-    """The seed scenario's command lines of its first ``journeys`` citizens with a request or
-    credential, whole, and as large a share of its outreach contacts (those citizens' first),
-    times ``outreach_share``."""
-    scenario = load_scenario(SCENARIO)
-    lines = generate(scenario, load_processes(Settings()).get(scenario.process))
-    parsed = [(line, json.loads(line)) for line in lines]
-    citizens: list[str] = []
-    for _, data in parsed:
-        if data["command"]["kind"] not in OUTREACH_KINDS and data["clave"] not in citizens:
-            citizens.append(data["clave"])
-    kept = set(citizens[:journeys])
-    share = min(1.0, journeys / len(citizens)) * outreach_share
-    # A call that registered a citizen names that citizen's request: only those of citizens kept.
-    outreach = [(line, data) for line, data in parsed if data["command"]["kind"] in OUTREACH_KINDS
-                and (data["clave"] in kept or not data["command"].get("request_command_id"))]
-    outreach.sort(key=lambda item: item[1]["clave"] not in kept)
-    chosen_outreach = {line for line, _ in outreach[:round(len(outreach) * share)]}
-    return [line for line, data in parsed
-            if (data["command"]["kind"] not in OUTREACH_KINDS and data["clave"] in kept) or line in chosen_outreach]
 
 
 def new_settings(folder: Path, address: str, **overrides) -> Settings:
@@ -280,7 +258,9 @@ async def main(args: argparse.Namespace) -> None:
     results: dict = {"cores": os.cpu_count(), "journeys": args.journeys, "floor": {}, "lnere": {}}
     try:
         wait_for_port(HOST, port, server, timeout=60)
-        lines = scenario_slice(args.journeys, 0.0 if args.no_outreach else 1.0)
+        scenario = load_scenario(SCENARIO)
+        lines = slice_lines(generate(scenario, load_processes(Settings()).get(scenario.process)), args.journeys,
+                            0.0 if args.no_outreach else 1.0)
         slice_path = folder / "slice.jsonl"
         slice_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         say(f"slice of {SCENARIO}: {len(lines):,} command lines, {args.journeys:,} journeys"

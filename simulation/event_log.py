@@ -6,6 +6,8 @@ calendar workflow's work."""
 
 from __future__ import annotations
 
+import json
+
 from domain.commands import ApplyMilestone
 from domain.process import MILESTONE_ORDER, ProcessCatalog
 from domain.registry import JourneyRegistry
@@ -14,18 +16,38 @@ from simulation.population import Scenario, generate
 OUTREACH_BATCH = 200
 
 
+def slice_lines(lines: list[str], journeys: int, outreach_share: float = 1.0) -> list[str]:
+    """A scenario's command lines of its first ``journeys`` citizens with a journey, whole, and
+    as large a share of its outreach contacts (those citizens' first), times ``outreach_share``.
+    A call that registered a citizen names that citizen's request: only those of citizens kept."""
+    from cli.command_file import OUTREACH_KINDS
+
+    parsed = [(line, json.loads(line)) for line in lines]
+    citizens = dict.fromkeys(data["clave"] for _, data in parsed if data["command"]["kind"] not in OUTREACH_KINDS)
+    kept = set(list(citizens)[:journeys])
+    share = min(1.0, journeys / len(citizens)) * outreach_share
+    outreach = [(line, data["clave"]) for line, data in parsed if data["command"]["kind"] in OUTREACH_KINDS
+                and (data["clave"] in kept or not data["command"].get("request_command_id"))]
+    outreach.sort(key=lambda contact: contact[1] not in kept)  # stable: time order kept
+    chosen = {line for line, _ in outreach[:round(len(outreach) * share)]}
+    return [line for line, data in parsed
+            if line in chosen or (data["command"]["kind"] not in OUTREACH_KINDS and data["clave"] in kept)]
+
+
 def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: ProcessCatalog, journey_key: bytes,
                     journeys: int | None = None, milestones: bool = False) -> int:
-    """Records the scenario (with ``journeys``, only that many of its journeys, each whole,
-    and as large a share of its outreach contacts, those of the journeys kept first), then, with
+    """Records the scenario (with ``journeys``, only its ``slice_lines``), then, with
     ``milestones``, every milestone of the calendar to every journey in the calendar's order
     (as the calendar's fan-out does: lists, exclusions, closures); returns the event log's head."""
     from cli.command_file import parse_line
 
     process = processes.get(scenario.process)
+    lines = generate(scenario, process)
+    if journeys is not None:
+        lines = slice_lines(lines, journeys)
     commands_of: dict[str, list] = {}
     outreach: list[tuple[str, object]] = []
-    for number, line in enumerate(generate(scenario, process), start=1):
+    for number, line in enumerate(lines, start=1):
         entry = parse_line(line, number, processes, journey_key)
         if entry.workflow_id is None:
             continue
@@ -33,11 +55,6 @@ def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: Pr
             outreach.append((entry.workflow_id, entry.command))
         else:
             commands_of.setdefault(entry.workflow_id, []).append(entry.command)
-    if journeys is not None:
-        share = min(1.0, journeys / len(commands_of))
-        commands_of = dict(list(commands_of.items())[:journeys])
-        outreach.sort(key=lambda contact: contact[0] not in commands_of)  # stable: time order kept
-        outreach = sorted(outreach[:round(len(outreach) * share)], key=lambda contact: contact[1].at)
     for workflow_id, commands in commands_of.items():
         registry.record_commands(process, workflow_id, commands)
     for i in range(0, len(outreach), OUTREACH_BATCH):
