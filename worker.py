@@ -21,7 +21,6 @@ import logs
 from activities.deliveries import DeliveryActivities, load_adapter
 from activities.journeys import AfterCommit, JourneyActivities
 from activities.milestones import MilestoneActivities
-from cli.journeys import JourneyClient
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from projections.runner import open_view
@@ -78,16 +77,15 @@ def build_worker(
     view = open_view(settings)
     milestones = MilestoneActivities(client, registry, view, processes)
     deliveries = DeliveryActivities(
-        registry, view, JourneyClient(client, processes, settings.journey_key_bytes, task_queue or settings.task_queue),
-        load_adapter(settings.postal_carrier), load_adapter(settings.internet_voting),
+        registry, view, processes, load_adapter(settings.postal_carrier), load_adapter(settings.internet_voting),
     )
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=workflow_runner(),
-        activities=[*journeys.all(), milestones.fan_out_milestone, milestones.cut_list,
-                    deliveries.deliver_definitive_list],
+        activities=[*journeys.all(), milestones.apply_milestone_in_bulk, milestones.fan_out_milestone,
+                    milestones.cut_list, deliveries.deliver_definitive_list],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_cached_workflows=settings.max_cached_workflows,

@@ -1,16 +1,25 @@
-"""The milestone fan-out: sends a fired milestone to every journey it concerns.
+"""Applying a fired milestone to every journey it concerns.
 
-One activity per shard of the journey id space. It first waits until the journey projection
-has caught up with the event log as it stood when the milestone fired, then pages through the
-journeys in the stages the milestone can change and sends each an ``apply_milestone`` Update
-(bounded concurrency). Its cursor is heartbeated, so a retried shard resumes where it stopped;
-the Update id makes a repeated delivery a no-op.
+``apply_milestone_in_bulk`` (the calendar's path since the ``bulk-milestones`` patch): waits
+until the journey projection has caught up with the event log, pages through the journeys in
+the stages the milestone can change, and records the milestone's event of a whole page of
+journeys in one event-store transaction (no Temporal round trip per journey: journey workflows
+end when idle and a later command wakes a new run from the recorded state). After each page it
+heartbeats ``(cursor, result)``, so a retried attempt resumes where the last one stopped; the
+milestone's command id makes a page applied twice a no-op. When the pass ends it waits for the
+projection again and makes another pass, until one finds nothing to change: a journey the
+projection had not shown yet is not left behind.
+
+``fan_out_milestone`` is the earlier path (one ``apply_milestone`` Update per journey), kept
+for calendars that fired a milestone before the patch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
+from eventsourcing.persistence import IntegrityError
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -22,12 +31,16 @@ from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
 from projections.lists import cut_parts
-from workflows.messages import CutListInput, FanOutInput, FanOutResult, ListCutReport
+from workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
 from workflows.journey import JourneyWorkflow
 
 log = logs.get_logger("lnere.activities.milestones")
 
 PAGE_SIZE = 500
+# Journeys per event-store transaction in a bulk milestone.
+BULK_PAGE_SIZE = 1000
+# A page that keeps meeting concurrent writers is read again this many times, then the attempt fails.
+CONFLICT_RETRIES = 20
 
 
 def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
@@ -48,12 +61,78 @@ class MilestoneActivities:
         self._view = view
         self._concurrency = concurrency
 
-    async def _wait_for_projection(self) -> None:
+    async def _wait_for_projection(self, *progress: object) -> None:
+        """Waits until the projection holds every event recorded so far; heartbeats ``progress``
+        (what a retried attempt resumes from) while it waits."""
         head = await asyncio.to_thread(self._registry.recorder.max_notification_id) or 0
+        logged = 0.0
         while (position := await asyncio.to_thread(self._view.position)) < head:
-            activity.heartbeat(None)
-            log.info("waiting for the journey projection", position=position, head=head)
-            await asyncio.sleep(0.2)
+            activity.heartbeat(*progress)
+            if time.monotonic() - logged > 5:
+                log.info("waiting for the journey projection", position=position, head=head)
+                logged = time.monotonic()
+            await asyncio.sleep(0.1)
+
+    @activity.defn(name="apply_milestone_in_bulk")
+    async def apply_milestone_in_bulk(self, input: BulkMilestoneInput) -> FanOutResult:
+        stages = sorted(s.value for s in MILESTONE_STAGES[input.milestone])
+        details = activity.info().heartbeat_details
+        if len(details) == 3:  # resumed: (pass, cursor, result)
+            sweep, cursor, result = int(details[0]), str(details[1]), FanOutResult.model_validate(details[2])
+        else:
+            sweep, cursor, result = 0, "", FanOutResult()
+        if not stages:
+            return result
+        process = self._processes.get(input.process_id)
+        command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
+        started = time.monotonic()
+        while True:
+            await self._wait_for_projection(sweep, cursor, result.model_dump())
+            changed_in_sweep = 0
+            while True:
+                page = await asyncio.to_thread(
+                    self._view.journeys_in_stages, input.process_id, stages, cursor, "g", BULK_PAGE_SIZE
+                )
+                if not page:
+                    break
+                outcomes = await self._apply_page(process, [w for _, w in page], command,
+                                                  (sweep, cursor, result.model_dump()))
+                # Changed by this milestone: now, or by an attempt that died before its heartbeat.
+                changed = sum(o.accepted and not o.unchanged for o in outcomes)
+                refused = [o for o in outcomes if not o.accepted]
+                for outcome in refused:  # a journey the milestone cannot apply to is named, not hidden
+                    log.warning("milestone refused by a journey", milestone=input.milestone.value, rule=outcome.rule)
+                result.journeys_notified += len(page)
+                result.journeys_changed += changed
+                changed_in_sweep += sum(o.accepted and not o.unchanged and not o.already_recorded for o in outcomes)
+                cursor = page[-1][0]
+                activity.heartbeat(sweep, cursor, result.model_dump())
+                elapsed = time.monotonic() - started
+                log.info("milestone progress", milestone=input.milestone.value, process_id=input.process_id,
+                         sweep=sweep, journeys=result.journeys_notified, changed=result.journeys_changed,
+                         journeys_per_second=round(result.journeys_notified / elapsed, 1) if elapsed else None)
+            if changed_in_sweep == 0:
+                break
+            sweep, cursor = sweep + 1, ""
+            activity.heartbeat(sweep, cursor, result.model_dump())
+        log.info("milestone applied", milestone=input.milestone.value, process_id=input.process_id,
+                 journeys=result.journeys_notified, changed=result.journeys_changed,
+                 seconds=round(time.monotonic() - started, 1))
+        return result
+
+    async def _apply_page(self, process, workflow_ids: list[str], command: ApplyMilestone, progress: tuple):
+        """One transaction for the page; read again when another writer changed one of its
+        journeys in between (optimistic concurrency)."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return await asyncio.to_thread(
+                    self._registry.record_for_many, process, [(w, command) for w in workflow_ids]
+                )
+            except IntegrityError:
+                log.info("milestone page met a concurrent writer; reading it again", attempt=attempt + 1)
+                activity.heartbeat(*progress)
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise RuntimeError(f"a page of {len(workflow_ids)} journeys kept changing under the milestone")
 
     @activity.defn(name="cut_list")
     async def cut_list(self, input: CutListInput) -> ListCutReport:
@@ -81,10 +160,10 @@ class MilestoneActivities:
             return result
         details = activity.info().heartbeat_details
         low, high = shard_bounds(input.shard, input.shards)
-        cursor = details[0] if details else low
-        if details:
+        cursor = details[0] if len(details) == 2 else low
+        if len(details) == 2:
             result = FanOutResult.model_validate(details[1])
-        await self._wait_for_projection()
+        await self._wait_for_projection(cursor, result.model_dump())
         command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
         semaphore = asyncio.Semaphore(self._concurrency)
 

@@ -68,7 +68,7 @@ from domain.commands import (
 from domain.identity import process_of
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
 from domain.registry import JourneyRegistry, event_rows
-from domain.rules import DomainError
+
 from projections import lists
 from projections.journey_counts import JourneyCountsView
 from projections.report import build_report, dashboard_figures, render_csv, render_markdown
@@ -305,7 +305,7 @@ def create_app(
         registry = JourneyRegistry(env=settings.event_store_env())
         view = open_view(settings)
         state = Services(settings, catalog,
-                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue),
+                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue, registry),
                          view, registry)
         app.state.services = state
         state.watcher.start()
@@ -440,13 +440,9 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         return state.process(process_of(journey)), status
 
     async def to_journey(state: Services, journey: str, command) -> JourneyAnswer:
-        process, status = await existing(state, journey)
-        if status.is_final:
-            # Its workflow has ended: the rules answer for it.
-            try:
-                rules.check(process, status, command)
-            except DomainError as error:
-                raise CommandRefused(str(error)) from None
+        # The journey client checks the command against the recorded journey before it wakes
+        # the journey's workflow (a run ends once idle).
+        process, _ = await existing(state, journey)
         return await send(state, CommandEnvelope(process=process.id, journey=journey, command=command))
 
     # -- who am I, processes, configuration ---------------------------------------------------

@@ -32,6 +32,11 @@ INVALID_RULE = "invalid-line"
 OUTREACH_IN_FLIGHT = 4
 
 
+# How long an import waits for the calendar to apply a milestone, and how often it says so.
+MILESTONE_TIMEOUT = 6 * 3600.0
+MILESTONE_REPORT_EVERY = 15.0
+
+
 @dataclass
 class LineResult:
     line: int
@@ -199,6 +204,7 @@ async def run_import(
     restart: bool = False,
     progress_stream: TextIO = sys.stderr,
     on_progress: Callable[[int], None] | None = None,
+    milestone_timeout: float = MILESTONE_TIMEOUT,
 ) -> ImportSummary:
     started = time.monotonic()
     summary = ImportSummary(file=str(path))
@@ -274,7 +280,7 @@ async def run_import(
                 summary.milestones += 1
                 if milestone.line not in journal.results:
                     try:
-                        await client.fire_milestone(milestone.process, milestone.command)  # type: ignore[arg-type]
+                        await _fire_and_wait(client, milestone, progress_stream, milestone_timeout)
                         answer = LineResult(milestone.line, True)
                     except CommandRefused as error:
                         answer = LineResult(milestone.line, False, error=str(error), rule="refused")
@@ -294,6 +300,39 @@ async def run_import(
     summary.rejects_file = str(rejects_path) if summary.refused else None
     summary.wall_seconds = round(time.monotonic() - started, 2)
     return summary
+
+
+class MilestoneTimeout(Exception):
+    """A milestone the calendar had not applied within the import's bound."""
+
+
+async def _fire_and_wait(client: JourneyClient, milestone: Entry, stream: TextIO, timeout: float) -> None:
+    """Fires the milestone and waits for the calendar to apply it, saying every few seconds how
+    long it has waited; past ``timeout`` the import stops (the calendar goes on, and the import
+    run again resumes at this line)."""
+    name = milestone.command.milestone.value  # type: ignore[union-attr]
+    fire = asyncio.ensure_future(client.fire_milestone(milestone.process, milestone.command))  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        while True:
+            waited = time.monotonic() - started
+            done, _ = await asyncio.wait({fire}, timeout=min(MILESTONE_REPORT_EVERY, max(timeout - waited, 0.01)))
+            if done:
+                fire.result()
+                if waited >= MILESTONE_REPORT_EVERY:
+                    stream.write(f"milestone {name} applied after {time.monotonic() - started:,.0f} s\n")
+                return
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise MilestoneTimeout(
+                    f"milestone {name} was not applied within {timeout:,.0f} s; the calendar goes on applying "
+                    f"it: run the same import again to wait for it and go on")
+            stream.write(f"waiting for the calendar to apply milestone {name}: {waited:,.0f} s\n")
+            stream.flush()
+    finally:
+        if not fire.done():
+            fire.cancel()
+            await asyncio.gather(fire, return_exceptions=True)
 
 
 def write_rejects(path: Path, results: dict[int, LineResult]) -> None:

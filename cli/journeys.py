@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 
 from temporalio.client import (
     Client,
@@ -13,13 +14,17 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import rules
 
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
-from domain.rules import CommandOutcome, JourneyStatus
+from domain.registry import JourneyRegistry
+from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from workflows.calendar import ProcessCalendarWorkflow
-from workflows.journey import STARTING_KINDS, UPDATES_BY_KIND, JourneyWorkflow
+from workflows.journey import UPDATES_BY_KIND, JourneyWorkflow
 from workflows.messages import (
     BatchResult,
     CalendarInput,
@@ -32,16 +37,35 @@ from workflows.messages import (
 from workflows.outreach import OutreachWorkflow
 
 
-async def _update_with_start(client: Client, update, arg, *, id: str, start: WithStartWorkflowOperation):
-    try:
-        return await client.execute_update_with_start_workflow(
-            update, arg, id=id, start_workflow_operation=start
-        )
-    finally:
-        # The start operation keeps its own outcome; when the update is cancelled or fails
-        # nobody reads it, and asyncio logs it as lost while garbage-collecting (which, inside
-        # a compile(), has crashed CPython 3.11 here). Read it, whatever it is.
-        asyncio.ensure_future(start.workflow_handle()).add_done_callback(_read_outcome)
+# A journey's run ends once it has handled its commands; an Update admitted while the run was
+# ending is aborted ("workflow execution already completed") and goes to a new run.
+_ENDED_RUN_RETRIES = 5
+
+
+def _run_was_ending(error: RPCError) -> bool:
+    return error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION) and (
+        "completed" in error.message or "closing" in error.message)
+
+
+async def _update_with_start(client: Client, update, arg, *, id: str,
+                             start: Callable[[], WithStartWorkflowOperation]):
+    """``start`` makes the start operation (one is used once: a retry needs a new one)."""
+    for attempt in range(_ENDED_RUN_RETRIES + 1):
+        operation = start()
+        try:
+            return await client.execute_update_with_start_workflow(
+                update, arg, id=id, start_workflow_operation=operation
+            )
+        except RPCError as error:
+            if attempt == _ENDED_RUN_RETRIES or not _run_was_ending(error):
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+        finally:
+            # The start operation keeps its own outcome; when the update is cancelled or fails
+            # nobody reads it, and asyncio logs it as lost while garbage-collecting (which, inside
+            # a compile(), has crashed CPython 3.11 here). Read it, whatever it is.
+            asyncio.ensure_future(operation.workflow_handle()).add_done_callback(_read_outcome)
+    raise AssertionError("unreachable")
 
 
 def _read_outcome(future: asyncio.Future) -> None:
@@ -68,11 +92,14 @@ def outreach_workflow_id(process_id: str) -> str:
 
 
 class JourneyClient:
-    def __init__(self, client: Client, processes: ProcessCatalog, journey_key: bytes, task_queue: str) -> None:
+    def __init__(self, client: Client, processes: ProcessCatalog, journey_key: bytes, task_queue: str,
+                 registry: JourneyRegistry | None = None) -> None:
         self.client = client
         self.processes = processes
         self.journey_key = journey_key
         self.task_queue = task_queue
+        # The event store, when the sender can read it: journeys are checked there first.
+        self.registry = registry
 
     def workflow_id(self, envelope: CommandEnvelope) -> str:
         if envelope.journey is not None:
@@ -88,29 +115,42 @@ class JourneyClient:
         except KeyError as error:
             raise CommandRefused(f"process: {error.args[0]}") from None
 
-    def _start_journey(self, process: ElectoralProcess, workflow_id: str) -> WithStartWorkflowOperation:
-        """Starts the journey's workflow, or reaches the one that runs."""
-        return WithStartWorkflowOperation(
+    def _start_journey(self, process: ElectoralProcess, workflow_id: str, status: JourneyStatus | None = None,
+                       status_known: bool = False) -> Callable[[], WithStartWorkflowOperation]:
+        """Starts a run of the journey's workflow (given the recorded status when the sender read
+        it), or reaches the one that runs."""
+        return lambda: WithStartWorkflowOperation(
             JourneyWorkflow.run,
-            JourneyInput(process=process),
+            JourneyInput(process=process, status=status, status_known=status_known),
             id=workflow_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,
         )
 
     async def send(self, envelope: CommandEnvelope) -> JourneyStatus:
-        """Sends one command; a command that starts a journey starts its workflow, or reaches
-        the citizen's existing journey."""
+        """Sends one command to its journey (a new run of the journey's workflow when none runs).
+
+        With the registry at hand, the command is first checked against the recorded journey:
+        a command already recorded is answered with the journey's status, and a refused one is
+        refused here, so neither wakes the workflow nor leaves a run behind."""
         process = self._process(envelope.process)
         workflow_id = self.workflow_id(envelope)
         command = envelope.command
         update = UPDATES_BY_KIND[command.kind]
         update_id = command.effective_id()
+        status: JourneyStatus | None = None
+        if self.registry is not None:
+            status, processed = await asyncio.to_thread(self.registry.status_and_processed, workflow_id, update_id)
+            if processed and status is not None:
+                return status
+            try:
+                rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
+                                                            process_id=process.id), command)
+            except DomainError as error:
+                raise CommandRefused(str(error)) from None
+        start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
         try:
-            if command.kind in STARTING_KINDS:
-                start = self._start_journey(process, workflow_id)
-                return await _update_with_start(self.client, update, command, id=update_id, start=start)
-            return await self.client.get_workflow_handle(workflow_id).execute_update(update, command, id=update_id)
+            return await _update_with_start(self.client, update, command, id=update_id, start=start)
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
 
@@ -141,7 +181,7 @@ class JourneyClient:
     async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> BatchResult:
         """Records outreach contacts of one process in one Update of its outreach workflow; each
         is accepted or refused on its own (no journey status: ``status`` is None)."""
-        start = WithStartWorkflowOperation(
+        start = lambda: WithStartWorkflowOperation(  # noqa: E731
             OutreachWorkflow.run,
             self._process(process_id).id,
             id=outreach_workflow_id(process_id),
@@ -161,6 +201,9 @@ class JourneyClient:
         return BatchResult(status=None, outcomes=result.outcomes)
 
     async def status(self, workflow_id: str) -> JourneyStatus | None:
+        """The journey as recorded (a journey's run ends when idle: the event store answers)."""
+        if self.registry is not None:
+            return await asyncio.to_thread(self.registry.status, workflow_id)
         return await self.client.get_workflow_handle(workflow_id).query(JourneyWorkflow.status)
 
     async def ensure_calendar(self, process: ElectoralProcess) -> None:
@@ -178,7 +221,7 @@ class JourneyClient:
 
     async def fire_milestone(self, process_id: str, command: FireMilestone) -> MilestoneReport:
         process = self._process(process_id)
-        start = WithStartWorkflowOperation(
+        start = lambda: WithStartWorkflowOperation(  # noqa: E731
             ProcessCalendarWorkflow.run,
             CalendarInput(process=process),
             id=calendar_workflow_id(process.id),

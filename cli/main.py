@@ -71,7 +71,7 @@ def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | No
         raise UsageError(_format_validation(error)) from None
 
 
-async def _journey_client(settings: Settings):
+async def _journey_client(settings: Settings, registry=None):
     from cli.journeys import JourneyClient
     from worker import connect, load_processes
 
@@ -79,12 +79,21 @@ async def _journey_client(settings: Settings):
         client = await connect(settings)
     except Exception as error:  # noqa: BLE001 - any connection failure is reported the same way
         raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {error}") from None
-    return JourneyClient(client, load_processes(settings), settings.journey_key_bytes, settings.task_queue)
+    return JourneyClient(client, load_processes(settings), settings.journey_key_bytes, settings.task_queue, registry)
 
 
 async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
-    journeys = await _journey_client(_settings(args))
-    _print(await journeys.send(envelope))
+    from domain.registry import JourneyRegistry
+
+    settings = _settings(args)
+    # The journey is checked against the event store first: a refused or repeated command
+    # never wakes its workflow.
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        journeys = await _journey_client(settings, registry)
+        _print(await journeys.send(envelope))
+    finally:
+        registry.close()
 
 
 # -- command handlers ------------------------------------------------------------------------

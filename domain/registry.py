@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
+
+from event_store import select_events_of
 
 from domain.commands import (
     ActivateCredential,
@@ -105,7 +107,11 @@ class JourneyRegistry(Application[UUID]):
     def personal_data(self, workflow_id: str) -> dict[str, Any] | None:
         """The citizen's credential, address and contact, or None once erased."""
         journey = self._get(workflow_id)
-        if journey is None or journey.credential_sealed is None:
+        return self.personal_data_of(journey) if journey is not None else None
+
+    def personal_data_of(self, journey: Journey) -> dict[str, Any] | None:
+        """The same, of a journey already read."""
+        if journey.credential_sealed is None:
             return None
         credential = self.vault.open(str(journey.id), journey.credential_sealed)
         request = self.vault.open(str(journey.id), journey.request_sealed) if journey.request_sealed else None
@@ -116,6 +122,14 @@ class JourneyRegistry(Application[UUID]):
     def status(self, workflow_id: str) -> JourneyStatus | None:
         journey = self._get(workflow_id)
         return journey.status() if journey is not None else None
+
+    def status_and_processed(self, workflow_id: str, command_id: str) -> tuple[JourneyStatus | None, bool]:
+        """The journey's status and whether it has already processed the command: what a
+        sender checks before it wakes the journey's workflow."""
+        journey = self._get(workflow_id)
+        if journey is None:
+            return None, False
+        return journey.status(), journey.has_processed(command_id)
 
     def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(journey_uuid(workflow_id)))
@@ -179,6 +193,55 @@ class JourneyRegistry(Application[UUID]):
             assert journey is not None
             self.save(journey)
         return (journey.status() if journey is not None else None), outcomes
+
+    def journeys(self, workflow_ids: list[str]) -> dict[str, Journey]:
+        """Many journeys at once, their events read in one query (a page of a milestone or of
+        the deliveries); ids with no journey are left out."""
+        by_uuid = {journey_uuid(w): w for w in workflow_ids}
+        stored = select_events_of(self.recorder, list(by_uuid))
+        grouped: dict[UUID, list[Any]] = {}
+        for event in stored:
+            grouped.setdefault(UUID(str(event.originator_id)), []).append(event)
+        journeys: dict[str, Journey] = {}
+        for originator_id, events in grouped.items():
+            journey = project_aggregate(None, (self.mapper.to_domain_event(e) for e in events))
+            if isinstance(journey, Journey):
+                journeys[by_uuid[originator_id]] = journey
+        return journeys
+
+    def record_for_many(self, process: ElectoralProcess, commands: list[tuple[str, Any]]) -> list[CommandOutcome]:
+        """Applies one command to each of many journeys (journey id, command) and saves every
+        change in one transaction: a milestone's or a delivery run's unit of work. Each command
+        is accepted or refused on its own; an accepted command that changes nothing (a
+        milestone that does not concern the journey's stage) is answered ``unchanged``.
+        A journey changed meanwhile by another writer fails the whole transaction
+        (``IntegrityError``): the caller reads the page again."""
+        journeys = self.journeys([w for w, _ in commands])
+        changed: list[Journey] = []
+        outcomes: list[CommandOutcome] = []
+        for workflow_id, cmd in commands:
+            command_id = cmd.effective_id()
+            journey = journeys.get(workflow_id)
+            try:
+                self._check_process(process, workflow_id)
+                if journey is None:
+                    raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
+                if journey.has_processed(command_id):
+                    outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
+                    continue
+                version = journey.version
+                self._apply(process, workflow_id, journey, cmd, command_id)
+            except DomainError as error:
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                continue
+            if journey.version == version:
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=True, unchanged=True))
+                continue
+            changed.append(journey)
+            outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
+        if changed:
+            self.save(*changed)
+        return outcomes
 
     def record_outreach(self, process: ElectoralProcess, contacts: list[tuple[str, Any]]) -> list[CommandOutcome]:
         """Records outreach contacts (citizen journey id, command), each accepted or refused

@@ -98,6 +98,7 @@ class CommandOutcome(BaseModel):
     already_recorded: bool = False
     error: str | None = None  # "field: message [rule]" when refused
     rule: str | None = None
+    unchanged: bool = False  # accepted, but it did not concern the journey (a milestone for another stage)
 
 
 def _check_time(status: JourneyStatus, at: datetime) -> None:

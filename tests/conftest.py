@@ -165,7 +165,8 @@ async def running_stack(
                     client=client,
                     settings=settings,
                     registry=registry,
-                    journeys=JourneyClient(client, processes, settings.journey_key_bytes, settings.task_queue),
+                    journeys=JourneyClient(client, processes, settings.journey_key_bytes, settings.task_queue,
+                                           registry),
                     runner=runner,
                 )
     finally:

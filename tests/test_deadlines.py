@@ -91,10 +91,10 @@ async def test_uncorrected_journey_ends_rejected_and_corrected_one_reaches_the_l
         assert [r.milestone.value for r in reports] == list(process.milestones)
         assert [r.at for r in reports] == [process.milestone_at(m) for m in process.milestones]
 
-        finals = {name: await time_env.client.get_workflow_handle(wid).result() for name, wid in journeys.items()}
-        assert finals["corrected"]["stage"] == "included"
-        assert finals["credential only"]["stage"] == "closed_without_request"
-        assert finals["uncorrected"]["stage"] == "excluded"
+        finals = {name: stack.registry.status(wid) for name, wid in journeys.items()}
+        assert finals["corrected"].stage == "included"
+        assert finals["credential only"].stage == "closed_without_request"
+        assert finals["uncorrected"].stage == "excluded"
         uncorrected_events = [type(e).__name__ for e in stack.registry.history(journeys["uncorrected"])]
         assert uncorrected_events[-2:] == ["SubsaneExpired", "ExcludedFromDefinitiveList"]
         expired = stack.registry.history(journeys["uncorrected"])[-2]

@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from cli.journeys import CommandRefused
 from domain.commands import CommandEnvelope, FireMilestone
@@ -83,15 +84,18 @@ async def test_citizen_walks_every_stage_to_the_definitive_list(dev_env, setting
         reports = [await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=m)) for m in MILESTONE_ORDER]
         assert [r.journeys_changed for r in reports] == [0, 0, 0, 1, 0, 2]
 
-        handle = dev_env.client.get_workflow_handle(journey)
-        final = await handle.result()
-        assert final["stage"] == "included"
+        # Milestones are applied in the event store, in bulk: the journeys' runs ended once
+        # their commands were handled, and no run was woken for a milestone.
+        assert stack.registry.status(journey).stage == "included"
+        for workflow_id in (journey, other.workflow_id):
+            runs = [r async for r in dev_env.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            assert runs and all(r.status == WorkflowExecutionStatus.COMPLETED for r in runs), runs
         assert event_names(stack, journey) == [
             "Started", "CredentialRecorded", "CredentialActivated", "RequestFiled", "ReviewDecided",
             "SubsaneRequested", "SubsaneDocumentsReceived", "ReviewDecided", "ListedForReview",
             "IncludedInDefinitiveList", "DeliveryRecorded",
         ]
-        assert (await dev_env.client.get_workflow_handle(other.workflow_id).result())["stage"] == "excluded"
+        assert stack.registry.status(other.workflow_id).stage == "excluded"
         stack.wait_for_projection()
         counts = stack.view.counts_as_of(PROCESS, None)
         assert counts == recount(stack.registry)
@@ -227,7 +231,7 @@ async def test_party_observations_and_the_registral_check_exclude_with_their_rea
         )
         for milestone in MILESTONE_ORDER[4:]:
             await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=milestone))
-        finals = [(await dev_env.client.get_workflow_handle(w).result())["stage"] for w in ids]
+        finals = [stack.registry.status(w).stage for w in ids]
         assert finals == ["excluded", "excluded", "included"]
         assert event_names(stack, observed)[-3:] == ["PartyObservationFiled", "PartyObservationResolved",
                                                      "ExcludedFromDefinitiveList"]

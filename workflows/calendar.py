@@ -1,9 +1,10 @@
 """The process calendar: one workflow per electoral process that fires its milestones.
 
 In live mode each milestone fires at its configured date from a durable timer; in replay mode
-(``on_command``) it fires when an administrator says so. Either way the calendar fans the
-milestone out to the journeys it concerns through sharded activities that page through the
-journey projection and send each journey an ``apply_milestone`` Update; after the list for
+(``on_command``) it fires when an administrator says so. Either way the calendar applies the
+milestone to the journeys it concerns in bulk: one activity records the milestone's events of a
+page of journeys per event-store transaction (``activities/milestones.py``); calendars that
+fired before the ``bulk-milestones`` patch replay their per-journey fan-out. After the list for
 review and the definitive list, it cuts that list (position, sizes, export hashes); after the
 definitive list, it sends each included citizen the postal package or the internet access.
 """
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.commands import FireMilestone
     from domain.process import MILESTONE_ORDER, Milestone
     from workflows.messages import (
+        BulkMilestoneInput,
         CalendarInput,
         CutListInput,
         DeliveryInput,
@@ -86,6 +88,18 @@ class ProcessCalendarWorkflow:
 
     async def _fan_out(self, milestone: Milestone, at: datetime) -> MilestoneReport:
         workflow.logger.info("milestone fired", extra={"milestone": milestone.value, "process_id": self._process.id})
+        if workflow.patched("bulk-milestones"):
+            # Heartbeats after every page (and while it waits for the projection): an attempt
+            # that stops is retried from its last page, with a back-off up to 30 s.
+            results = [await workflow.execute_activity(
+                "apply_milestone_in_bulk",
+                BulkMilestoneInput(process_id=self._process.id, milestone=milestone, at=at),
+                result_type=FanOutResult,
+                start_to_close_timeout=timedelta(hours=12),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            )]
+            return self._report(milestone, at, results)
         results = await asyncio.gather(
             *(
                 workflow.execute_activity(
@@ -99,6 +113,9 @@ class ProcessCalendarWorkflow:
                 for i in range(FAN_OUT_SHARDS)
             )
         )
+        return self._report(milestone, at, results)
+
+    def _report(self, milestone: Milestone, at: datetime, results: list[FanOutResult]) -> MilestoneReport:
         return MilestoneReport(
             milestone=milestone,
             at=at,

@@ -3,6 +3,11 @@
 It only orchestrates. Commands arrive as Workflow Updates; each validator runs the domain rules
 on the journey's status, so a refused command is answered at once and records nothing; each
 handler runs one activity that records the command's events and returns the new status.
+
+A run ends as soon as it has handled its commands (since the ``ends-when-idle`` patch): the
+event store holds the journey, so a milestone is applied to it in bulk without waking it, and
+the next command starts a new run (update-with-start) that the sender gives the recorded
+status. A run that was not given it lets the aggregate, which re-checks every rule, decide.
 """
 
 from __future__ import annotations
@@ -58,13 +63,22 @@ class JourneyWorkflow:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
         self._process = input.process
-        self._status: JourneyStatus | None = None
+        self._status: JourneyStatus | None = input.status
+        self._status_known = input.status_known or input.status is not None
+        self._received = False  # an Update's handler has run
         self._processed: set[str] = set()
         self._milestones: set[Milestone] = set()
         self._lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyStatus | None:
+        if workflow.patched("ends-when-idle"):
+            try:
+                await workflow.wait_condition(lambda: self._received, timeout=ABANDON_AFTER)
+            except asyncio.TimeoutError:
+                return self._status  # every command sent to this run was refused
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._status
         try:
             await workflow.wait_condition(lambda: self._status is not None, timeout=ABANDON_AFTER)
         except asyncio.TimeoutError:
@@ -92,17 +106,20 @@ class JourneyWorkflow:
     def _validate(self, command) -> None:
         if command.effective_id() in self._processed:
             return  # a repeated command is answered with the journey's status
+        if not self._status_known and self._status is None:
+            return  # this run does not know the journey: the aggregate checks the rules
         try:
             rules.check(self._process, self._current(), command)
         except DomainError as error:
             raise ValueError(str(error)) from None
 
     async def _record(self, activity_name: str, command) -> JourneyStatus:
+        self._received = True
         async with self._lock:
             command_id = command.effective_id()
             if command_id in self._processed:
                 return self._current()
-            if command.kind in rules.CHECKS:
+            if command.kind in rules.CHECKS and (self._status_known or self._status is not None):
                 # The validator saw the journey before the commands admitted with this one
                 # ran: two reviewers deciding at once both pass it, the second loses here.
                 try:
@@ -132,6 +149,7 @@ class JourneyWorkflow:
                     raise ApplicationError(cause.message, type="DomainError", non_retryable=True) from None
                 raise
             self._status = status
+            self._status_known = True
             self._processed.add(command_id)
             return status
 
@@ -213,6 +231,7 @@ class JourneyWorkflow:
     async def record_commands(self, batch: CommandBatch) -> BatchResult:
         """Records each command in order, each accepted or refused on its own (as if sent one
         by one), in one activity and one transaction."""
+        self._received = True
         async with self._lock:
             ids = [c.effective_id() for c in batch.commands]
             pending = [c for c, command_id in zip(batch.commands, ids) if command_id not in self._processed]
@@ -228,6 +247,7 @@ class JourneyWorkflow:
                 )
                 if result.status is not None:
                     self._status = result.status
+                    self._status_known = True
                 self._processed.update(o.command_id for o in result.outcomes if o.accepted)
                 answered = {o.command_id: o for o in result.outcomes}
             return BatchResult(
@@ -254,6 +274,7 @@ class JourneyWorkflow:
     async def apply_milestone(self, command: ApplyMilestone) -> JourneyStatus | None:
         """Sent by the process calendar's fan-out. Idempotent; a milestone that does not
         concern the journey's stage records nothing."""
+        self._received = True
         if command.milestone in self._milestones:
             return self._status
         self._milestones.add(command.milestone)
@@ -274,4 +295,3 @@ UPDATES_BY_KIND = {
     "record_registral_check": JourneyWorkflow.record_registral_check,
 }
 
-STARTING_KINDS = frozenset({"record_credential", "file_request"})

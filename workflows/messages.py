@@ -16,6 +16,10 @@ class JourneyInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     process: ElectoralProcess
+    # The journey as recorded when the sender woke this run (None: no journey yet), when the
+    # sender read it (``status_known``); a run that does not know it lets the aggregate decide.
+    status: JourneyStatus | None = None
+    status_known: bool = False
 
 
 class JourneyCommandInput(BaseModel):
@@ -60,6 +64,12 @@ class FanOutInput(BaseModel):
     at: datetime
     shard: int
     shards: int
+
+
+class BulkMilestoneInput(BaseModel):
+    process_id: str
+    milestone: Milestone
+    at: datetime
 
 
 class FanOutResult(BaseModel):
