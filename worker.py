@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
@@ -20,8 +20,8 @@ from temporalio.worker.workflow_sandbox import (
 import logs
 from activities.deliveries import DeliveryActivities, load_adapter
 from activities.journeys import AfterCommit, JourneyActivities
-from activities.milestones import MilestoneActivities
-from domain.process import ProcessCatalog
+from activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
+from domain.process import Milestone, ProcessCatalog
 from domain.registry import JourneyRegistry
 from projections.runner import open_view
 from settings import Settings
@@ -71,11 +71,14 @@ def build_worker(
     task_queue: str | None = None,
     processes: ProcessCatalog | None = None,
     after_commit: AfterCommit | None = None,
+    milestone_page_size: int = BULK_PAGE_SIZE,
+    after_milestone_page: Callable[[Milestone, int], None] | None = None,
 ) -> Worker:
     processes = processes or load_processes(settings)
     journeys = JourneyActivities(registry, processes, after_commit=after_commit)
     view = open_view(settings)
-    milestones = MilestoneActivities(client, registry, view, processes)
+    milestones = MilestoneActivities(client, registry, view, processes, page_size=milestone_page_size,
+                                     after_page=after_milestone_page)
     deliveries = DeliveryActivities(
         registry, view, processes, load_adapter(settings.postal_carrier), load_adapter(settings.internet_voting),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from eventsourcing.persistence import IntegrityError
 from temporalio import activity
@@ -26,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import logs
 from domain.commands import ApplyMilestone
-from domain.process import ProcessCatalog
+from domain.process import Milestone, ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
@@ -53,9 +54,13 @@ def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
 class MilestoneActivities:
     def __init__(
         self, client: Client, registry: JourneyRegistry, view: JourneyCountsView, processes: ProcessCatalog,
-        concurrency: int = 32,
+        concurrency: int = 32, page_size: int = BULK_PAGE_SIZE, after_page: Callable[[Milestone, int], None] | None = None,
     ) -> None:
         self._client = client
+        self._page_size = page_size
+        # Called after each page's commit (with the journeys changed so far); lets the fault
+        # tests fail an attempt there, between the commit and its heartbeat.
+        self._after_page = after_page
         self._processes = processes
         self._registry = registry
         self._view = view
@@ -76,63 +81,63 @@ class MilestoneActivities:
     @activity.defn(name="apply_milestone_in_bulk")
     async def apply_milestone_in_bulk(self, input: BulkMilestoneInput) -> FanOutResult:
         stages = sorted(s.value for s in MILESTONE_STAGES[input.milestone])
-        details = activity.info().heartbeat_details
-        if len(details) == 3:  # resumed: (pass, cursor, result)
-            sweep, cursor, result = int(details[0]), str(details[1]), FanOutResult.model_validate(details[2])
-        else:
-            sweep, cursor, result = 0, "", FanOutResult()
         if not stages:
-            return result
+            return FanOutResult()
         process = self._processes.get(input.process_id)
         command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
+        # Where the run stands is read from the event store (recorded with each page), not from
+        # heartbeats, which a killed worker may not have sent: a resumed run skips nothing.
+        run = await asyncio.to_thread(self._registry.milestone_run, process, input.milestone.value, input.at)
         started = time.monotonic()
-        while True:
-            await self._wait_for_projection(sweep, cursor, result.model_dump())
-            changed_in_sweep = 0
+        seen_at_start = run.journeys_seen
+        while not run.completed:
+            await self._wait_for_projection(run.sweep, run.cursor)
             while True:
                 page = await asyncio.to_thread(
-                    self._view.journeys_in_stages, input.process_id, stages, cursor, "g", BULK_PAGE_SIZE
+                    self._view.journeys_in_stages, input.process_id, stages, run.cursor, "g", self._page_size
                 )
                 if not page:
                     break
-                outcomes = await self._apply_page(process, [w for _, w in page], command,
-                                                  (sweep, cursor, result.model_dump()))
-                # Changed by this milestone: now, or by an attempt that died before its heartbeat.
-                changed = sum(o.accepted and not o.unchanged for o in outcomes)
-                refused = [o for o in outcomes if not o.accepted]
-                for outcome in refused:  # a journey the milestone cannot apply to is named, not hidden
-                    log.warning("milestone refused by a journey", milestone=input.milestone.value, rule=outcome.rule)
-                result.journeys_notified += len(page)
-                result.journeys_changed += changed
-                changed_in_sweep += sum(o.accepted and not o.unchanged and not o.already_recorded for o in outcomes)
-                cursor = page[-1][0]
-                activity.heartbeat(sweep, cursor, result.model_dump())
+                run, outcomes = await self._apply_page(process, run, command, page)
+                for outcome in outcomes:  # a journey the milestone cannot apply to is named, not hidden
+                    if not outcome.accepted:
+                        log.warning("milestone refused by a journey", milestone=input.milestone.value, rule=outcome.rule)
+                activity.heartbeat(run.sweep, run.cursor)
+                if self._after_page is not None:
+                    self._after_page(input.milestone, run.journeys_changed)
                 elapsed = time.monotonic() - started
                 log.info("milestone progress", milestone=input.milestone.value, process_id=input.process_id,
-                         sweep=sweep, journeys=result.journeys_notified, changed=result.journeys_changed,
-                         journeys_per_second=round(result.journeys_notified / elapsed, 1) if elapsed else None)
-            if changed_in_sweep == 0:
-                break
-            sweep, cursor = sweep + 1, ""
-            activity.heartbeat(sweep, cursor, result.model_dump())
+                         sweep=run.sweep, journeys=run.journeys_seen, changed=run.journeys_changed,
+                         journeys_per_second=round((run.journeys_seen - seen_at_start) / elapsed, 1) if elapsed else None)
+            # A pass that changed nothing ends the run; otherwise another pass finds journeys
+            # the projection had not shown yet.
+            if run.changed_in_sweep == 0:
+                run.complete()
+            else:
+                run.pass_ended()
+            await asyncio.to_thread(self._registry.save_milestone_run, run)
         log.info("milestone applied", milestone=input.milestone.value, process_id=input.process_id,
-                 journeys=result.journeys_notified, changed=result.journeys_changed,
-                 seconds=round(time.monotonic() - started, 1))
-        return result
+                 journeys=run.journeys_seen, changed=run.journeys_changed, seconds=round(time.monotonic() - started, 1))
+        return FanOutResult(journeys_notified=run.journeys_seen, journeys_changed=run.journeys_changed)
 
-    async def _apply_page(self, process, workflow_ids: list[str], command: ApplyMilestone, progress: tuple):
-        """One transaction for the page; read again when another writer changed one of its
-        journeys in between (optimistic concurrency)."""
+    async def _apply_page(self, process, run, command: ApplyMilestone, page: list[tuple[str, str]]):
+        """One transaction for the page and the run's progress; on a conflict (another writer
+        changed a journey of the page, or another attempt moved the run) both are read again."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return await asyncio.to_thread(
-                    self._registry.record_for_many, process, [(w, command) for w in workflow_ids]
+                outcomes = await asyncio.to_thread(
+                    self._registry.apply_milestone_page, process, run, command, [w for _, w in page], page[-1][0]
                 )
+                return run, outcomes
             except IntegrityError:
                 log.info("milestone page met a concurrent writer; reading it again", attempt=attempt + 1)
-                activity.heartbeat(*progress)
+                activity.heartbeat(run.sweep, run.cursor)
                 await asyncio.sleep(0.05 * (attempt + 1))
-        raise RuntimeError(f"a page of {len(workflow_ids)} journeys kept changing under the milestone")
+                fresh = await asyncio.to_thread(self._registry.milestone_run, process, run.milestone, run.at)
+                if fresh.cursor != run.cursor or fresh.sweep != run.sweep:
+                    raise RuntimeError("another attempt is applying this milestone") from None
+                run = fresh
+        raise RuntimeError(f"a page of {len(page)} journeys kept changing under the milestone")
 
     @activity.defn(name="cut_list")
     async def cut_list(self, input: CutListInput) -> ListCutReport:

@@ -36,6 +36,7 @@ from domain.commands import (
 from domain.identity import journey_uuid, outreach_uuid, process_of
 from domain.journey import Journey
 from domain.lists import ListCut
+from domain.milestone_run import MilestoneRun
 from domain.outreach import Outreach
 from domain.process import ElectoralProcess
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
@@ -209,6 +210,26 @@ class JourneyRegistry(Application[UUID]):
                 journeys[by_uuid[originator_id]] = journey
         return journeys
 
+    def milestone_run(self, process: ElectoralProcess, milestone: str, at: datetime) -> MilestoneRun:
+        """Where the application of a milestone stands (a new run if it has not started)."""
+        try:
+            return self.repository.get(MilestoneRun.create_id(process.id, milestone))
+        except AggregateNotFoundError:
+            return MilestoneRun(process_id=process.id, milestone=milestone, at=at)
+
+    def apply_milestone_page(self, process: ElectoralProcess, run: MilestoneRun, cmd: ApplyMilestone,
+                             workflow_ids: list[str], cursor: str) -> list[CommandOutcome]:
+        """Applies the milestone to a page of journeys and records the page in the run, all in
+        one transaction."""
+        outcomes, changed = self._apply_to_many(process, [(w, cmd) for w in workflow_ids])
+        run.page_applied(cursor=cursor, seen=len(workflow_ids),
+                         changed=sum(o.accepted and not o.unchanged and not o.already_recorded for o in outcomes))
+        self.save(*changed, run)
+        return outcomes
+
+    def save_milestone_run(self, run: MilestoneRun) -> None:
+        self.save(run)
+
     def record_for_many(self, process: ElectoralProcess, commands: list[tuple[str, Any]]) -> list[CommandOutcome]:
         """Applies one command to each of many journeys (journey id, command) and saves every
         change in one transaction: a milestone's or a delivery run's unit of work. Each command
@@ -216,6 +237,13 @@ class JourneyRegistry(Application[UUID]):
         milestone that does not concern the journey's stage) is answered ``unchanged``.
         A journey changed meanwhile by another writer fails the whole transaction
         (``IntegrityError``): the caller reads the page again."""
+        outcomes, changed = self._apply_to_many(process, commands)
+        if changed:
+            self.save(*changed)
+        return outcomes
+
+    def _apply_to_many(self, process: ElectoralProcess,
+                       commands: list[tuple[str, Any]]) -> tuple[list[CommandOutcome], list[Journey]]:
         journeys = self.journeys([w for w, _ in commands])
         changed: list[Journey] = []
         outcomes: list[CommandOutcome] = []
@@ -239,9 +267,7 @@ class JourneyRegistry(Application[UUID]):
                 continue
             changed.append(journey)
             outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
-        if changed:
-            self.save(*changed)
-        return outcomes
+        return outcomes, changed
 
     def record_outreach(self, process: ElectoralProcess, contacts: list[tuple[str, Any]]) -> list[CommandOutcome]:
         """Records outreach contacts (citizen journey id, command), each accepted or refused

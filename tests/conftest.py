@@ -151,6 +151,7 @@ async def running_stack(
     processes: ProcessCatalog | None = None,
     after_commit: AfterCommit | None = None,
     with_projection: bool = True,
+    **worker_options: Any,
 ) -> AsyncIterator[Stack]:
     processes = processes or ProcessCatalog.load()
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -158,7 +159,8 @@ async def running_stack(
     try:
         with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
             worker = build_worker(
-                client, settings, registry, executor, processes=processes, after_commit=after_commit
+                client, settings, registry, executor, processes=processes, after_commit=after_commit,
+                **worker_options,
             )
             async with worker:
                 yield Stack(

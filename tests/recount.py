@@ -53,6 +53,8 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
         if not notifications:
             break
         for notification in notifications:
+            if notification.topic.startswith("domain.milestone_run:"):
+                continue  # where a milestone's application stands: no citizen's fact
             event = registry.mapper.to_domain_event(notification)
             jid = str(event.originator_id)
             name = type(event).__name__

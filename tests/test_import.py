@@ -108,10 +108,14 @@ async def test_seed_scenario_reproduces_the_published_report(dev_env, settings):
 # -- a random population, counted independently ----------------------------------------------
 
 
-def random_population(process_id: str, rng: random.Random, journeys: int) -> list[dict]:
+ANALYSIS_MILESTONES = ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline")
+
+
+def random_population(process_id: str, rng: random.Random, journeys: int,
+                      milestones: tuple[str, ...] = ANALYSIS_MILESTONES) -> list[dict]:
     """Command lines (as dicts) of a random population: filed between September and
     November 2020, some decided, some corrected through subsane, some only credentials; the
-    calendar fires up to the subsane deadline (analysis_deadline) at the end."""
+    calendar fires ``milestones`` at the end (by default up to the subsane deadline)."""
     states = ["03", "08", "09", "06", "12", "14", "16", "18", "22", "24", "32"]
     countries = ["US", "CA", "ES", "GB", "FR", "DE", "AR", "JP", "AU", "CL"]
     lines: list[dict] = []
@@ -160,7 +164,7 @@ def random_population(process_id: str, rng: random.Random, journeys: int) -> lis
                 line(sent, {"kind": "send_subsane_documents", "documents": ["ID_IMAGE"]})
                 line(sent + timedelta(days=2), {"kind": "decide_review", "reviewer": "r2",
                                                 "outcome": "meets_requirements"})
-    for milestone in ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline"):
+    for milestone in milestones:
         lines.append({"process": process_id, "command": {"kind": "fire_milestone", "milestone": milestone}})
     rng.shuffle(lines)  # the importer puts them in business-time order
     return lines

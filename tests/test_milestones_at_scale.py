@@ -1,0 +1,117 @@
+"""The calendar at real size: thousands of journeys through every milestone to the definitive
+list, with an attempt of the bulk milestone failing between a page's commit and its heartbeat.
+
+The expected figures are counted here from the test's own command file (``tests.test_import``
+counts the report's tables the same way); the view is checked against the independent recount.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from cli.importer import run_import
+from domain.process import MILESTONE_ORDER, Milestone
+from domain.rules import FINAL_STAGES
+from projections.runner import wait_for_head
+from tests.conftest import running_stack
+from tests.recount import recount
+from tests.test_import import own_process, random_population
+from workflows.calendar import ProcessCalendarWorkflow
+
+session_loop = pytest.mark.asyncio(loop_scope="session")
+
+JOURNEYS = 5000
+PAGE = 400  # several pages per milestone, so a failed attempt resumes in the middle
+
+
+def expected_final_stages(lines: list[dict]) -> Counter:
+    """Each citizen's stage after the definitive list, from the command lines alone: the last
+    decision stands; never decided, or inconsistencies never corrected: excluded; a credential
+    never followed by a request: closed without request."""
+    by_citizen: dict[str, list[dict]] = {}
+    for line in lines:
+        if "clave" in line:
+            by_citizen.setdefault(line["clave"], []).append(line["command"])
+    stages: Counter = Counter()
+    for commands in by_citizen.values():
+        commands.sort(key=lambda c: datetime.fromisoformat(c["at"]))
+        if not any(c["kind"] == "file_request" for c in commands):
+            stages["closed_without_request"] += 1
+            continue
+        outcome = "in_review"
+        for command in commands:
+            if command["kind"] == "decide_review":
+                outcome = command["outcome"]
+            elif command["kind"] == "send_subsane_documents":
+                outcome = "in_review"
+        stages["included" if outcome == "meets_requirements" else "excluded"] += 1
+    return stages
+
+
+@session_loop
+async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_attempt(dev_env, settings):
+    catalog, process_id = own_process()
+    rng = random.Random(2024)
+    lines = random_population(process_id, rng, journeys=JOURNEYS, milestones=tuple(m.value for m in MILESTONE_ORDER))
+    path = settings.data_dir / "population.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    expected = expected_final_stages(lines)
+    assert sum(expected.values()) == JOURNEYS and expected["included"] > 1000
+
+    failures: list[int] = []
+
+    def fail_once_mid_milestone(milestone: Milestone, changed: int) -> None:
+        # The definitive list's first attempt dies after its third page is committed, before
+        # that page's heartbeat: the retry resumes from the second page's heartbeat.
+        if milestone is Milestone.DEFINITIVE_LIST and changed >= 3 * PAGE and not failures:
+            failures.append(changed)
+            raise RuntimeError("injected: the attempt dies between a page's commit and its heartbeat")
+
+    async with running_stack(dev_env.client, settings, processes=catalog, milestone_page_size=PAGE,
+                             after_milestone_page=fail_once_mid_milestone) as stack:
+        summary = await run_import(path, stack.journeys, settings.data_dir / "imports",
+                                   settings.data_dir / "rejects.jsonl")
+        assert summary.refused == 0, summary.as_dict()
+        assert summary.milestones == len(MILESTONE_ORDER)
+        assert failures, "the injected failure did not happen"
+        calendar = dev_env.client.get_workflow_handle_for(ProcessCalendarWorkflow.run, f"calendar-{process_id}")
+        reports = {r.milestone: r for r in await calendar.query(ProcessCalendarWorkflow.fired)}
+        assert reports[Milestone.REGISTRATION_CLOSED].journeys_changed == expected["closed_without_request"]
+        assert reports[Milestone.LIST_FOR_REVIEW_ISSUED].journeys_changed == expected["included"]
+        assert reports[Milestone.DEFINITIVE_LIST].journeys_changed == expected["included"] + expected["excluded"]
+        delivered = reports[Milestone.DEFINITIVE_LIST].deliveries
+        assert delivered is not None
+        assert delivered.postal_sent + delivered.internet_access_issued == expected["included"]
+        wait_for_head(settings, stack.view, timeout=120)
+
+        # Every journey final, the view equal to the file's count and to the recount.
+        counts = stack.view.counts_as_of(process_id, None)
+        assert counts["stage"] == dict(expected)
+        assert counts == recount(stack.registry)
+
+        # Each journey's history shows each milestone's event once: nothing lost or duplicated
+        # by the failed attempt.
+        events: Counter = Counter()
+        position = 0
+        while notifications := stack.registry.recorder.select_notifications(start=position + 1, limit=10000):
+            events.update(n.topic.rsplit(".", 1)[-1] for n in notifications)
+            position = notifications[-1].id
+        assert events["ClosedWithoutRequest"] == expected["closed_without_request"]
+        assert events["ListedForReview"] == expected["included"]
+        assert events["IncludedInDefinitiveList"] == expected["included"]
+        assert events["ExcludedFromDefinitiveList"] == expected["excluded"]
+        assert events["DeliveryRecorded"] == expected["included"]
+        ids = [w for _, w in stack.view.journeys_in_stages(process_id, sorted(s.value for s in FINAL_STAGES),
+                                                            "", "g", JOURNEYS + 1)]
+        assert len(ids) == JOURNEYS
+        for start in range(0, len(ids), 1000):
+            for journey in stack.registry.journeys(ids[start:start + 1000]).values():
+                assert journey.stage in FINAL_STAGES
+                assert journey.has_processed("milestone:definitive_list") or journey.has_processed(
+                    "milestone:registration_closed")
