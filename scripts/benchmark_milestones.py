@@ -1,0 +1,175 @@
+"""How fast the calendar applies its milestones in bulk, at 10,000 and 100,000 open journeys.
+
+    .venv/bin/python scripts/benchmark_milestones.py [--journeys 10000,100000] [--backend sqlite]
+
+For each size: a fresh data dir whose event log is filled straight through the domain with the
+seed scenario's journeys (replicas with other citizens; no outreach), the projection caught up,
+then every milestone of the calendar applied by the calendar's own activity
+(``apply_milestone_in_bulk``, run in Temporal's activity environment: the same code, without a
+server, which this path no longer needs) with the projection runner following, then the
+deliveries after the definitive list. Prints one Markdown table: journeys/s per milestone, live
+lag (projection behind the log head, sampled every 100 ms) p50/p99 during the milestones,
+deliveries/s, and an extrapolation to a million journeys from the measured growth (stated as
+such). With ``--backend postgres`` it starts its own PostgreSQL 15 cluster (fsync on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from temporalio.testing import ActivityEnvironment  # noqa: E402
+
+from activities.deliveries import DeliveryActivities, InProcessInternetVoting, InProcessPostalCarrier  # noqa: E402
+from activities.milestones import MilestoneActivities  # noqa: E402
+from cli.command_file import OUTREACH_KINDS, parse_line  # noqa: E402
+from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
+from domain.registry import JourneyRegistry  # noqa: E402
+from projections.runner import open_view, start_runner, wait_for_position  # noqa: E402
+from settings import Settings  # noqa: E402
+from simulation.event_log import replica  # noqa: E402
+from simulation.population import generate, load_scenario  # noqa: E402
+from worker import load_processes  # noqa: E402
+from workflows.messages import BulkMilestoneInput, DeliveryInput  # noqa: E402
+
+
+def fill(settings: Settings, journeys: int) -> tuple[int, float]:
+    """Records the seed scenario's journeys (replicas) until ``journeys`` are open; returns the
+    log head and the seconds it took."""
+    processes = load_processes(settings)
+    base = load_scenario("seed-2020-11-30")
+    process = processes.get(base.process)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    started = time.perf_counter()
+    recorded = 0
+    number = 0
+    try:
+        while recorded < journeys:
+            number += 1
+            commands_of: dict[str, list] = {}
+            for n, line in enumerate(generate(replica(base, number), process), start=1):
+                if json.loads(line)["command"]["kind"] in OUTREACH_KINDS:
+                    continue
+                entry = parse_line(line, n, processes, settings.journey_key_bytes)
+                if entry.workflow_id is not None:
+                    commands_of.setdefault(entry.workflow_id, []).append(entry.command)
+            for workflow_id, commands in commands_of.items():
+                if recorded >= journeys:
+                    break
+                registry.record_commands(process, workflow_id, commands)
+                recorded += 1
+            print(f"  {recorded:,} journeys recorded ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        return registry.recorder.max_notification_id() or 0, time.perf_counter() - started
+    finally:
+        registry.close()
+
+
+def measure(settings: Settings, journeys: int) -> dict:
+    head, fill_seconds = fill(settings, journeys)
+    processes = load_processes(settings)
+    process = processes.get(load_scenario("seed-2020-11-30").process)
+    runner = start_runner(settings)
+    registry = JourneyRegistry(env=settings.event_store_env())
+    view = open_view(settings)
+    figures: dict = {"journeys": journeys, "fill_s": round(fill_seconds, 1)}
+    try:
+        started = time.perf_counter()
+        wait_for_position(runner.view, head, timeout=3600)
+        figures["catch_up_events_per_s"] = round(head / (time.perf_counter() - started))
+        activities = MilestoneActivities(None, registry, view, processes)  # type: ignore[arg-type]
+        lags: list[int] = []
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.1):
+                lags.append((registry.recorder.max_notification_id() or 0) - runner.view.position())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        for milestone in MILESTONE_ORDER:
+            started = time.perf_counter()
+            result = asyncio.run(ActivityEnvironment().run(
+                activities.apply_milestone_in_bulk,
+                BulkMilestoneInput(process_id=process.id, milestone=milestone, at=process.milestone_at(milestone))))
+            seconds = time.perf_counter() - started
+            figures[milestone.value] = {"seconds": round(seconds, 2), "changed": result.journeys_changed,
+                                        "journeys_per_s": round(result.journeys_notified / seconds) if seconds else None}
+        sampling.set()
+        sampler.join()
+        figures["lag_p50"] = statistics.median(lags) if lags else 0
+        figures["lag_p99"] = sorted(lags)[int(len(lags) * 0.99)] if lags else 0
+        deliveries = DeliveryActivities(registry, view, processes, InProcessPostalCarrier(), InProcessInternetVoting())
+        wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+        started = time.perf_counter()
+        delivered = asyncio.run(ActivityEnvironment().run(
+            deliveries.deliver_definitive_list,
+            DeliveryInput(process_id=process.id, at=process.milestone_at(Milestone.DEFINITIVE_LIST))))
+        seconds = time.perf_counter() - started
+        count = delivered.postal_sent + delivered.internet_access_issued
+        figures["deliveries"] = {"citizens": count, "seconds": round(seconds, 2),
+                                 "per_s": round(count / seconds) if seconds else None}
+    finally:
+        runner.__exit__(None, None, None)
+        registry.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journeys", default="10000,100000")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    cluster = None
+    if args.backend == "postgres":
+        from cli.postgres_cluster import PostgresCluster
+
+        cluster = PostgresCluster(durable=True).__enter__()
+    rows = []
+    try:
+        for journeys in (int(n) for n in args.journeys.split(",")):
+            with tempfile.TemporaryDirectory(prefix="lnere-milestones-") as tmp:
+                extra = {}
+                if cluster is not None:
+                    name = f"bench_{secrets.token_hex(4)}"
+                    cluster.create_database(name)
+                    extra = {"persistence": "postgres", "postgres_port": cluster.port, "postgres_user": "postgres",
+                             "postgres_dbname": name}
+                settings = Settings(data_dir=Path(tmp), journey_key=secrets.token_hex(32), **extra)
+                rows.append(measure(settings, journeys))
+                print(json.dumps(rows[-1]), file=sys.stderr)
+    finally:
+        if cluster is not None:
+            cluster.__exit__(None, None, None)
+    names = [m.value for m in MILESTONE_ORDER if rows and rows[0][m.value]["changed"] is not None]
+    print(f"\n| figure ({args.backend}) | " + " | ".join(f"{r['journeys']:,} journeys" for r in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for name in names:
+        print(f"| {name}: journeys/s (changed) | " + " | ".join(
+            f"{r[name]['journeys_per_s'] or '-'} ({r[name]['changed']:,}, {r[name]['seconds']} s)" for r in rows) + " |")
+    print("| live lag during milestones p50 / p99, events | " + " | ".join(
+        f"{r['lag_p50']:,.0f} / {r['lag_p99']:,.0f}" for r in rows) + " |")
+    print("| deliveries: citizens/s | " + " | ".join(f"{r['deliveries']['per_s']}" for r in rows) + " |")
+    print("| catch-up from zero, events/s | " + " | ".join(f"{r['catch_up_events_per_s']:,}" for r in rows) + " |")
+    if len(rows) >= 2:
+        small, large = rows[0], rows[-1]
+        name = Milestone.DEFINITIVE_LIST.value
+        growth = (large[name]["seconds"] / small[name]["seconds"]) / (large["journeys"] / small["journeys"])
+        million = large[name]["seconds"] * (1_000_000 / large["journeys"]) * growth
+        print(f"\nExtrapolation (not measured): the definitive list's time per journey grew {growth:.2f}x from "
+              f"{small['journeys']:,} to {large['journeys']:,} journeys; at that growth, 1,000,000 journeys take "
+              f"about {million / 60:.1f} min.")
+
+
+if __name__ == "__main__":
+    main()
