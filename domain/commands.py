@@ -236,6 +236,10 @@ def _addressed_once(self):
     if (self.clave is None) == (self.journey is None):
         raise ValueError("give exactly one of clave or journey")
     credential = getattr(self.command, "credential", None)
+    if credential is not None and self.journey is not None:
+        # The journey id is the clave's keyed hash: a credential sent to another id would start
+        # a second journey for the same citizen.
+        raise ValueError("journey: a command that carries a credential is addressed by its clave, not by journey id")
     if credential is not None and self.clave is not None and credential.clave != self.clave:
         raise ValueError("clave: differs from command.credential.clave")
     return self

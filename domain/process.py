@@ -69,10 +69,26 @@ class ElectoralProcess(BaseModel):
     inconsistency_reasons: dict[str, str] = Field(min_length=1)
     rejection_reasons: dict[str, str] = Field(min_length=1)
     exclusion_reasons: dict[str, str] = Field(min_length=1)
+    business_time_lead_days: int = Field(
+        default=366, ge=0, le=3660,
+        description="how long before registration opens a command's business time may lie (credentials "
+                    "recorded ahead)")
+    business_time_tail_days: int = Field(
+        default=366, ge=0, le=3660,
+        description="how long after election day and the retention period a command's business time may lie")
     personal_data_retention_days: int = Field(
         default=0, ge=0, description="days after a journey ends before its personal data may be erased"
     )
     notes: str = ""
+
+    @property
+    def business_time_bounds(self) -> tuple[datetime, datetime]:
+        """The earliest and latest business time a command of this process may carry."""
+        from datetime import timedelta
+
+        last_day = datetime.combine(self.election_day, datetime.max.time(), self.tz)
+        return (self.localize(self.registration_opens) - timedelta(days=self.business_time_lead_days),
+                last_day + timedelta(days=self.personal_data_retention_days + self.business_time_tail_days))
 
     @field_validator("timezone")
     @classmethod

@@ -39,6 +39,7 @@ from domain.lists import ListCut
 from domain.milestone_run import MilestoneRun
 from domain.outreach import Outreach
 from domain.process import ElectoralProcess
+from domain import rules
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
 
@@ -294,6 +295,7 @@ class JourneyRegistry(Application[UUID]):
                     if journey is None or not journey.has_processed(cmd.request_command_id):
                         raise DomainError("request_command_id", "call-links-request",
                                           "the citizen's journey has no such request recorded")
+                rules.check_business_time(process, cmd)
                 getattr(record, cmd.kind)(process, cmd, command_id)
             except DomainError as error:
                 outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
@@ -336,6 +338,7 @@ class JourneyRegistry(Application[UUID]):
     ) -> Journey:
         """Applies one command; a journey that does not exist yet is started by a command
         that can start it, and discarded if that command is refused."""
+        rules.check_business_time(process, cmd)
         if journey is None:
             if not starts_journey(cmd):
                 raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")

@@ -7,7 +7,7 @@ and records nothing. One set of rules, two callers.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -345,5 +345,36 @@ CHECKS = {
 }
 
 
+# Dates a credential may carry: none of them before this, nor decades after the election.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE_YEARS_AFTER_ELECTION = 30
+
+
+def check_business_time(process: ElectoralProcess, command) -> None:
+    """Every command's business time, and every date it carries, lies inside the bounds the
+    process states: a time out of range is refused here, never recorded (where it could stop a
+    projection that counts by day)."""
+    earliest, latest = process.business_time_bounds
+    at = getattr(command, "at", None)
+    if at is not None and not earliest <= at <= latest:
+        raise DomainError("at", "business-time-bounds",
+                          f"business time must lie between {earliest.isoformat()} and {latest.isoformat()} "
+                          f"for {process.name}")
+    credential = getattr(command, "credential", None)
+    if credential is None:
+        return
+    latest_date = process.election_day.replace(year=process.election_day.year + LATEST_DATE_YEARS_AFTER_ELECTION)
+    for field, value in (("credential.holder.birth_date", credential.holder.birth_date),
+                         ("credential.issued_on", credential.issued_on),
+                         ("credential.valid_until", credential.valid_until),
+                         ("credential.activated_on", credential.activated_on)):
+        if value is not None and not EARLIEST_DATE <= value <= latest_date:
+            raise DomainError(field, "date-bounds",
+                              f"must lie between {EARLIEST_DATE.isoformat()} and {latest_date.isoformat()}")
+    if credential.holder.birth_date > process.business_day(at) if at is not None else False:
+        raise DomainError("credential.holder.birth_date", "date-bounds", "the birth date is after the command's time")
+
+
 def check(process: ElectoralProcess, status: JourneyStatus, command) -> None:
+    check_business_time(process, command)
     CHECKS[command.kind](process, status, command)

@@ -57,7 +57,9 @@ def _country_abroad(value: str) -> str:
 
 CountryCode = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$"), AfterValidator(_country_abroad)]
 
-CLAVE_PATTERN = re.compile(r"^[A-Z]{6}\d{6}\d{2}[HM][0-9A-Z]{3}$")
+# ASCII only: \d would take any Unicode digit (fullwidth, Arabic-Indic…), and one citizen
+# written with other digits would get another journey.
+CLAVE_PATTERN = re.compile(r"[A-Z]{6}[0-9]{8}[HM][0-9A-Z]{3}", re.ASCII)
 
 
 class ClaveElector(str):
@@ -68,13 +70,16 @@ class ClaveElector(str):
     def parse(cls, value: str) -> ClaveElector:
         if not isinstance(value, str):
             raise ValueError("clave de elector must be a string")
-        value = value.strip().upper()
+        # Never normalised: a clave is taken exactly as written or refused (the message never
+        # repeats it: it is personal data).
+        if not value.isascii() or not value.isprintable():
+            raise ValueError("clave de elector must be ASCII capital letters A-Z and digits 0-9 only")
         if len(value) != 18:
             raise ValueError(f"clave de elector must have 18 characters, got {len(value)}")
-        if not CLAVE_PATTERN.match(value):
+        if not CLAVE_PATTERN.fullmatch(value):
             raise ValueError(
-                "clave de elector must be 6 letters, birth date YYMMDD, 2-digit state of birth, "
-                "sex H or M and a 3-character homoclave"
+                "clave de elector must be 6 capital letters, birth date YYMMDD, 2-digit state of birth, "
+                "sex H or M and a 3-character homoclave (A-Z, 0-9)"
             )
         yymmdd = value[6:12]
         try:

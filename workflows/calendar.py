@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain import rules
     from domain.commands import FireMilestone
     from domain.process import MILESTONE_ORDER, Milestone
     from workflows.messages import (
@@ -142,6 +143,10 @@ class ProcessCalendarWorkflow:
     def _validate_fire(self, command: FireMilestone) -> None:
         if command.milestone in self._fired or command.milestone in self._requested:
             return  # repeated: answered with the report of the first firing
+        try:
+            rules.check_business_time(self._process, command)
+        except rules.DomainError as error:
+            raise ValueError(str(error)) from None
         position = MILESTONE_ORDER.index(command.milestone)
         missing = [m.value for m in MILESTONE_ORDER[:position] if m not in self._requested]
         if missing:
