@@ -81,13 +81,15 @@ class MilestoneActivities:
     @activity.defn(name="apply_milestone_in_bulk")
     async def apply_milestone_in_bulk(self, input: BulkMilestoneInput) -> FanOutResult:
         stages = sorted(s.value for s in MILESTONE_STAGES[input.milestone])
-        if not stages:
-            return FanOutResult()
         process = self._processes.get(input.process_id)
         command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
         # Where the run stands is read from the event store (recorded with each page), not from
         # heartbeats, which a killed worker may not have sent: a resumed run skips nothing.
-        run = await asyncio.to_thread(self._registry.milestone_run, process, input.milestone.value, input.at)
+        # Its firing is recorded before any page: from then on it closes the doors it closes.
+        run = await asyncio.to_thread(self._registry.start_milestone_run, process, input.milestone.value, input.at)
+        if not stages and not run.completed:
+            run.complete()
+            await asyncio.to_thread(self._registry.save_milestone_run, run)
         started = time.monotonic()
         seen_at_start = run.journeys_seen
         while not run.completed:

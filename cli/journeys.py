@@ -144,6 +144,8 @@ class JourneyClient:
             if processed and status is not None:
                 return status
             try:
+                fired = self.registry.milestone_fired
+                await asyncio.to_thread(rules.check_doors, process, lambda m: fired(process.id, m), command)
                 rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
                                                             process_id=process.id), command)
             except DomainError as error:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
 
 from event_store import select_events_of
 
@@ -94,6 +95,7 @@ class JourneyRegistry(Application[UUID]):
         if not master:
             raise ValueError("CIPHER_KEY: the journey registry needs a cipher key (event state and citizen keys)")
         self.vault = CitizenVault(key_store(self.env), base64.b64decode(master))
+        self._fired: dict[str, set[str]] = {}
 
     def close(self) -> None:
         self.vault.close()
@@ -211,12 +213,36 @@ class JourneyRegistry(Application[UUID]):
                 journeys[by_uuid[originator_id]] = journey
         return journeys
 
+    def milestone_fired(self, process_id: str, milestone: str) -> bool:
+        """Whether the calendar has fired the milestone (its run is recorded when it starts).
+        Once fired, always fired: that answer is kept."""
+        fired = self._fired.setdefault(process_id, set())
+        if milestone not in fired:
+            try:
+                self.repository.get(MilestoneRun.create_id(process_id, milestone))
+            except AggregateNotFoundError:
+                return False
+            fired.add(milestone)
+        return True
+
     def milestone_run(self, process: ElectoralProcess, milestone: str, at: datetime) -> MilestoneRun:
         """Where the application of a milestone stands (a new run if it has not started)."""
         try:
             return self.repository.get(MilestoneRun.create_id(process.id, milestone))
         except AggregateNotFoundError:
             return MilestoneRun(process_id=process.id, milestone=milestone, at=at)
+
+    def start_milestone_run(self, process: ElectoralProcess, milestone: str, at: datetime) -> MilestoneRun:
+        """The milestone's run, recorded now if it was not (two attempts at once: one records it)."""
+        try:
+            return self.repository.get(MilestoneRun.create_id(process.id, milestone))
+        except AggregateNotFoundError:
+            pass
+        try:
+            self.save(MilestoneRun(process_id=process.id, milestone=milestone, at=at))
+        except IntegrityError:
+            pass
+        return self.repository.get(MilestoneRun.create_id(process.id, milestone))
 
     def apply_milestone_page(self, process: ElectoralProcess, run: MilestoneRun, cmd: ApplyMilestone,
                              workflow_ids: list[str], cursor: str) -> list[CommandOutcome]:
@@ -339,6 +365,7 @@ class JourneyRegistry(Application[UUID]):
         """Applies one command; a journey that does not exist yet is started by a command
         that can start it, and discarded if that command is refused."""
         rules.check_business_time(process, cmd)
+        rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
         if journey is None:
             if not starts_journey(cmd):
                 raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")

@@ -8,6 +8,7 @@ and records nothing. One set of rules, two callers.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -329,6 +330,27 @@ MILESTONE_STAGES: dict[Milestone, frozenset[Stage]] = {
     Milestone.OBSERVATIONS_CLOSED: frozenset(),
     Milestone.DEFINITIVE_LIST: frozenset(set(Stage) - FINAL_STAGES),
 }
+
+
+# The commands each milestone closes, once fired, whatever their business time: a late command
+# would leave its journey outside the lists the calendar has already made.
+CLOSED_BY: dict[Milestone, tuple[str, frozenset[str]]] = {
+    Milestone.REGISTRATION_CLOSED: (
+        "registration-closed", frozenset({"record_credential", "activate_credential", "file_request"})),
+    Milestone.ANALYSIS_DEADLINE: (
+        "analysis-closed", frozenset({"decide_review", "send_subsane_documents", "reopen_rejection"})),
+    Milestone.OBSERVATIONS_CLOSED: ("observations-closed", frozenset({"file_observation"})),
+    Milestone.DEFINITIVE_LIST: (
+        "definitive-list-issued", frozenset({"resolve_observation", "record_registral_check"})),
+}
+
+
+def check_doors(process: ElectoralProcess, fired: Callable[[Milestone], bool], command) -> None:
+    """Refuses a command that a fired milestone closed (``fired`` tells whether one has)."""
+    for milestone, (rule, kinds) in CLOSED_BY.items():
+        if command.kind in kinds and fired(milestone):
+            raise DomainError("at", rule, f"{milestone.value} has been issued for {process.name}: "
+                                          f"{command.kind} is no longer taken")
 
 
 CHECKS = {

@@ -1,0 +1,106 @@
+"""Trust at the boundary (issue 14), through the real stack: claves in other Unicode classes,
+business times out of range, a credential sent to a journey id, commands after the calendar
+closed their door. For each: the answer (field and rule), nothing recorded, no workflow run
+started, and the stack still serves with figures equal to the recount."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from cli.journeys import CommandRefused
+from domain.commands import CommandEnvelope, FireMilestone
+from domain.process import MILESTONE_ORDER, Milestone
+from domain.rules import FINAL_STAGES
+from tests.citizens import at, credential, request
+from tests.conftest import own_process_catalog, running_stack
+from tests.recount import recount
+
+session_loop = pytest.mark.asyncio(loop_scope="session")
+
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def other_forms(clave: str) -> list[str]:
+    return [clave.translate(FULLWIDTH), clave.translate(ARABIC_INDIC), clave.lower(),
+            clave[:6] + "\u200b" + clave[6:17], clave[:17] + "\u0301", " " + clave[:17]]
+
+
+def test_a_clave_is_ascii_exactly_as_written():
+    clave = credential(random.Random(1))["clave"]
+    for form in other_forms(clave):
+        with pytest.raises(ValidationError) as refused:
+            CommandEnvelope.model_validate({"process": "pel-2020-2021", "clave": form, "command": {
+                "kind": "activate_credential", "at": at("2020-10-01 10:00").isoformat()}})
+        assert refused.value.errors()[0]["loc"] == ("clave",)
+        assert form not in str(refused.value).split("input_value=")[0]  # the message never repeats it
+
+
+def test_a_credential_is_sent_by_clave_never_to_a_journey_id():
+    cred = credential(random.Random(2))
+    with pytest.raises(ValidationError, match="addressed by its clave"):
+        CommandEnvelope.model_validate({"process": "pel-2020-2021", "journey": "journey-pel-2020-2021-" + "a" * 32,
+                                        "command": request(cred, when=at("2020-10-01 10:00"))})
+
+
+async def _runs(client, workflow_id: str) -> int:
+    return len([r async for r in client.list_workflows(f"WorkflowId = '{workflow_id}'")])
+
+
+@session_loop
+async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothing(dev_env, settings):
+    catalog, process = own_process_catalog()
+    rng = random.Random(3)
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        kept = credential(rng)
+        filed = await stack.journeys.send(CommandEnvelope.model_validate(
+            {"process": process, "clave": kept["clave"], "command": request(kept, when=at("2020-10-01 10:00"))}))
+        events = stack.registry.recorder.max_notification_id()
+
+        # Business times a projection cannot count by day, and a far future that would lock the journey.
+        for when in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-14:00", "2999-01-01T00:00:00+00:00"):
+            stranger = credential(rng)
+            envelope = CommandEnvelope.model_validate({"process": process, "clave": stranger["clave"], "command": {
+                "kind": "record_credential", "at": when, "credential": stranger}})
+            with pytest.raises(CommandRefused, match=r"^at: .*\[business-time-bounds\]$"):
+                await stack.journeys.send(envelope)
+            assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
+            with pytest.raises(CommandRefused, match=r"\[business-time-bounds\]"):
+                await stack.journeys.send(CommandEnvelope.model_validate({
+                    "process": process, "journey": filed.workflow_id,
+                    "command": {"kind": "decide_review", "at": when, "reviewer": "r", "outcome": "meets_requirements"}}))
+        old = credential(rng)
+        old["holder"]["birth_date"] = "1850-01-01"
+        with pytest.raises(ValidationError):  # the clave's date no longer matches: refused as input
+            CommandEnvelope.model_validate({"process": process, "clave": old["clave"], "command": {
+                "kind": "record_credential", "at": at("2020-10-01 10:00").isoformat(), "credential": old}})
+        assert stack.registry.recorder.max_notification_id() == events
+
+        # The calendar closes doors: after the close of registration, a request dated before it
+        # is refused; after the definitive list, a registral check is.
+        await stack.journeys.send(CommandEnvelope.model_validate({"process": process, "journey": filed.workflow_id,
+            "command": {"kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": "r",
+                        "outcome": "meets_requirements"}}))
+        stack.wait_for_projection()
+        await stack.journeys.fire_milestone(process, FireMilestone(milestone=Milestone.REGISTRATION_CLOSED))
+        late = credential(rng)
+        envelope = CommandEnvelope.model_validate(
+            {"process": process, "clave": late["clave"], "command": request(late, when=at("2020-10-02 10:00"))})
+        with pytest.raises(CommandRefused, match=r"\[registration-closed\]"):
+            await stack.journeys.send(envelope)
+        assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
+        for milestone in MILESTONE_ORDER[1:]:
+            await stack.journeys.fire_milestone(process, FireMilestone(milestone=milestone))
+        with pytest.raises(CommandRefused, match=r"\[definitive-list-issued\]"):
+            await stack.journeys.send(CommandEnvelope.model_validate({"process": process, "journey": filed.workflow_id,
+                "command": {"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
+                            "result": "DECEASED", "source": "RENAPO"}}))
+        # The stack still serves; every journey of the process is final; figures = recount.
+        assert stack.registry.status(filed.workflow_id).stage == "included"
+        stack.wait_for_projection()
+        counts = stack.view.counts_as_of(process, None)
+        assert set(counts["stage"]) <= {s.value for s in FINAL_STAGES}
+        assert counts == recount(stack.registry)
