@@ -374,7 +374,7 @@ def _refusal_response(message: str) -> JSONResponse:
     came first, wrong stage, ended), 422 when a field of the command is."""
     rule = message[message.rfind("[") + 1:-1] if message.endswith("]") and "[" in message else None
     field = message.split(":", 1)[0]
-    if field in ("journey", "conflict"):
+    if field in ("journey", "conflict", "process", "command_id"):  # the state, not the input, refuses
         return JSONResponse(Refusal(detail=message, rule=rule).model_dump(), status_code=409)
     return JSONResponse({"detail": [{"loc": ["body", *field.split(".")], "msg": message, "type": rule or "refused"}]},
                         status_code=422)

@@ -30,6 +30,33 @@ class MilestoneLine(BaseModel):
 OUTREACH_KINDS = frozenset({"record_outbound_call", "send_automated_notice"})
 
 
+# A command is a few levels deep: deeper lines are refused before they are parsed.
+MAX_DEPTH = 32
+MAX_NESTING_MARKS = 64
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of brackets outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 class InvalidLine(ValueError):
     """A line that is not a command: bad JSON, a bad field, an unknown process."""
 
@@ -53,14 +80,34 @@ def _path_part(part: object) -> str:
 
 
 def format_validation(error: ValidationError) -> str:
+    """Field paths and messages, never the values (nor an unknown key's name: either may be
+    personal data)."""
     parts = []
     for item in error.errors():
-        path = ".".join(_path_part(p) for p in item["loc"]) or "input"
+        loc = list(item["loc"])
+        if item["type"] == "extra_forbidden" and loc:
+            loc[-1] = "(unknown field)"
+        path = ".".join(_path_part(p) for p in loc) or "input"
         parts.append(f"{path}: {item['msg']}")
     return "; ".join(parts)
 
 
 def parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: bytes) -> Entry:
+    """One line as an entry, or ``InvalidLine`` saying why: never another exception, whatever
+    the line holds (nesting thousands deep, integers of thousands of digits, odd numbers)."""
+    try:
+        return _parse_line(text, line, processes, journey_key)
+    except InvalidLine:
+        raise
+    except RecursionError:
+        raise InvalidLine("the line is nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InvalidLine(f"the line cannot be read as a command ({type(error).__name__})") from None
+
+
+def _parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: bytes) -> Entry:
+    if text.count("[") + text.count("{") > MAX_NESTING_MARKS and _depth(text) > MAX_DEPTH:
+        raise InvalidLine(f"the line is nested deeper than {MAX_DEPTH} levels")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -29,6 +30,8 @@ from cli.journeys import CommandRefused, JourneyClient
 from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 
 INVALID_RULE = "invalid-line"
+# A command line is a few kilobytes; a longer one is refused without being read whole.
+MAX_LINE_BYTES = 1 << 20
 OUTREACH_IN_FLIGHT = 4
 
 
@@ -126,8 +129,10 @@ class Journal:
                     except (json.JSONDecodeError, TypeError):
                         continue  # a line torn by a crash: that line is simply sent again
                     self.results[result.line] = result
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Only the owner reads it: it names the lines a citizen's commands were on.
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8")
+        os.chmod(path, 0o600)
 
     def add(self, results: list[LineResult]) -> None:
         for result in results:
@@ -154,12 +159,21 @@ def read_entries(path: Path, client: JourneyClient) -> CommandFile:
     count = 0
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
+        number = 0
+        while raw := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
             digest.update(raw)
-            if not raw.strip():
+            too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
+            while too_long and (rest := f.readline(MAX_LINE_BYTES)):  # the rest of that line, unread
+                digest.update(rest)
+                if rest.endswith(b"\n"):
+                    break
+            if not too_long and not raw.strip():
                 continue
             count += 1
             try:
+                if too_long:
+                    raise InvalidLine(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as error:

@@ -349,7 +349,7 @@ def check_doors(process: ElectoralProcess, fired: Callable[[Milestone], bool], c
     """Refuses a command that a fired milestone closed (``fired`` tells whether one has)."""
     for milestone, (rule, kinds) in CLOSED_BY.items():
         if command.kind in kinds and fired(milestone):
-            raise DomainError("at", rule, f"{milestone.value} has been issued for {process.name}: "
+            raise DomainError("process", rule, f"{milestone.value} has been issued for {process.name}: "
                                           f"{command.kind} is no longer taken")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gettext
 import json
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -85,10 +86,10 @@ class ClaveElector(str):
         try:
             date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6]))
         except ValueError:
-            raise ValueError(f"clave de elector has an impossible birth date {yymmdd}") from None
+            raise ValueError("clave de elector has an impossible birth date") from None
         state = int(value[12:14])
         if not (1 <= state <= 32 or state == 87):
-            raise ValueError(f"clave de elector has an unknown state of birth {value[12:14]}")
+            raise ValueError("clave de elector has an unknown state of birth")
         return cls(value)
 
     @property
@@ -107,14 +108,25 @@ class ClaveElector(str):
 Clave = Annotated[str, AfterValidator(ClaveElector.parse)]
 
 
+def _plain_text(value: str | None) -> str | None:
+    """Names and addresses are printable text: control and format characters (NUL, ESC,
+    carriage return, zero-width, bidirectional overrides) are refused, never stripped."""
+    if value is not None and any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+        raise ValueError("holds a control or invisible character")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+
+
 class Holder(BaseModel):
     """The citizen named on the credential. Personal data: never logged."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    given_names: str = Field(min_length=1, max_length=120)
-    paternal_surname: str = Field(min_length=1, max_length=120)
-    maternal_surname: str | None = Field(default=None, max_length=120)
+    given_names: PlainText = Field(min_length=1, max_length=120)
+    paternal_surname: PlainText = Field(min_length=1, max_length=120)
+    maternal_surname: PlainText | None = Field(default=None, max_length=120)
     birth_date: date
     sex: Sex
 
@@ -139,11 +151,10 @@ class Credential(BaseModel):
         clave = ClaveElector(self.clave)
         if clave.birth_yymmdd != self.holder.birth_date.strftime("%y%m%d"):
             raise ValueError(
-                f"clave: birth date {clave.birth_yymmdd} in the clave does not match holder.birth_date "
-                f"{self.holder.birth_date.isoformat()}"
+                "clave: the birth date in the clave does not match holder.birth_date"
             )
         if clave.sex != self.holder.sex:
-            raise ValueError(f"clave: sex {clave.sex} in the clave does not match holder.sex {self.holder.sex}")
+            raise ValueError("clave: the sex in the clave does not match holder.sex")
         if self.valid_until < self.issued_on:
             raise ValueError("valid_until: before issued_on")
         if self.activated_on is not None:
@@ -157,10 +168,10 @@ class Credential(BaseModel):
 class AddressAbroad(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    street: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=120)
-    region: str | None = Field(default=None, max_length=120)
-    postal_code: str | None = Field(default=None, max_length=20)
+    street: PlainText = Field(min_length=1, max_length=200)
+    city: PlainText = Field(min_length=1, max_length=120)
+    region: PlainText | None = Field(default=None, max_length=120)
+    postal_code: PlainText | None = Field(default=None, max_length=20)
 
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -11,16 +11,18 @@ where the caller says, never kept by lnere.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from typing import Any
+
+from defusedcsv import csv
 
 from domain.process import ElectoralProcess
 from domain.registry import JourneyRegistry
 from domain.values import country_name_es
 from projections.journey_counts import JourneyCountsView
 
+READ_BATCH = 1000
 COLUMNS = ["journey", "clave_elector", "apellido_paterno", "apellido_materno", "nombre", "pais_residencia", "entidad"]
 
 
@@ -36,8 +38,13 @@ def export_rows(view: JourneyCountsView, registry: JourneyRegistry, process: Ele
                 position: int, state: str, modality: str | None = None) -> list[list[str]]:
     names = {s.code: s.name for s in process.states}
     rows = []
-    for member in view.list_members(process.id, kind, position, state, modality):
-        personal = registry.personal_data(member["workflow_id"]) or {}
+    members = view.list_members(process.id, kind, position, state, modality)
+    journeys: dict[str, Any] = {}
+    for start in range(0, len(members), READ_BATCH):  # the part's records read a batch at a time
+        journeys.update(registry.journeys([m["workflow_id"] for m in members[start:start + READ_BATCH]]))
+    for member in members:
+        journey = journeys.get(member["workflow_id"])
+        personal = (registry.personal_data_of(journey) if journey is not None else None) or {}
         holder = (personal.get("credential") or {}).get("holder", {})
         row = [
             member["workflow_id"],
@@ -56,8 +63,10 @@ def export_rows(view: JourneyCountsView, registry: JourneyRegistry, process: Ele
 
 
 def render(rows: list[list[str]], kind: str) -> bytes:
+    """Every field quoted (a carriage return in a name cannot make a row) and formula
+    prefixes neutralised (defusedcsv: OWASP's CSV-injection rules); the hash is over these bytes."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS + (["modalidad"] if kind == "definitive" else []))
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")

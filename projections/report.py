@@ -258,7 +258,7 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
 
 
 def render_csv(report: dict[str, Any]) -> str:
-    import csv
+    from defusedcsv import csv  # labels come from process files: formula prefixes neutralised
     import io
 
     out = io.StringIO()

@@ -104,3 +104,62 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
         counts = stack.view.counts_as_of(process, None)
         assert set(counts["stage"]) <= {s.value for s in FINAL_STAGES}
         assert counts == recount(stack.registry)
+
+
+def test_party_exports_neutralise_formulas_and_quote_every_field():
+    from projections.lists import render
+
+    rows = [["journey-x", "ABCDEF80070509M123", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "US", "09"]]
+    text = render(rows, "review").decode("utf-8")
+    lines = text.splitlines()
+    assert len(lines) == 2  # the header and one row: nothing a reader could take for another row
+    assert "\"'=HYPERLINK" in lines[1] and "\"'+1\"" in lines[1] and "\"'-2+3\"" in lines[1] and "\"'@SUM" in lines[1]
+    assert all(field.startswith('"') for field in lines[1].split(","))
+
+
+def test_names_and_addresses_refuse_control_and_invisible_characters():
+    from domain.values import AddressAbroad, Holder
+
+    for bad in ("Ana\x00", "Ana\x1b[31m", "Ana\rBeto", "\u202eanA", "A\u200bna", "Ana\tBeto"):
+        with pytest.raises(ValidationError, match="control or invisible"):
+            Holder(given_names=bad, paternal_surname="López", birth_date="1980-07-05", sex="M")
+        with pytest.raises(ValidationError, match="control or invisible"):
+            AddressAbroad(street=bad, city="Springfield")
+    Holder(given_names="María José", paternal_surname="Núñez-O'Brien", birth_date="1980-07-05", sex="M")
+
+
+@session_loop
+async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_env, settings):
+    import json
+
+    from cli.importer import MAX_LINE_BYTES, run_import
+
+    catalog, process = own_process_catalog()
+    rng = random.Random(4)
+    good = [credential(rng) for _ in range(3)]
+    lines = [json.dumps({"process": process, "clave": c["clave"], "command": request(c, when=at("2020-10-01 10:00"))})
+             for c in good]
+    bad = [
+        "[" * 100_000 + "]" * 100_000,  # nested 100,000 deep
+        '{"process": "%s", "clave": "X", "command": {"kind": "activate_credential", "at": %s}}' % (process, "9" * 5000),
+        '{"process": "%s", "clave": "X", "command": {"kind": "activate_credential", "at": NaN}}' % process,
+        '{"a": 1e999999}',
+        "x" * (MAX_LINE_BYTES + 10),
+        "\ufeff" + lines[0].replace(good[0]["clave"], credential(rng)["clave"]),  # a BOM, mid-file
+    ]
+    path = settings.data_dir / "hostile.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([lines[0], *bad, *lines[1:]]) + "\n", encoding="utf-8")
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        summary = await run_import(path, stack.journeys, settings.data_dir / "imports",
+                                   settings.data_dir / "rejects.jsonl")
+        assert summary.accepted == 3 and summary.refused == len(bad), summary.as_dict()
+        rejects = [json.loads(line) for line in (settings.data_dir / "rejects.jsonl").read_text().splitlines()]
+        assert [r["line"] for r in rejects] == list(range(2, 2 + len(bad)))
+        assert all(r["rule"] == "invalid-line" for r in rejects)
+        journal = next((settings.data_dir / "imports").glob("*.journal"))
+        assert journal.stat().st_mode & 0o777 == 0o600
+        for citizen in good:
+            assert stack.registry.status(stack.journeys.workflow_id(CommandEnvelope.model_validate(
+                {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}
+            ))).stage == "in_review"
