@@ -140,7 +140,10 @@ class JourneyClient:
         update_id = command.effective_id()
         status: JourneyStatus | None = None
         if self.registry is not None:
-            status, processed = await asyncio.to_thread(self.registry.status_and_processed, workflow_id, update_id)
+            try:
+                status, processed = await asyncio.to_thread(self.registry.status_and_processed, workflow_id, update_id)
+            except DomainError as error:
+                raise CommandRefused(str(error)) from None
             if processed and status is not None:
                 return status
             try:

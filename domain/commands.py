@@ -31,11 +31,33 @@ class Command(BaseModel):
 
     def effective_id(self) -> str:
         """A stable id: the same command sent twice is recognised as one. Who sent it is not
-        part of it: the same fact recorded by two staff members is one fact."""
-        if self.command_id:
-            return self.command_id
+        part of it: the same fact recorded by two staff members is one fact. A given
+        ``command_id`` carries the digest of the content it names (``id#digest``), so the same
+        id sent with other content is another command, refused as a reused id, never taken
+        for the first (nor deduplicated by Temporal as the same Update)."""
         body = self.model_dump_json(exclude={"command_id", "recorded_by"})
-        return f"{self.kind}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"  # type: ignore[attr-defined]
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        if self.command_id:
+            return f"{self.command_id}#{digest[:16]}"
+        return f"{self.kind}:{digest[:32]}"  # type: ignore[attr-defined]
+
+
+def seen(processed: set[str] | frozenset[str], command_id: str) -> bool:
+    """Whether a command id is among those processed: exactly, or recorded before ids carried
+    their content's digest, or looked up by the id as given (a call naming its request)."""
+    if command_id in processed:
+        return True
+    given, digested, _ = command_id.partition("#")
+    if digested:
+        return given in processed
+    return any(p.startswith(command_id + "#") for p in processed)
+
+
+def reused(processed: set[str] | frozenset[str], command_id: str) -> bool:
+    """Whether the id given with this command already names another command."""
+    given, digested, _ = command_id.partition("#")
+    return bool(digested) and command_id not in processed and given not in processed and any(
+        p.startswith(given + "#") for p in processed)
 
 
 class RecordCredential(Command):

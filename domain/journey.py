@@ -23,6 +23,7 @@ from domain.commands import (
     ResolveObservation,
     SendSubsaneDocuments,
 )
+from domain.commands import reused, seen
 from domain.identity import journey_uuid
 from domain.process import ElectoralProcess, Milestone
 from domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
@@ -80,7 +81,12 @@ class Journey(Aggregate):
         )
 
     def has_processed(self, command_id: str) -> bool:
-        return command_id in self.processed_commands
+        return seen(self.processed_commands, command_id)
+
+    def check_command_id(self, command_id: str) -> None:
+        if reused(self.processed_commands, command_id):
+            raise DomainError("command_id", "command-id-reused",
+                              "this command id already names another command of this journey")
 
     def _noted(self, at: datetime, command_id: str) -> None:
         self.last_at = at

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.commands import RecordOutboundCall, SendAutomatedNotice
+from domain.commands import RecordOutboundCall, SendAutomatedNotice, seen
 from domain.identity import outreach_uuid
 from domain.process import ElectoralProcess
 
@@ -30,7 +30,7 @@ class Outreach(Aggregate):
         self.processed_commands: set[str] = set()
 
     def has_processed(self, command_id: str) -> bool:
-        return command_id in self.processed_commands
+        return seen(self.processed_commands, command_id)
 
     def record_outbound_call(self, process: ElectoralProcess, cmd: RecordOutboundCall, command_id: str) -> None:
         self._call_recorded(

@@ -133,6 +133,8 @@ class JourneyRegistry(Application[UUID]):
         journey = self._get(workflow_id)
         if journey is None:
             return None, False
+        if not journey.has_processed(command_id):
+            journey.check_command_id(command_id)  # refused: the id names another command
         return journey.status(), journey.has_processed(command_id)
 
     def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
@@ -366,6 +368,8 @@ class JourneyRegistry(Application[UUID]):
         that can start it, and discarded if that command is refused."""
         rules.check_business_time(process, cmd)
         rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
+        if journey is not None:
+            journey.check_command_id(command_id)
         if journey is None:
             if not starts_journey(cmd):
                 raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")

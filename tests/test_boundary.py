@@ -163,3 +163,45 @@ async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_
             assert stack.registry.status(stack.journeys.workflow_id(CommandEnvelope.model_validate(
                 {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}
             ))).stage == "in_review"
+
+
+@session_loop
+async def test_a_command_id_names_one_command(dev_env, settings):
+    import json
+
+    from cli.importer import run_import
+
+    catalog, process = own_process_catalog()
+    rng = random.Random(5)
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        citizen = credential(rng)
+        filed = await stack.journeys.send(CommandEnvelope.model_validate(
+            {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}))
+
+        def decision(outcome: str, reviewer: str, *reasons: str) -> CommandEnvelope:
+            return CommandEnvelope.model_validate({"process": process, "journey": filed.workflow_id, "command": {
+                "kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": reviewer,
+                "outcome": outcome, "reasons": list(reasons), "command_id": "DECISION-1"}})
+
+        first = await stack.journeys.send(decision("meets_requirements", "ana"))
+        again = await stack.journeys.send(decision("meets_requirements", "ana"))  # the same command: answered
+        assert again.version == first.version
+        events = stack.registry.recorder.max_notification_id()
+        with pytest.raises(CommandRefused, match=r"^command_id: .*\[command-id-reused\]$"):
+            await stack.journeys.send(decision("inconsistencies", "beto", "DATA_MISMATCH"))
+        assert stack.registry.recorder.max_notification_id() == events
+
+        # In an import, the second of two different lines sharing an id is refused, not dropped.
+        other = credential(rng)
+        lines = [{"process": process, "clave": other["clave"], "command": request(other, when=at("2020-10-01 10:00"))}]
+        for reviewer, outcome in (("ana", "meets_requirements"), ("beto", "rejected")):
+            lines.append({"process": process, "clave": other["clave"], "command": {
+                "kind": "decide_review", "at": at("2020-10-06 10:00").isoformat(), "reviewer": reviewer,
+                "outcome": outcome, "reasons": [] if outcome == "meets_requirements" else ["NOT_RESIDENT_ABROAD"],
+                "command_id": "DECISION-7"}})
+        path = settings.data_dir / "reused.jsonl"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        summary = await run_import(path, stack.journeys, settings.data_dir / "imports",
+                                   settings.data_dir / "rejects.jsonl")
+        assert (summary.accepted, summary.refused) == (2, 1), summary.as_dict()
+        assert dict(summary.refused_by_rule) == {"command-id-reused": 1}
