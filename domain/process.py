@@ -70,9 +70,9 @@ class ElectoralProcess(BaseModel):
     rejection_reasons: dict[str, str] = Field(min_length=1)
     exclusion_reasons: dict[str, str] = Field(min_length=1)
     business_time_lead_days: int = Field(
-        default=366, ge=0, le=3660,
-        description="how long before registration opens a command's business time may lie (credentials "
-                    "recorded ahead)")
+        default=3660, ge=0, le=7320,
+        description="how long before registration opens a command's business time may lie (a credential is "
+                    "recorded when issued: a CPVE is valid ten years)")
     business_time_tail_days: int = Field(
         default=366, ge=0, le=3660,
         description="how long after election day and the retention period a command's business time may lie")
