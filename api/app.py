@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -96,6 +97,46 @@ def roles(*allowed: Role) -> dict[str, Any]:
 
 
 ANY_ROLE = tuple(Role)
+
+
+# Every answer: nothing but this origin's own files; no framing, no sniffing, no referrer. The
+# API docs pages start Swagger UI / ReDoc with an inline script: only there is one allowed.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'")
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+    "img-src 'self' data:", "img-src 'self' data: blob:; worker-src 'self' blob:")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        docs = scope["path"] in ("/docs", "/redoc") or scope["path"].startswith("/docs/")
+        policy = (DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY).encode()
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in {name for name, _ in SECURITY_HEADERS} | {b"content-security-policy"}]
+                message = {**message, "headers": [*headers, *SECURITY_HEADERS, (b"content-security-policy", policy)]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class AccessControl:
@@ -315,7 +356,9 @@ def create_app(
             await state.watcher.stop()
             registry.close()
 
-    app = FastAPI(
+    # API docs (/docs, /redoc) served from the installed fastapi-offline package: no CDN, and
+    # they work offline.
+    app = FastAPIOffline(
         title="lnere",
         version="1",
         summary="Registration of Mexican citizens who vote from abroad (LNERE): journeys, review, figures.",
@@ -329,6 +372,7 @@ def create_app(
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
     app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes)
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, refusals included
     _add_error_handlers(app)
     _add_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

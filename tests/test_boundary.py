@@ -205,3 +205,24 @@ async def test_a_command_id_names_one_command(dev_env, settings):
                                    settings.data_dir / "rejects.jsonl")
         assert (summary.accepted, summary.refused) == (2, 1), summary.as_dict()
         assert dict(summary.refused_by_rule) == {"command-id-reused": 1}
+
+
+async def test_every_answer_carries_security_headers_and_the_docs_need_no_cdn(api):
+    import re
+
+    for path, headers in (("/", {}), ("/docs", {}), ("/redoc", {}), ("/openapi.json", {}),
+                          ("/api/v1/me", {}), ("/api/v1/me", api.auth("viewer")), ("/no-such-page", {})):
+        answer = await api.http.get(path, headers=headers)
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["x-frame-options"] == "DENY", path
+        assert answer.headers["referrer-policy"] == "no-referrer", path
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        if path not in ("/docs", "/redoc"):
+            assert "unsafe-inline" not in policy, path
+    for page in ("/docs", "/redoc"):
+        text = (await api.http.get(page)).text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', text)
+        assert sources and all(s.startswith("/") for s in sources), sources  # nothing from another origin
+        for source in sources:
+            assert (await api.http.get(source)).status_code == 200, source

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path):
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
     assert Path(CHROMIUM).exists(), f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -37,13 +37,16 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            # The page runs under the API's Content-Security-Policy: anything it blocks is a failure.
+            blocked: list[str] = []
+            page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
             await page.goto(f"{api.base_url}/")
             await page.wait_for_selector("#login[open]")  # no token yet: the login dialog
             await page.fill("#token", api.tokens["viewer"])
             await page.click("#login-form button")
             received = page.locator("#total-received")
             await page.select_option("#process", api.process)  # the test's own process
-            await page.wait_for_function("document.getElementById('total-received').textContent === '0'")
+            await expect(page.locator("#total-received")).to_have_text("0")
             position_before = await page.locator("#log-position").text_content()
             await page.evaluate("window.notReloaded = true")
 
@@ -54,8 +57,7 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
             filed = await http.post(f"/api/v1/processes/{api.process}/requests", json=body,
                                     headers=api.auth("operator"))
             assert filed.status_code == 200, filed.text
-            await page.wait_for_function("document.getElementById('total-received').textContent === '1'",
-                                         timeout=15_000)
+            await expect(page.locator("#total-received")).to_have_text("1", timeout=15_000)
             print(f"the dashboard showed the new request {time.monotonic() - sent:.2f} s after it was sent")
             assert await page.evaluate("window.notReloaded") is True  # the same page, not a reload
             assert await received.text_content() == "1"
@@ -75,20 +77,21 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
 
             # As of a day before the request: the figures of that day.
             await page.fill("#as-of", "2020-10-04")
-            await page.wait_for_function("document.getElementById('total-received').textContent === '0'")
+            await expect(page.locator("#total-received")).to_have_text("0")
             assert "2020-10-04" in await page.locator("#as-of-label").text_content()
             await page.click("#live")
-            await page.wait_for_function("document.getElementById('total-received').textContent === '1'")
+            await expect(page.locator("#total-received")).to_have_text("1")
 
             phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             await phone.goto(f"{api.base_url}/")
             await phone.fill("#token", api.tokens["viewer"])
             await phone.click("#login-form button")
             await phone.select_option("#process", api.process)
-            await phone.wait_for_function("document.getElementById('total-received').textContent === '1'")
+            await expect(phone.locator("#total-received")).to_have_text("1")
             width = await phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the phone layout scrolls sideways ({width} px)"
             await phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+            assert not blocked, blocked
         finally:
             await browser.close()
     assert (ARTIFACTS / "dashboard-laptop.png").stat().st_size > 10_000

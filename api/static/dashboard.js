@@ -204,5 +204,7 @@ $("as-of").addEventListener("change", (e) => {
 });
 $("live").addEventListener("click", () => { $("as-of").value = ""; state.asOf = null; $("live").classList.add("active"); follow(); });
 $("live").classList.add("active");
+// The controls never submit (the page's Content-Security-Policy forbids inline handlers).
+$("controls").addEventListener("submit", (event) => event.preventDefault());
 document.querySelectorAll("[data-format]").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
 start();
