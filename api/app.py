@@ -304,6 +304,15 @@ class Services:
         except KeyError:
             raise HTTPException(404, f"process: no process {process_id!r}") from None
 
+    def projection_state(self) -> dict[str, Any]:
+        """Whether the figures are whole: a halted projection (an event it cannot apply) serves
+        the figures of the last good position, marked stale; events an operator skipped are
+        named. Holds no personal data (positions, event types, error kinds)."""
+        halt = self.view.halt()
+        return {"halted": halt is not None, "stale": halt is not None,
+                "halt": {k: halt[k] for k in ("position", "topic", "error", "halted_at")} if halt else None,
+                "skipped_events": [{k: s[k] for k in ("position", "reason", "skipped_at")} for s in self.view.skips()]}
+
     def figures_json(self, process: ElectoralProcess, as_of: date | None) -> tuple[bytes, int]:
         """The dashboard's figures as JSON (computed once per log position), and the log's head."""
         head = self.registry.recorder.max_notification_id() or 0
@@ -528,7 +537,22 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         if after is not None:
             await state.watcher.wait_beyond(after, wait)
         body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of)
-        return Response(content=b'{"log_head":%d,' % head + body[1:], media_type="application/json")
+        projection = await asyncio.to_thread(state.projection_state)
+        prefix = b'{"log_head":%d,"projection":%s,' % (head, json.dumps(projection).encode())
+        return Response(content=prefix + body[1:], media_type="application/json")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the API answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(state: ServicesDep) -> JSONResponse:
+        """Readiness: the figures can be trusted (the projection is not halted). 503 with the
+        reason when it is: the figures are then those of the last good position."""
+        projection = await asyncio.to_thread(state.projection_state)
+        return JSONResponse({"status": "halted" if projection["halted"] else "ready", "projection": projection},
+                            status_code=503 if projection["halted"] else 200)
 
     @app.get(f"{PREFIX}/processes/{{process}}/report", openapi_extra=roles(*ANY_ROLE), tags=["figures"],
              responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}})

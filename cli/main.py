@@ -485,7 +485,26 @@ def cmd_worker(args: argparse.Namespace) -> None:
 def cmd_projections(args: argparse.Namespace) -> None:
     from projections import runner
 
-    runner.main()
+    if args.action == "run":
+        runner.main()
+        return
+    settings = _settings(args)
+    view = runner.open_view(settings)
+    if args.action == "skip":
+        if args.position is None or not args.reason or not args.staff:
+            raise UsageError("projections skip needs --position, --reason and --staff")
+        halt = view.halt()
+        if halt is None or halt["position"] != args.position:
+            raise UsageError(f"the projection is not halted at position {args.position}: nothing to skip")
+        view.skip(args.position, args.reason, args.staff)
+    from domain.registry import JourneyRegistry
+
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        head = registry.recorder.max_notification_id() or 0
+    finally:
+        registry.close()
+    _print({"position": view.position(), "log_head": head, "halt": view.halt(), "skipped_events": view.skips()})
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -527,7 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
     staff_revoke.add_argument("staff")
     staff_revoke.set_defaults(handler=cmd_staff_revoke)
     sub.add_parser("worker", help="run a worker").set_defaults(handler=cmd_worker)
-    sub.add_parser("projections", help="run the projection runner").set_defaults(handler=cmd_projections)
+    projections = sub.add_parser(
+        "projections", help="run the projection runner; 'status': its position, the log head, a halt and its "
+                            "reason; 'skip': pass over the event it halted at (recorded, shown with the figures)")
+    projections.add_argument("action", nargs="?", choices=["run", "status", "skip"], default="run")
+    projections.add_argument("--position", type=int, help="skip: the position the projection halted at")
+    projections.add_argument("--reason", help="skip: why the event is passed over")
+    projections.add_argument("--staff", help="skip: who decided it")
+    projections.set_defaults(handler=cmd_projections)
 
     def journey_ref(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()

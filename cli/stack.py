@@ -105,6 +105,41 @@ def _stop(process: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
         process.wait()
 
 
+CHILD_MODULES = {"worker": "worker", "projections": "projections.runner", "api": "api"}
+# A child that stops is started again after this many seconds, doubled at each stop in a row up
+# to the maximum; one that ran this long before stopping starts the count again.
+RESTART_FIRST, RESTART_MAX, RESTART_RESET_AFTER = 1.0, 60.0, 120.0
+
+
+class Supervised:
+    """A child of ``lnere up``: when it stops, it is reported and started again with a
+    back-off; the others go on (one component's fault is not a reason to stop the registry)."""
+
+    def __init__(self, name: str, process: subprocess.Popen) -> None:
+        self.name = name
+        self.process = process
+        self.started = time.monotonic()
+        self.backoff = RESTART_FIRST / 2
+        self.restart_at: float | None = None
+        self.restarts = 0
+
+    def supervise(self, spawn) -> None:
+        now = time.monotonic()
+        if self.restart_at is None:
+            if self.process.poll() is None:
+                return
+            ran = now - self.started
+            self.backoff = RESTART_FIRST if ran > RESTART_RESET_AFTER else min(self.backoff * 2, RESTART_MAX)
+            self.restart_at = now + self.backoff
+            log.error("a component stopped: starting it again", child=self.name, code=self.process.returncode,
+                      ran_seconds=round(ran, 1), restart_in_seconds=self.backoff, restarts=self.restarts)
+        elif now >= self.restart_at:
+            self.process = spawn(self.name)
+            self.started, self.restart_at = now, None
+            self.restarts += 1
+            log.warning("component started again", child=self.name, restarts=self.restarts)
+
+
 def run_stack(
     settings: Settings, port: int = 7233, ui_port: int = 8233, codec_port: int | None = None,
     api_port: int | None = None,
@@ -148,21 +183,24 @@ def run_stack(
         tokens=(settings.codec_tokens or "").split(","),
     ).__enter__()
     codec_endpoint = f"http://{host}:{codec.port}"
-    temporal = subprocess.Popen(
-        temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace,
-                                codec_endpoint),
-        stdout=sys.stderr,  # its banner goes with the logs; our stdout says when lnere is up
-        preexec_fn=detach,
-    )
-    children: list[tuple[str, subprocess.Popen]] = [("temporal", temporal)]
+    temporal_command = temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace,
+                                               codec_endpoint)
+
+    def spawn(name: str) -> subprocess.Popen:
+        if name == "temporal":
+            # Its banner goes with the logs; our stdout says when lnere is up.
+            return subprocess.Popen(temporal_command, stdout=sys.stderr, preexec_fn=detach)
+        return subprocess.Popen([sys.executable, "-m", CHILD_MODULES[name]], env=env, preexec_fn=detach)
+
+    children: list[Supervised] = [Supervised("temporal", spawn("temporal"))]
     code = 0
     try:
-        wait_for_port(host, port, temporal, timeout=60)
-        for name, module in (("worker", "worker"), ("projections", "projections.runner"), ("api", "api")):
-            children.append((name, subprocess.Popen([sys.executable, "-m", module], env=env, preexec_fn=detach)))
+        wait_for_port(host, port, children[0].process, timeout=60)
+        for name in CHILD_MODULES:
+            children.append(Supervised(name, spawn(name)))
         live = asyncio.run(_start_live_calendars(settings))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        wait_for_port(settings.api_host, settings.api_port, children[-1][1], timeout=60, what="the HTTP API")
+        wait_for_port(settings.api_host, settings.api_port, children[-1].process, timeout=60, what="the HTTP API")
         log.warning(
             "lnere is up",
             temporal=settings.temporal_address,
@@ -176,18 +214,15 @@ def run_stack(
               f"Temporal Web UI http://{host}:{ui_port} (codec endpoint {codec_endpoint}), data in "
               f"{settings.data_dir}. Ctrl-C stops it.", flush=True)
         while not stopping:
-            for name, child in children:
-                if child.poll() is not None:
-                    log.error("a component stopped unexpectedly", child=name, code=child.returncode)
-                    stopping = True
-                    code = 1
+            for child in children:
+                child.supervise(spawn)
             time.sleep(0.2)
     except Exception as error:  # noqa: BLE001 - reported, then everything is stopped
         log.error("lnere up failed", error=str(error))
         code = 1
     finally:
-        for name, child in reversed(children):
-            _stop(child, name)
+        for child in reversed(children):
+            _stop(child.process, child.name)
         codec.__exit__(None, None, None)
         print("lnere stopped.", flush=True)
     return code

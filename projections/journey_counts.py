@@ -92,6 +92,20 @@ def view_tables(postgres: bool = False) -> list[str]:
         " key TEXT NOT NULL,"
         " n INTEGER NOT NULL,"
         f" PRIMARY KEY (process_id, dimension, key, day)){without_rowid}",
+        # An event the projection could not apply: it stopped before it, with the reason.
+        "CREATE TABLE IF NOT EXISTS projection_halt ("
+        f" position {position} PRIMARY KEY,"
+        " originator_id TEXT NOT NULL,"
+        f" originator_version {position} NOT NULL,"
+        " topic TEXT NOT NULL,"
+        " error TEXT NOT NULL,"
+        " halted_at TEXT NOT NULL)",
+        # Events an operator chose to pass over (lnere projections skip): the figures say so.
+        "CREATE TABLE IF NOT EXISTS projection_skips ("
+        f" position {position} PRIMARY KEY,"
+        " reason TEXT NOT NULL,"
+        " skipped_by TEXT NOT NULL,"
+        " skipped_at TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS totals ("
         " process_id TEXT NOT NULL,"
         " dimension TEXT NOT NULL,"
@@ -287,6 +301,41 @@ class _Queries:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
         b.add(process_id, _business_day(at, timezone), dimension, key, +1)
+
+    # -- halts: an event the projection cannot apply ------------------------------------------
+
+    def record_halt(self, position: int, originator_id: str, originator_version: int, topic: str,
+                    error: str) -> None:
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_halt")
+            c.execute("INSERT INTO projection_halt (position, originator_id, originator_version, topic, error, "
+                      "halted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                      (position, originator_id, originator_version, topic, error[:500],
+                       datetime.now(UTC).isoformat()))
+
+    def clear_halt(self) -> None:
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_halt")
+
+    def halt(self) -> dict[str, Any] | None:
+        """Where and why the projection stopped, if it did."""
+        with self._transaction(commit=False) as c:
+            c.execute("SELECT position, originator_id, originator_version, topic, error, halted_at "
+                      "FROM projection_halt ORDER BY position LIMIT 1")
+            row = c.fetchone()
+        return dict(row) if row is not None else None
+
+    def skip(self, position: int, reason: str, skipped_by: str) -> None:
+        """Records that the event at ``position`` is to be passed over (the runner does it)."""
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_skips WHERE position = ?", (position,))
+            c.execute("INSERT INTO projection_skips (position, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?)",
+                      (position, reason[:500], skipped_by[:100], datetime.now(UTC).isoformat()))
+
+    def skips(self) -> list[dict[str, Any]]:
+        with self._transaction(commit=False) as c:
+            c.execute("SELECT position, reason, skipped_by, skipped_at FROM projection_skips ORDER BY position")
+            return [dict(row) for row in c.fetchall()]
 
     # -- reading -----------------------------------------------------------------------
 

@@ -63,6 +63,11 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
         super().stop()
         self._stopped.set()
 
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once stopped: a halted runner waits on it between its tries."""
+        return self._stopped
+
     def next_rows(self, state_topics: Collection[str], limit: int | None = None) -> list[StoredRow]:
         """The stored events available now, up to ``limit`` (at least one; waits for it), or []
         once stopped: lets a runner apply a batch in one transaction. Only events with one of

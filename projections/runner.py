@@ -30,6 +30,8 @@ log = logs.get_logger("lnere.projections")
 
 # Events applied per transaction at most (catch-up); live, a batch is what arrived since the last poll.
 BATCH_SIZE = 5000
+# A halted projection tries the event it stopped at again this often (seconds).
+HALT_RETRY = float(os.environ.get("LNERE_PROJECTION_HALT_RETRY", "30"))
 
 
 def runner_env(settings: Settings) -> dict[str, str]:
@@ -169,21 +171,66 @@ class BatchingProjectionRunner:
         if self.is_interrupted.wait(timeout) and self._error is not None:
             raise self._error
 
+    def _apply(self, rows: list[StoredRow]) -> None:
+        """One batch, one transaction with the tracking record of its last event."""
+        with self.view.batch():
+            for row in rows:
+                if row.state is not None:
+                    self._handlers[row.topic](self.projection, self._decode(row), Tracking(self.app.name, row.id))
+            self.view.insert_tracking(Tracking(self.app.name, rows[-1].id))
+
     def _process(self) -> None:
         try:
             # Events of other topics are neither fetched nor decrypted: they only advance the
             # position, which the batch's tracking record carries.
-            handlers = self.projection.handlers()
-            projection, decode, name = self.projection, EventDecoder(self.app.mapper), self.app.name
-            while rows := self.subscription.next_rows(handlers, BATCH_SIZE):
-                with self.view.batch():
-                    for row in rows:
-                        if row.state is not None:
-                            handlers[row.topic](projection, decode(row), Tracking(name, row.id))
-                    self.view.insert_tracking(Tracking(name, rows[-1].id))
+            self._handlers = self.projection.handlers()
+            self._decode = EventDecoder(self.app.mapper)
+            if self.view.halt() is not None:
+                log.warning("the projection was halted: trying again from its position", halt=self.view.halt())
+            cleared = False
+            while rows := self.subscription.next_rows(self._handlers, BATCH_SIZE):
+                try:
+                    self._apply(rows)
+                except Exception:  # noqa: BLE001 - a failing batch is taken apart below
+                    self._apply_one_by_one(rows)
+                if not cleared:
+                    self.view.clear_halt()  # whatever halted it before applies now
+                    cleared = True
         except BaseException as error:  # noqa: BLE001 - handed to run_forever
             self._error = error
             self.is_interrupted.set()
+
+    def _apply_one_by_one(self, rows: list[StoredRow]) -> None:
+        """Applies a failed batch's events one at a time: those before the one that fails count;
+        at that one the projection halts, with the reason recorded where ``lnere projections
+        status``, the API's figures (marked stale) and ``/readyz`` show it. The worker, the API
+        and Temporal go on. It tries the event again every ``HALT_RETRY`` seconds (a passing
+        fault clears by itself); an event an operator skips (``lnere projections skip``) is
+        passed over, recorded as skipped; a fixed runner, restarted, applies it."""
+        for row in rows:
+            logged = False
+            while True:
+                if any(skip["position"] == row.id for skip in self.view.skips()):
+                    self.view.insert_tracking(Tracking(self.app.name, row.id))
+                    self.view.clear_halt()
+                    log.warning("event skipped by an operator", position=row.id, topic=row.topic)
+                    break
+                try:
+                    self._apply([row])
+                    if logged:
+                        self.view.clear_halt()
+                        log.warning("the projection goes on", position=row.id)
+                    break
+                except Exception as error:  # noqa: BLE001 - recorded as the halt's reason
+                    reason = f"{type(error).__name__}: {error}"
+                    if not logged:
+                        log.error("the projection cannot apply an event: halted before it", position=row.id,
+                                  topic=row.topic, originator_version=row.originator_version,
+                                  error=type(error).__name__)
+                        logged = True
+                    self.view.record_halt(row.id, str(row.originator_id), row.originator_version, row.topic, reason)
+                    if self.subscription.stopped.wait(HALT_RETRY):
+                        raise InterruptedError("stopped while halted") from None
 
 
 def start_runner(settings: Settings, stopped: threading.Event | None = None) -> BatchingProjectionRunner:
