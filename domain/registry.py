@@ -48,6 +48,13 @@ from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
 SEALING_KINDS = frozenset({"record_credential", "file_request"})
 
 
+def process_of_or_none(workflow_id: str) -> str | None:
+    try:
+        return process_of(workflow_id)
+    except ValueError:
+        return None
+
+
 def key_store(env: Mapping[str, str]) -> SQLiteKeyStore | PostgresKeyStore:
     """Where the citizens' keys are kept: beside the event store, in the same kind of store."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
@@ -204,16 +211,15 @@ class JourneyRegistry(Application[UUID]):
         """Many journeys at once, their events read in one query (a page of a milestone or of
         the deliveries); ids with no journey are left out."""
         by_uuid = {journey_uuid(w): w for w in workflow_ids}
-        stored = select_events_of(self.recorder, list(by_uuid))
+        return {by_uuid[i]: a for i, a in self._aggregates(list(by_uuid)).items() if isinstance(a, Journey)}
+
+    def _aggregates(self, ids: list[UUID]) -> dict[UUID, Any]:
+        """Many aggregates at once, their events read in one query."""
         grouped: dict[UUID, list[Any]] = {}
-        for event in stored:
+        for event in select_events_of(self.recorder, ids):
             grouped.setdefault(UUID(str(event.originator_id)), []).append(event)
-        journeys: dict[str, Journey] = {}
-        for originator_id, events in grouped.items():
-            journey = project_aggregate(None, (self.mapper.to_domain_event(e) for e in events))
-            if isinstance(journey, Journey):
-                journeys[by_uuid[originator_id]] = journey
-        return journeys
+        return {i: project_aggregate(None, (self.mapper.to_domain_event(e) for e in events))
+                for i, events in grouped.items()}
 
     def milestone_fired(self, process_id: str, milestone: str) -> bool:
         """Whether the calendar has fired the milestone (its run is recorded when it starts).
@@ -304,22 +310,24 @@ class JourneyRegistry(Application[UUID]):
         records: dict[str, Outreach] = {}
         changed: dict[str, Outreach] = {}
         outcomes: list[CommandOutcome] = []
+        # The batch's records, and the journeys its registering calls name, read at once.
+        citizens = {w for w, _ in contacts if process_of_or_none(w) == process.id}
+        by_uuid = {outreach_uuid(w): w for w in citizens}
+        records.update({by_uuid[i]: a for i, a in self._aggregates(list(by_uuid)).items() if isinstance(a, Outreach)})
+        linked = self.journeys(sorted({w for w, c in contacts if w in citizens and getattr(c, "request_command_id", None)}))
         for workflow_id, cmd in contacts:
             command_id = cmd.effective_id()
             try:
                 self._check_process(process, workflow_id)
                 record = records.get(workflow_id)
                 if record is None:
-                    try:
-                        record = self.repository.get(outreach_uuid(workflow_id))
-                    except AggregateNotFoundError:
-                        record = Outreach(process_id=process.id, workflow_id=workflow_id, timezone=process.timezone)
+                    record = Outreach(process_id=process.id, workflow_id=workflow_id, timezone=process.timezone)
                     records[workflow_id] = record
                 if record.has_processed(command_id):
                     outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
                     continue
                 if cmd.kind == "record_outbound_call" and cmd.request_command_id is not None:
-                    journey = self._get(workflow_id)
+                    journey = linked.get(workflow_id)
                     if journey is None or not journey.has_processed(cmd.request_command_id):
                         raise DomainError("request_command_id", "call-links-request",
                                           "the citizen's journey has no such request recorded")
