@@ -9,7 +9,8 @@ then every milestone of the calendar applied by the calendar's own activity
 server, which this path no longer needs) with the projection runner following, then the
 deliveries after the definitive list. Prints one Markdown table: journeys/s per milestone, live
 lag (projection behind the log head, sampled every 100 ms) p50/p99 during the milestones,
-deliveries/s, and an extrapolation to a million journeys from the measured growth (stated as
+the definitive list's cut (every part exported and hashed: the export rate), deliveries/s,
+and an extrapolation to a million journeys from the measured growth (stated as
 such). With ``--backend postgres`` it starts its own PostgreSQL 15 cluster (fsync on).
 """
 
@@ -41,7 +42,7 @@ from settings import Settings  # noqa: E402
 from simulation.event_log import replica  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
 from worker import load_processes  # noqa: E402
-from workflows.messages import BulkMilestoneInput, DeliveryInput  # noqa: E402
+from workflows.messages import BulkMilestoneInput, CutListInput, DeliveryInput  # noqa: E402
 
 
 def fill(settings: Settings, journeys: int) -> tuple[int, float]:
@@ -105,6 +106,15 @@ def measure(settings: Settings, journeys: int) -> dict:
             seconds = time.perf_counter() - started
             figures[milestone.value] = {"seconds": round(seconds, 2), "changed": result.journeys_changed,
                                         "journeys_per_s": round(result.journeys_notified / seconds) if seconds else None}
+            if milestone is Milestone.DEFINITIVE_LIST:
+                # The cut exports every part to hash it: the export rate of the whole list.
+                wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+                started = time.perf_counter()
+                cut = asyncio.run(ActivityEnvironment().run(activities.cut_list, CutListInput(
+                    process_id=process.id, kind="definitive", at=process.milestone_at(milestone))))
+                seconds = time.perf_counter() - started
+                figures["export"] = {"citizens": cut.citizens, "seconds": round(seconds, 2),
+                                     "per_s": round(cut.citizens / seconds) if seconds else None}
         sampling.set()
         sampler.join()
         figures["lag_p50"] = statistics.median(lags) if lags else 0
@@ -159,6 +169,8 @@ def main() -> None:
             f"{r[name]['journeys_per_s'] or '-'} ({r[name]['changed']:,}, {r[name]['seconds']} s)" for r in rows) + " |")
     print("| live lag during milestones p50 / p99, events | " + " | ".join(
         f"{r['lag_p50']:,.0f} / {r['lag_p99']:,.0f}" for r in rows) + " |")
+    print("| definitive list cut (every part exported and hashed): citizens/s | " + " | ".join(
+        f"{r['export']['per_s']} ({r['export']['seconds']} s)" for r in rows) + " |")
     print("| deliveries: citizens/s | " + " | ".join(f"{r['deliveries']['per_s']}" for r in rows) + " |")
     print("| catch-up from zero, events/s | " + " | ".join(f"{r['catch_up_events_per_s']:,}" for r in rows) + " |")
     if len(rows) >= 2:
