@@ -57,6 +57,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=getattr(args, "data_dir", None), temporal_address=getattr(args, "address", None))
 
 
+def _existing_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a command that reads: its data dir must hold lnere's data. A mistyped
+    --data-dir is named, never created and reported as all zeros."""
+    settings = _settings(args)
+    data_dir = settings.data_dir
+    if not data_dir.is_dir():
+        raise UsageError(f"data dir {data_dir} does not exist: give --data-dir (or LNERE_DATA_DIR) of a stack "
+                         f"that has run (lnere up)")
+    if settings.persistence == "sqlite" and not settings.events_db.exists():
+        raise UsageError(f"data dir {data_dir} holds no lnere event store ({settings.events_db.name}): "
+                         f"give --data-dir (or LNERE_DATA_DIR) of a stack that has run (lnere up)")
+    return settings
+
+
 def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | None = None) -> CommandEnvelope:
     data = {"process": args.process, "command": command}
     journey = getattr(args, "journey", None)
@@ -167,7 +181,7 @@ def _workflow_id(args: argparse.Namespace, settings: Settings) -> str:
 def cmd_journey_status(args: argparse.Namespace) -> None:
     from domain.registry import JourneyRegistry
 
-    settings = _settings(args)
+    settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
     status = registry.status(_workflow_id(args, settings))
     if status is None:
@@ -178,7 +192,7 @@ def cmd_journey_status(args: argparse.Namespace) -> None:
 def cmd_journey_history(args: argparse.Namespace) -> None:
     from domain.registry import JourneyRegistry, event_rows
 
-    settings = _settings(args)
+    settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
     workflow_id = _workflow_id(args, settings)
     events = registry.history(workflow_id)
@@ -249,7 +263,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from projections.runner import open_view
     from worker import load_processes
 
-    settings = _settings(args)
+    settings = _existing_settings(args)
     try:
         process = load_processes(settings).get(args.process)
     except KeyError as error:
@@ -272,7 +286,7 @@ def _process_and_stores(args: argparse.Namespace):
     from projections.runner import open_view
     from worker import load_processes
 
-    settings = _settings(args)
+    settings = _existing_settings(args)
     try:
         process = load_processes(settings).get(args.process)
     except KeyError as error:
@@ -488,7 +502,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
     if args.action == "run":
         runner.main()
         return
-    settings = _settings(args)
+    settings = _existing_settings(args)
     view = runner.open_view(settings)
     if args.action == "skip":
         if args.position is None or not args.reason or not args.staff:

@@ -226,3 +226,19 @@ async def test_every_answer_carries_security_headers_and_the_docs_need_no_cdn(ap
         assert sources and all(s.startswith("/") for s in sources), sources  # nothing from another origin
         for source in sources:
             assert (await api.http.get(source)).status_code == 200, source
+
+
+def test_a_read_command_with_a_wrong_data_dir_says_so_and_creates_nothing(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    wrong = tmp_path / "no-such-data"
+    for args in (["report"], ["journey", "status", "--journey", "journey-pel-2020-2021-" + "0" * 32],
+                 ["list", "show"], ["projections", "status"]):
+        result = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(wrong), "--process",
+                                 "pel-2020-2021", *args], cwd=repo, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, (args, result.stderr)
+        assert f"data dir {wrong} does not exist" in result.stderr
+        assert not wrong.exists()
