@@ -15,6 +15,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -51,8 +52,11 @@ def parse_keys(text: str) -> tuple[str, dict[str, bytes]]:
     return current, keys
 
 
-def new_key_spec(key_id: str = "k1") -> str:
-    return f"{key_id}={base64.b64encode(os.urandom(32)).decode()}"
+def new_key_spec(key_id: str | None = None) -> str:
+    """A new key; its id is drawn with it, so a payload from another data dir names a key this
+    one does not have instead of failing as a forged one."""
+    key = os.urandom(32)
+    return f"{key_id or 'k-' + os.urandom(4).hex()}={base64.b64encode(key).decode()}"
 
 
 class AesGcmPayloadCodec(PayloadCodec):
@@ -85,8 +89,15 @@ class AesGcmPayloadCodec(PayloadCodec):
             key_id = payload.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(key_id)
             if cipher is None:
-                raise PayloadKeyError(f"payload encrypted under key {key_id!r}, which is not configured")
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+                raise PayloadKeyError(
+                    f"journey payloads were encrypted with key {key_id!r}, which this data dir does not have: "
+                    f"the command was sent from another data dir, or LNERE_PAYLOAD_KEYS lacks that key")
+            try:
+                plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+            except InvalidTag:
+                raise PayloadKeyError(
+                    f"journey payloads were encrypted with a key {key_id!r} that is not this data dir's key of "
+                    f"that name: the command was sent from another data dir (or the payload was altered)") from None
             out.append(Payload.FromString(plain))
         return out
 

@@ -99,7 +99,7 @@ async def _journey_client(settings: Settings, registry=None):
 async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
     from domain.registry import JourneyRegistry
 
-    settings = _settings(args)
+    settings = _existing_settings(args)  # a command from another data dir would carry keys nobody has
     # The journey is checked against the event store first: a refused or repeated command
     # never wakes its workflow.
     registry = JourneyRegistry(env=settings.event_store_env())

@@ -5,7 +5,6 @@ test_cli_end_to_end.py."""
 from __future__ import annotations
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
 from payload_codec import AesGcmPayloadCodec, PayloadKeyError, new_key_spec, parse_keys
@@ -46,12 +45,12 @@ async def test_tampered_payloads_are_refused():
     codec = AesGcmPayloadCodec.from_spec(spec)
     [sealed] = await codec.encode([payload()])
     flipped = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
-    with pytest.raises(InvalidTag):
+    with pytest.raises(PayloadKeyError, match="altered"):
         await codec.decode([flipped])
     # the key id is authenticated too: the same bytes under another id of the same key fail
     other = AesGcmPayloadCodec.from_spec(f"{spec},k9={spec.split('=', 1)[1]}")
     moved = Payload(metadata={**sealed.metadata, "encryption-key-id": b"k9"}, data=sealed.data)
-    with pytest.raises(InvalidTag):
+    with pytest.raises(PayloadKeyError, match="not this data dir's key"):
         await other.decode([moved])
 
 
@@ -68,3 +67,11 @@ async def test_payloads_from_before_encryption_pass_through():
 def test_bad_key_configuration_is_named(spec, message):
     with pytest.raises(PayloadKeyError, match=message):
         parse_keys(spec)
+
+
+@session_loop
+async def test_a_payload_from_another_data_dir_is_named_so():
+    here, elsewhere = AesGcmPayloadCodec.from_spec(new_key_spec()), AesGcmPayloadCodec.from_spec(new_key_spec())
+    [sealed] = await elsewhere.encode([payload()])
+    with pytest.raises(PayloadKeyError, match="which this data dir does not have"):
+        await here.decode([sealed])
