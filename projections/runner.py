@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
@@ -244,6 +244,20 @@ def view_path(settings: Settings) -> Path:
     return settings.projection_db(f"{JourneyCountsProjection.name}.v{JourneyCountsView.VERSION}")
 
 
+def _create_tables(view: Any) -> None:
+    """Creates the view's tables. Two processes starting at once on a fresh data dir (the
+    runner and the API) both record eventsourcing's table migration: the second one's insert
+    conflicts, and a second try finds the tables made."""
+    for attempt in range(5):
+        try:
+            view.create_table()
+            return
+        except IntegrityError:
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 def open_view(settings: Settings) -> JourneyCountsView:
     """A reader of the projection's view (dashboards, reports, the milestone fan-out)."""
     if settings.persistence == "postgres":
@@ -255,10 +269,10 @@ def open_view(settings: Settings) -> JourneyCountsView:
             user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], pool_size=8, max_overflow=8,
         )
         view = PostgresJourneyCountsView(datastore)
-        view.create_table()
+        _create_tables(view)
         return view
     view = JourneyCountsView(SQLiteDatastore(str(view_path(settings)), lock_timeout=30))
-    view.create_table()
+    _create_tables(view)
     return view
 
 

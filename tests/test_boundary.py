@@ -242,3 +242,32 @@ def test_a_read_command_with_a_wrong_data_dir_says_so_and_creates_nothing(tmp_pa
         assert result.returncode == 2, (args, result.stderr)
         assert f"data dir {wrong} does not exist" in result.stderr
         assert not wrong.exists()
+
+
+def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
+    import threading
+
+    from eventsourcing.sqlite import SQLiteDatastore
+
+    from projections.journey_counts import JourneyCountsView
+    from projections.runner import _create_tables
+
+    errors: list[str] = []
+    for trial in range(10):  # without the retry, most of these trials fail (IntegrityError on __migration__)
+        path = tmp_path / f"view-{trial}.sqlite"
+        barrier = threading.Barrier(4)
+
+        def open_at_once() -> None:
+            view = JourneyCountsView(SQLiteDatastore(str(path), lock_timeout=30))
+            barrier.wait()
+            try:
+                _create_tables(view)
+            except Exception as error:  # noqa: BLE001 - collected for the assertion
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=open_at_once) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
