@@ -16,6 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
 from eventsourcing.persistence import IntegrityError
 
 from event_store import select_events_of
@@ -212,6 +213,18 @@ class JourneyRegistry(Application[UUID]):
         the deliveries); ids with no journey are left out."""
         by_uuid = {journey_uuid(w): w for w in workflow_ids}
         return {by_uuid[i]: a for i, a in self._aggregates(list(by_uuid)).items() if isinstance(a, Journey)}
+
+    def credentials_of(self, workflow_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Many citizens' credentials (names, clave) at once: only their ``CredentialRecorded``
+        events are read and decrypted (a list's export needs nothing else); None once erased."""
+        by_uuid = {journey_uuid(w): w for w in workflow_ids}
+        topic = get_topic(Journey.CredentialRecorded)  # type: ignore[attr-defined]
+        found: dict[str, dict[str, Any] | None] = {}
+        for stored in select_events_of(self.recorder, list(by_uuid), topic):
+            originator_id = UUID(str(stored.originator_id))
+            event = self.mapper.to_domain_event(stored)
+            found[by_uuid[originator_id]] = self.vault.open(str(originator_id), event.credential_sealed)
+        return found
 
     def _aggregates(self, ids: list[UUID]) -> dict[UUID, Any]:
         """Many aggregates at once, their events read in one query."""

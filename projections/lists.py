@@ -39,16 +39,15 @@ def export_rows(view: JourneyCountsView, registry: JourneyRegistry, process: Ele
     names = {s.code: s.name for s in process.states}
     rows = []
     members = view.list_members(process.id, kind, position, state, modality)
-    journeys: dict[str, Any] = {}
-    for start in range(0, len(members), READ_BATCH):  # the part's records read a batch at a time
-        journeys.update(registry.journeys([m["workflow_id"] for m in members[start:start + READ_BATCH]]))
+    credentials: dict[str, Any] = {}
+    for start in range(0, len(members), READ_BATCH):  # the part's credentials read a batch at a time
+        credentials.update(registry.credentials_of([m["workflow_id"] for m in members[start:start + READ_BATCH]]))
     for member in members:
-        journey = journeys.get(member["workflow_id"])
-        personal = (registry.personal_data_of(journey) if journey is not None else None) or {}
-        holder = (personal.get("credential") or {}).get("holder", {})
+        credential = credentials.get(member["workflow_id"]) or {}
+        holder = credential.get("holder", {})
         row = [
             member["workflow_id"],
-            (personal.get("credential") or {}).get("clave", "[suprimido]"),
+            credential.get("clave", "[suprimido]"),
             holder.get("paternal_surname", "[suprimido]"),
             holder.get("maternal_surname") or "",
             holder.get("given_names", "[suprimido]"),
