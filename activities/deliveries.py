@@ -145,7 +145,7 @@ class DeliveryActivities:
         for kind, ids in wanted.items():
             if not ids:
                 continue
-            personal = [self._registry.personal_data_of(journeys[w]) or {} for w in ids]
+            personal = [self._registry.request_contact_of(journeys[w]) for w in ids]
             if kind == "postal_sent":
                 references[kind] = _send_packages(self._carrier, [(w, p.get("address", {})) for w, p in zip(ids, personal)])
             else:
@@ -154,7 +154,7 @@ class DeliveryActivities:
             (w, RecordDelivery(at=input.at, status=kind, reference=ref, command_id=f"delivery:{kind}"))
             for kind, refs in references.items() for w, ref in zip(wanted[kind], refs, strict=True)
         ]
-        outcomes = self._registry.record_for_many(self._processes.get(process_id), commands) if commands else []
+        outcomes = self._registry.record_on_read(self._processes.get(process_id), journeys, commands) if commands else []
         for (_, command), outcome in zip(commands, outcomes, strict=True):
             if outcome.accepted:
                 already[command.status] += 1

@@ -290,9 +290,24 @@ class JourneyRegistry(Application[UUID]):
             self.save(*changed)
         return outcomes
 
-    def _apply_to_many(self, process: ElectoralProcess,
-                       commands: list[tuple[str, Any]]) -> tuple[list[CommandOutcome], list[Journey]]:
-        journeys = self.journeys([w for w, _ in commands])
+    def record_on_read(self, process: ElectoralProcess, journeys: dict[str, Journey],
+                       commands: list[tuple[str, Any]]) -> list[CommandOutcome]:
+        """``record_for_many`` on journeys the caller has just read (``journeys``): read once."""
+        outcomes, changed = self._apply_to_many(process, commands, journeys)
+        if changed:
+            self.save(*changed)
+        return outcomes
+
+    def request_contact_of(self, journey: Journey) -> dict[str, Any]:
+        """The address and contact of a journey's request (only that record is opened)."""
+        if journey.request_sealed is None:
+            return {}
+        return self.vault.open(str(journey.id), journey.request_sealed) or {}
+
+    def _apply_to_many(self, process: ElectoralProcess, commands: list[tuple[str, Any]],
+                       journeys: dict[str, Journey] | None = None) -> tuple[list[CommandOutcome], list[Journey]]:
+        if journeys is None:
+            journeys = self.journeys([w for w, _ in commands])
         changed: list[Journey] = []
         outcomes: list[CommandOutcome] = []
         for workflow_id, cmd in commands:
