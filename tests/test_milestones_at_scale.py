@@ -115,3 +115,40 @@ async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_
                 assert journey.stage in FINAL_STAGES
                 assert journey.has_processed("milestone:definitive_list") or journey.has_processed(
                     "milestone:registration_closed")
+
+
+@session_loop
+async def test_deliveries_follow_the_modality_and_in_person_voters_get_neither(dev_env, settings):
+    from domain.commands import CommandEnvelope, FireMilestone
+    from domain.process import Modality
+    from tests.citizens import at, credential, request
+    from tests.conftest import own_process_catalog
+
+    catalog, process_id = own_process_catalog()
+    three = catalog.get(process_id).model_copy(update={"modalities": (Modality.POSTAL, Modality.INTERNET,
+                                                                      Modality.IN_PERSON)})
+    catalog.add(three)
+    rng = random.Random(77)
+    chosen: dict[str, str] = {}
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        for i in range(12):
+            modality = ("postal", "internet", "in_person")[i % 3]
+            citizen = credential(rng)
+            filed = await stack.journeys.send(CommandEnvelope.model_validate({
+                "process": process_id, "clave": citizen["clave"],
+                "command": request(citizen, when=at("2020-10-01 10:00"), modality=modality)}))
+            await stack.journeys.send(CommandEnvelope.model_validate({
+                "process": process_id, "journey": filed.workflow_id, "command": {
+                    "kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": "r",
+                    "outcome": "meets_requirements"}}))
+            chosen[filed.workflow_id] = modality
+        stack.wait_for_projection()
+        for milestone in MILESTONE_ORDER:
+            report = await stack.journeys.fire_milestone(process_id, FireMilestone(milestone=milestone))
+        assert report.deliveries is not None
+        assert (report.deliveries.postal_sent, report.deliveries.internet_access_issued) == (4, 4)
+        for workflow_id, modality in chosen.items():
+            status = stack.registry.status(workflow_id)
+            assert status.stage == "included"
+            assert status.delivery == {"postal": "postal_sent", "internet": "internet_access_issued",
+                                       "in_person": None}[modality], (modality, status.delivery)
