@@ -161,8 +161,12 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.__exit__(None, None, None)
+    print_table(rows, args.backend)
+
+
+def print_table(rows: list[dict], backend: str) -> None:
     names = [m.value for m in MILESTONE_ORDER if rows and rows[0][m.value]["changed"] is not None]
-    print(f"\n| figure ({args.backend}) | " + " | ".join(f"{r['journeys']:,} journeys" for r in rows) + " |")
+    print(f"\n| figure ({backend}) | " + " | ".join(f"{r['journeys']:,} journeys" for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for name in names:
         print(f"| {name}: journeys/s (changed) | " + " | ".join(

@@ -1,7 +1,8 @@
 """Benchmark: where lnere stands against the engine it runs on, in one run (issue 7).
 
     .venv/bin/python scripts/benchmark_scale.py [--journeys 1500] [--workers 1,2,4]
-        [--catch-up-events 130000] [--open-journeys 10000,100000] [--no-outreach] [--skip PART ...]
+        [--catch-up-events 130000] [--open-journeys 10000,100000] [--milestones 10000,100000]
+        [--no-outreach] [--skip PART ...]
 
 One Temporal dev server (SQLite file, WAL) serves every part that needs Temporal:
 
@@ -19,7 +20,11 @@ One Temporal dev server (SQLite file, WAL) serves every part that needs Temporal
     it; p50 and p99;
 (e) one worker's resident memory with 10,000 and 100,000 open journeys (each a filed request
     waiting for review), the worker's workflow cache bounded (``max_cached_workflows``);
-(f) = (a) and (b) at 1, 2 and 4 worker processes.
+(f) = (a) and (b) at 1, 2 and 4 worker processes;
+(g) every milestone applied in bulk over 10,000 and 100,000 open journeys (``--milestones``),
+    the definitive list's cut (every part exported: the export rate) and the deliveries, with
+    the live lag during the milestones and an extrapolation to a million journeys
+    (scripts/benchmark_milestones.py).
 
 Prints its figures as it goes and a table at the end; asserts nothing about speed.
 """
@@ -304,6 +309,20 @@ async def main(args: argparse.Namespace) -> None:
             shutil.rmtree(cluster_folder, ignore_errors=True)
     print_table(results)
     shutil.rmtree(folder, ignore_errors=True)
+    if "milestones" not in args.skip and args.milestones:
+        # Each milestone applied in bulk over open journeys, the list cut (export) and the
+        # deliveries: scripts/benchmark_milestones.py, one fresh data dir per size.
+        import secrets
+
+        from benchmark_milestones import measure
+        from benchmark_milestones import print_table as print_milestones
+
+        rows = []
+        for journeys in (int(n) for n in args.milestones.split(",")):
+            with tempfile.TemporaryDirectory(prefix="lnere-milestones-") as tmp:
+                rows.append(measure(Settings(data_dir=Path(tmp), journey_key=secrets.token_hex(32)), journeys))
+                say(f"(g) milestones over {journeys:,} open journeys: {rows[-1]}")
+        print_milestones(rows, "sqlite")
 
 
 def print_table(results: dict) -> None:
@@ -340,7 +359,8 @@ if __name__ == "__main__":
     parser.add_argument("--catch-up-events", type=int, default=130_000)
     parser.add_argument("--open-journeys", default="10000,100000")
     parser.add_argument("--no-outreach", action="store_true", help="the journeys' commands only")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "lnere", "catch-up", "memory"])
+    parser.add_argument("--milestones", default="10000,100000", help="open journeys for the milestone runs")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "lnere", "catch-up", "memory", "milestones"])
     asyncio.run(main(parser.parse_args()))
     sys.stdout.flush()
     os._exit(0)  # skip interpreter finalization (sdk-python #300)
