@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/benchmark_milestones.py [--journeys 10000,100000] [--backend sqlite]
 
-For each size: a fresh data dir whose event log is filled straight through the domain with the
-seed scenario's journeys (replicas with other citizens; no outreach), the projection caught up,
+For each size: a fresh data dir whose event log is filled straight through the domain with a
+PEF-sized federal population (``simulation/federal.py``: PEF 2023-2024, all 32 states, three
+modalities; ``--population seed`` for replicas of the seed scenario's journeys), the
+projection caught up,
 then every milestone of the calendar applied by the calendar's own activity
 (``apply_milestone_in_bulk``, run in Temporal's activity environment: the same code, without a
 server, which this path no longer needs) with the projection runner following, then the
@@ -21,6 +23,7 @@ import asyncio
 import json
 import secrets
 import statistics
+from collections import Counter
 import sys
 import tempfile
 import threading
@@ -40,26 +43,32 @@ from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, start_runner, wait_for_position  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.event_log import replica  # noqa: E402
+from simulation.federal import population as population_lines  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
 from worker import load_processes  # noqa: E402
 from workflows.messages import BulkMilestoneInput, CutListInput, DeliveryInput  # noqa: E402
 
 
-def fill(settings: Settings, journeys: int) -> tuple[int, float]:
-    """Records the seed scenario's journeys (replicas) until ``journeys`` are open; returns the
-    log head and the seconds it took."""
+def fill(settings: Settings, journeys: int, population: str) -> tuple[str, int, float]:
+    """Records ``journeys`` open journeys straight through the domain: a PEF-sized federal
+    population (``pef``: 32 states, three modalities) or replicas of the seed scenario
+    (``seed``, PEL 2020-2021). Returns the process, the log head and the seconds it took."""
     processes = load_processes(settings)
-    base = load_scenario("seed-2020-11-30")
-    process = processes.get(base.process)
     registry = JourneyRegistry(env=settings.event_store_env())
     started = time.perf_counter()
     recorded = 0
-    number = 0
+    refused: Counter = Counter()
     try:
-        while recorded < journeys:
-            number += 1
+        if population == "pef":
+            process = processes.get("pef-2023-2024")
+            batches = [population_lines(process, journeys)]
+        else:
+            base = load_scenario("seed-2020-11-30")
+            process = processes.get(base.process)
+            batches = (generate(replica(base, n), process) for n in range(1, 10_000))
+        for lines in batches:
             commands_of: dict[str, list] = {}
-            for n, line in enumerate(generate(replica(base, number), process), start=1):
+            for n, line in enumerate(lines, start=1):
                 if json.loads(line)["command"]["kind"] in OUTREACH_KINDS:
                     continue
                 entry = parse_line(line, n, processes, settings.journey_key_bytes)
@@ -68,22 +77,29 @@ def fill(settings: Settings, journeys: int) -> tuple[int, float]:
             for workflow_id, commands in commands_of.items():
                 if recorded >= journeys:
                     break
-                registry.record_commands(process, workflow_id, commands)
+                commands.sort(key=lambda c: c.at)
+                _, outcomes = registry.record_commands(process, workflow_id, commands)
+                refused.update(o.rule for o in outcomes if not o.accepted)
                 recorded += 1
-            print(f"  {recorded:,} journeys recorded ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        return registry.recorder.max_notification_id() or 0, time.perf_counter() - started
+                if recorded % 10_000 == 0:
+                    print(f"  {recorded:,} journeys recorded ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            if recorded >= journeys:
+                break
+        if refused:
+            print(f"  commands refused while filling: {dict(refused)}", file=sys.stderr)
+        return process.id, registry.recorder.max_notification_id() or 0, time.perf_counter() - started
     finally:
         registry.close()
 
 
-def measure(settings: Settings, journeys: int) -> dict:
-    head, fill_seconds = fill(settings, journeys)
+def measure(settings: Settings, journeys: int, population: str = "pef") -> dict:
+    process_id, head, fill_seconds = fill(settings, journeys, population)
     processes = load_processes(settings)
-    process = processes.get(load_scenario("seed-2020-11-30").process)
+    process = processes.get(process_id)
     runner = start_runner(settings)
     registry = JourneyRegistry(env=settings.event_store_env())
     view = open_view(settings)
-    figures: dict = {"journeys": journeys, "fill_s": round(fill_seconds, 1)}
+    figures: dict = {"journeys": journeys, "population": population, "fill_s": round(fill_seconds, 1)}
     try:
         started = time.perf_counter()
         wait_for_position(runner.view, head, timeout=3600)
@@ -139,6 +155,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", default="10000,100000")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--population", choices=["pef", "seed"], default="pef",
+                        help="pef: a PEF-sized federal population (32 states, three modalities); seed: the seed "
+                             "scenario's journeys (PEL 2020-2021)")
     args = parser.parse_args()
     cluster = None
     if args.backend == "postgres":
@@ -156,7 +175,7 @@ def main() -> None:
                     extra = {"persistence": "postgres", "postgres_port": cluster.port, "postgres_user": "postgres",
                              "postgres_dbname": name}
                 settings = Settings(data_dir=Path(tmp), journey_key=secrets.token_hex(32), **extra)
-                rows.append(measure(settings, journeys))
+                rows.append(measure(settings, journeys, args.population))
                 print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         if cluster is not None:
