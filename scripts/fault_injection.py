@@ -43,7 +43,9 @@ from cli.command_file import OUTREACH_KINDS  # noqa: E402
 from cli.importer import run_import  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
 from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from domain.commands import FireMilestone  # noqa: E402
 from domain.identity import journey_workflow_id  # noqa: E402
+from domain.process import MILESTONE_ORDER  # noqa: E402
 from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -55,6 +57,19 @@ HOST = "127.0.0.1"
 # The client's retries while the server is down are expected here: errors only.
 QUIET_RUNTIME = Runtime(telemetry=TelemetryConfig(
     logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
+def after_milestones(events: list[str], stage: str | None, modality: str | None) -> tuple[list[str], str | None]:
+    """The events and the final stage every milestone to the definitive list (and the delivery
+    after it) adds to a journey in ``stage``."""
+    if stage == "credential_recorded":
+        return [*events, "ClosedWithoutRequest"], "closed_without_request"
+    if stage == "inconsistencies":
+        events, stage = [*events, "SubsaneExpired"], "rejected"
+    if stage == "meets_requirements":
+        delivered = ["DeliveryRecorded"] if modality in ("postal", "internet") else []
+        return [*events, "ListedForReview", "IncludedInDefinitiveList", *delivered], "included"
+    return [*events, "ExcludedFromDefinitiveList"], "excluded"
 
 
 def expected_events(commands: list[dict]) -> tuple[list[str], str | None]:
@@ -85,6 +100,7 @@ class Component:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int | None = None) -> None:
         self.name, self.argv, self.env, self.port = name, argv, env, port
         self.process: subprocess.Popen | None = None
+        self.down_until = 0.0
         self.log = open(Path(env["LNERE_DATA_DIR"]).parent / f"{name}.log", "ab")  # noqa: SIM115
 
     def start(self) -> None:
@@ -108,27 +124,43 @@ class Component:
 
 
 async def chaos(components: dict[str, Component], faults: int, rng: random.Random, done: asyncio.Event,
-                injected: Counter) -> None:
+                injected: Counter, pause: tuple[float, float] = (3, 9)) -> None:
     """Kills the components in turn (in a random order, so each is hit once every three
     faults) at random moments until ``faults`` are injected."""
     order = sorted(components)
     rng.shuffle(order)
     while injected.total() < faults and not done.is_set():
         try:
-            await asyncio.wait_for(done.wait(), timeout=rng.uniform(3, 9))
+            await asyncio.wait_for(done.wait(), timeout=rng.uniform(*pause))
             return
         except TimeoutError:
             pass
         name = order[injected.total() % len(order)]
         component = components[name]
+        component.down_until = time.monotonic() + rng.uniform(0.2, 2.0)  # keep_alive starts it then
         component.kill()
         injected[name] += 1
         print(f"  fault {injected.total()}: kill -9 {name}", flush=True)
-        await asyncio.sleep(rng.uniform(0.2, 2.0))
-        await asyncio.to_thread(component.start)
 
 
-async def main(journeys: int, faults: int, seed: int, workers: int = 1) -> int:
+async def keep_alive(components: dict[str, Component], stop: asyncio.Event) -> None:
+    """Starts again every component that is not running (killed, or exited: a worker started
+    while the server was down exits), as a supervisor such as ``lnere up`` does."""
+    while not stop.is_set():
+        for component in components.values():
+            if component.process is not None and component.process.poll() is not None \
+                    and time.monotonic() >= component.down_until:
+                try:
+                    await asyncio.to_thread(component.start)
+                except Exception as error:  # noqa: BLE001 - tried again on the next round
+                    print(f"  {component.name} did not start: {type(error).__name__}", flush=True)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.3)
+        except TimeoutError:
+            pass
+
+
+async def main(journeys: int, faults: int, seed: int, workers: int = 1, milestone_faults: int = 0) -> int:
     logs.configure("ERROR")
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="lnere-faults-") as tmp:
@@ -170,6 +202,8 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1) -> int:
         try:
             for component in components.values():
                 component.start()
+            supervising = asyncio.Event()
+            supervisor = asyncio.create_task(keep_alive(components, supervising))
             done = asyncio.Event()
             chaos_task = asyncio.create_task(chaos(components, faults, rng, done, injected))
             while True:
@@ -192,6 +226,33 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1) -> int:
                     await asyncio.sleep(1.0)
             done.set()
             await chaos_task
+            if milestone_faults:
+                # Every milestone to the definitive list, fired while the components are killed
+                # again, quickly enough to land inside the bulk milestones (each a few seconds).
+                done = asyncio.Event()
+                fired = 0
+                chaos_task = asyncio.create_task(chaos(components, injected.total() + milestone_faults, rng, done,
+                                                       injected, pause=(0.5, 2.5)))
+                while fired < len(MILESTONE_ORDER):
+                    try:
+                        client = await Client.connect(settings.temporal_address, data_converter=converter,
+                                                      runtime=QUIET_RUNTIME)
+                        journeys_client = JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
+                                                        settings.task_queue)
+                        for milestone in MILESTONE_ORDER[fired:]:
+                            await journeys_client.fire_milestone(process.id, FireMilestone(milestone=milestone))
+                            fired += 1
+                    except Exception as error:  # noqa: BLE001 - a killed part: fire again (repeat-safe)
+                        print(f"  milestone {MILESTONE_ORDER[fired].value} interrupted: {type(error).__name__}",
+                              flush=True)
+                        await asyncio.sleep(1.0)
+                done.set()
+                await chaos_task
+            # Every component up before the audit.
+            while any(c.process is None or c.process.poll() is not None for c in components.values()):
+                await asyncio.sleep(0.3)
+            supervising.set()
+            await supervisor
             wall = time.monotonic() - started
             view = open_view(settings)
             head = wait_for_head(settings, view, timeout=300)
@@ -199,6 +260,10 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1) -> int:
             lost = duplicated = wrong_events = wrong_stage = 0
             for clave, commands in by_citizen.items():
                 events, stage = expected_events([c["command"] for c in commands])
+                if milestone_faults:
+                    modality = next((c["command"]["modality"] for c in commands
+                                     if c["command"]["kind"] == "file_request"), None)
+                    events, stage = after_milestones(events, stage, modality)
                 workflow_id = journey_workflow_id(settings.journey_key_bytes, process.id, clave)
                 actual = [type(e).__name__ for e in registry.history(workflow_id)]
                 if actual != events:
@@ -243,7 +308,9 @@ if __name__ == "__main__":
     parser.add_argument("--faults", type=int, default=9)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the task queue")
+    parser.add_argument("--milestone-faults", type=int, default=0,
+                        help="then fire every milestone to the definitive list while killing this many more times")
     args = parser.parse_args()
-    code = asyncio.run(main(args.journeys, args.faults, args.seed, args.workers))
+    code = asyncio.run(main(args.journeys, args.faults, args.seed, args.workers, args.milestone_faults))
     sys.stdout.flush()
     os._exit(code)  # skip interpreter finalization (sdk-python #300)
