@@ -45,7 +45,7 @@ from cli.journeys import JourneyClient  # noqa: E402
 from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from domain.commands import FireMilestone  # noqa: E402
 from domain.identity import journey_workflow_id  # noqa: E402
-from domain.process import MILESTONE_ORDER  # noqa: E402
+from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
 from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -143,6 +143,19 @@ async def chaos(components: dict[str, Component], faults: int, rng: random.Rando
         print(f"  fault {injected.total()}: kill -9 {name}", flush=True)
 
 
+async def kill_later(component: Component, delay: float, rng: random.Random, injected: Counter, when: str) -> None:
+    await asyncio.sleep(delay)
+    component.down_until = time.monotonic() + rng.uniform(0.2, 2.0)  # keep_alive starts it then
+    component.kill()
+    injected[component_name(component)] += 1
+    print(f"  fault {injected.total()}: kill -9 {component_name(component)} {when}", flush=True)
+
+
+def component_name(component: Component) -> str:
+    return {"temporal": "temporal server", "projections": "projection runner"}.get(component.name,
+                                                                                     component.name.replace("-", " "))
+
+
 async def keep_alive(components: dict[str, Component], stop: asyncio.Event) -> None:
     """Starts again every component that is not running (killed, or exited: a worker started
     while the server was down exits), as a supervisor such as ``lnere up`` does."""
@@ -227,27 +240,32 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
             done.set()
             await chaos_task
             if milestone_faults:
-                # Every milestone to the definitive list, fired while the components are killed
-                # again, quickly enough to land inside the bulk milestones (each a few seconds).
-                done = asyncio.Event()
-                fired = 0
-                chaos_task = asyncio.create_task(chaos(components, injected.total() + milestone_faults, rng, done,
-                                                       injected, pause=(0.5, 2.5)))
-                while fired < len(MILESTONE_ORDER):
-                    try:
-                        client = await Client.connect(settings.temporal_address, data_converter=converter,
-                                                      runtime=QUIET_RUNTIME)
-                        journeys_client = JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
-                                                        settings.task_queue)
-                        for milestone in MILESTONE_ORDER[fired:]:
-                            await journeys_client.fire_milestone(process.id, FireMilestone(milestone=milestone))
-                            fired += 1
-                    except Exception as error:  # noqa: BLE001 - a killed part: fire again (repeat-safe)
-                        print(f"  milestone {MILESTONE_ORDER[fired].value} interrupted: {type(error).__name__}",
-                              flush=True)
-                        await asyncio.sleep(1.0)
-                done.set()
-                await chaos_task
+                # Every milestone to the definitive list; the milestones with the most work are
+                # each hit by one kill, a fraction of a second after they fire (inside the bulk
+                # application), components in turn.
+                heavy = [Milestone.DEFINITIVE_LIST, Milestone.LIST_FOR_REVIEW_ISSUED, Milestone.REGISTRATION_CLOSED,
+                         Milestone.ANALYSIS_DEADLINE][:milestone_faults]
+                order = sorted(components)
+                rng.shuffle(order)
+                for milestone in MILESTONE_ORDER:
+                    killer = None
+                    if milestone in heavy:
+                        name = order[heavy.index(milestone) % len(order)]
+                        killer = asyncio.create_task(kill_later(components[name], rng.uniform(0.05, 0.6), rng,
+                                                                injected, f"during {milestone.value}"))
+                    while True:
+                        try:
+                            client = await Client.connect(settings.temporal_address, data_converter=converter,
+                                                          runtime=QUIET_RUNTIME)
+                            await JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
+                                                settings.task_queue).fire_milestone(
+                                process.id, FireMilestone(milestone=milestone))
+                            break
+                        except Exception as error:  # noqa: BLE001 - a killed part: fire again (repeat-safe)
+                            print(f"  milestone {milestone.value} interrupted: {type(error).__name__}", flush=True)
+                            await asyncio.sleep(1.0)
+                    if killer is not None:
+                        await killer
             # Every component up before the audit.
             while any(c.process is None or c.process.poll() is not None for c in components.values()):
                 await asyncio.sleep(0.3)

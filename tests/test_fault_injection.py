@@ -1,7 +1,8 @@
 """The reduced fault-injection run (scripts/fault_injection.py): an import of 300 journeys while
 the worker, the projection runner and the Temporal dev server are each killed with SIGKILL and
-restarted; the script audits every journey's events against its commands and the projection
-against a recount from the event log."""
+restarted, then every milestone to the definitive list fired while each is killed once more
+inside a bulk milestone; the script audits every journey's events (milestones and deliveries
+included) and final stage against its commands, and the projection against a recount."""
 
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 def test_kill_9_of_every_component_loses_and_duplicates_nothing(postgres_cluster):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "fault_injection.py"), "--journeys", "300", "--faults", "3",
-         "--seed", "3"],
+         "--seed", "3", "--milestone-faults", "3"],
         capture_output=True, text=True, timeout=900, cwd=REPO, env={**os.environ, **backend_env(postgres_cluster)},
     )
     table = dict(re.findall(r"^\s*(\S.*?)\s{2,}(\d+(?:\.\d+)?)$", result.stdout, re.MULTILINE))
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     for component in ("worker", "projection runner", "temporal server"):
-        assert table[f"kill -9 {component}"] == "1", table
+        assert table[f"kill -9 {component}"] == "2", table
+    assert len(re.findall(r"kill -9 .* during (definitive_list|list_for_review_issued|registration_closed)",
+                          result.stdout)) == 3
     assert table["journeys"] == "300"
     for discrepancy in ("events lost", "events duplicated", "journeys with other events than their commands imply",
                         "journeys in another stage than expected", "projection differs from the recount",
