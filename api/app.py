@@ -680,8 +680,9 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         The party and its representative are the caller's."""
         if staff.party is None:
             raise HTTPException(403, "only a party representative files observations")
-        return await to_journey(state, journey, FileObservation(**dict(body), party=staff.party,
-                                                                representative=staff.id, recorded_by=staff.id))
+        answer = await to_journey(state, journey, FileObservation(**dict(body), party=staff.party,
+                                                                  representative=staff.id, recorded_by=staff.id))
+        return answer.model_copy(update={"status": answer.status.as_seen_by_party(staff.party)})
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/observations/{{observation_id}}/resolution",
               response_model=JourneyAnswer, responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER),

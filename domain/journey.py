@@ -55,6 +55,7 @@ class Journey(Aggregate):
         self.request: dict[str, Any] | None = None
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
         self.observations: dict[str, bool] = {}  # id -> open
+        self.observation_parties: dict[str, str] = {}  # id -> the party that filed it
         self.reasons: list[str] = []
         self.delivery: str | None = None
         self.last_at = at
@@ -75,6 +76,8 @@ class Journey(Aggregate):
             adult_on_election_day=self.adult_on_election_day,
             last_at=self.last_at if self.stage is not None else None,
             open_observations=tuple(k for k, is_open in self.observations.items() if is_open),
+            observation_parties=tuple((k, self.observation_parties.get(k, "")) for k, is_open in
+                                      self.observations.items() if is_open),
             reasons=tuple(self.reasons),
             modality=self.request["modality"] if self.request else None,
             delivery=self.delivery,
@@ -305,6 +308,7 @@ class Journey(Aggregate):
         recorded_by: str | None = None,
     ) -> None:
         self.observations[observation_id] = True
+        self.observation_parties[observation_id] = party
         self._noted(at, command_id)
 
     def resolve_observation(self, process: ElectoralProcess, cmd: ResolveObservation, command_id: str) -> None:

@@ -80,6 +80,7 @@ class JourneyStatus(BaseModel):
     adult_on_election_day: bool = False
     last_at: datetime | None = None
     open_observations: tuple[str, ...] = ()
+    observation_parties: tuple[tuple[str, str], ...] = ()  # (open observation, the party that filed it)
     reasons: tuple[str, ...] = ()
     modality: str | None = None
     delivery: str | None = None  # the last delivery status after the definitive list
@@ -87,6 +88,13 @@ class JourneyStatus(BaseModel):
     @property
     def is_final(self) -> bool:
         return self.stage in FINAL_STAGES
+
+    def as_seen_by_party(self, party: str) -> JourneyStatus:
+        """What a party may see: its own observations, not the other parties'."""
+        own = {o for o, p in self.observation_parties if p == party}
+        return self.model_copy(update={"open_observations": tuple(o for o in self.open_observations if o in own),
+                                       "observation_parties": tuple(x for x in self.observation_parties
+                                                                    if x[0] in own)})
 
 
 class CommandOutcome(BaseModel):

@@ -271,3 +271,31 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
         for thread in threads:
             thread.join()
     assert errors == []
+
+
+async def test_a_party_sees_only_its_own_observations(api):
+    from api.auth import Role, StaffDirectory
+    from tests.test_api import body
+
+    prd = StaffDirectory(api.stack.settings.staff_path).add("prd.1", Role.PARTY, "PRD")
+    citizen = credential(random.Random(6))
+    filed = await api.http.post(f"/api/v1/processes/{api.process}/requests",
+                                json=body(request(citizen, when=at("2020-10-05 10:00"))), headers=api.auth("operator"))
+    journey = filed.json()["journey"]
+    decided = await api.http.post(f"/api/v1/journeys/{journey}/review", headers=api.auth("reviewer"),
+                                  json={"at": at("2020-10-20 10:00").isoformat(), "outcome": "meets_requirements"})
+    assert decided.status_code == 200, decided.text
+    api.stack.wait_for_projection()
+    for milestone in ("registration_closed", "inconsistency_notice_deadline", "analysis_deadline",
+                      "list_for_review_issued"):
+        fired = await api.http.post(f"/api/v1/processes/{api.process}/milestones/{milestone}", json={},
+                                    headers=api.auth("supervisor"))
+        assert fired.status_code == 200, fired.text
+    for token, number in ((api.tokens["party"], "PAN_0001"), (prd, "PRD_0001")):
+        answer = await api.http.post(f"/api/v1/journeys/{journey}/observations",
+                                     headers={"Authorization": f"Bearer {token}"},
+                                     json={"at": at("2021-03-25 10:00").isoformat(), "observation_id": number,
+                                           "reason": "no reside en el extranjero"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"]["open_observations"] == [number]  # never the other party's
+    assert set(api.stack.registry.status(journey).open_observations) == {"PAN_0001", "PRD_0001"}
