@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
@@ -247,13 +248,14 @@ def view_path(settings: Settings) -> Path:
 def _create_tables(view: Any) -> None:
     """Creates the view's tables. Two processes starting at once on a fresh data dir (the
     runner and the API) both record eventsourcing's table migration: the second one's insert
-    conflicts, and a second try finds the tables made."""
-    for attempt in range(5):
+    conflicts (or SQLite refuses its lock upgrade at once), and a second try finds the tables
+    made."""
+    for attempt in range(10):
         try:
             view.create_table()
             return
-        except IntegrityError:
-            if attempt == 4:
+        except (IntegrityError, OperationalError, sqlite3.OperationalError):  # the last: setting WAL mode
+            if attempt == 9:
                 raise
             time.sleep(0.1 * (attempt + 1))
 

@@ -46,6 +46,13 @@ def test_a_credential_is_sent_by_clave_never_to_a_journey_id():
                                         "command": request(cred, when=at("2020-10-01 10:00"))})
 
 
+async def _file(stack, process: str, rng: random.Random):
+    """A citizen's request, filed through the journey client; its status."""
+    citizen = credential(rng)
+    return await stack.journeys.send(CommandEnvelope.model_validate(
+        {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}))
+
+
 async def _runs(client, workflow_id: str) -> int:
     return len([r async for r in client.list_workflows(f"WorkflowId = '{workflow_id}'")])
 
@@ -55,9 +62,7 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
     catalog, process = own_process_catalog()
     rng = random.Random(3)
     async with running_stack(dev_env.client, settings, processes=catalog) as stack:
-        kept = credential(rng)
-        filed = await stack.journeys.send(CommandEnvelope.model_validate(
-            {"process": process, "clave": kept["clave"], "command": request(kept, when=at("2020-10-01 10:00"))}))
+        filed = await _file(stack, process, rng)
         events = stack.registry.recorder.max_notification_id()
 
         # Business times a projection cannot count by day, and a far future that would lock the journey.
@@ -174,9 +179,7 @@ async def test_a_command_id_names_one_command(dev_env, settings):
     catalog, process = own_process_catalog()
     rng = random.Random(5)
     async with running_stack(dev_env.client, settings, processes=catalog) as stack:
-        citizen = credential(rng)
-        filed = await stack.journeys.send(CommandEnvelope.model_validate(
-            {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}))
+        filed = await _file(stack, process, rng)
 
         def decision(outcome: str, reviewer: str, *reasons: str) -> CommandEnvelope:
             return CommandEnvelope.model_validate({"process": process, "journey": filed.workflow_id, "command": {
@@ -263,7 +266,8 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
             try:
                 _create_tables(view)
             except Exception as error:  # noqa: BLE001 - collected for the assertion
-                errors.append(repr(error))
+                import traceback
+                errors.append(traceback.format_exc())
 
         threads = [threading.Thread(target=open_at_once) for _ in range(4)]
         for thread in threads:
