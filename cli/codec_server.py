@@ -2,12 +2,15 @@
 staff looking at journey histories, so the data stay encrypted everywhere else.
 
 Temporal's remote-codec protocol: ``POST /decode`` (and ``/encode``) with
-``{"payloads": [...]}`` in protobuf JSON, answered in kind. Access:
+``{"payloads": [...]}`` in protobuf JSON, answered in kind; any query string (the Web UI sends
+``?preserveStorageRefs=true``). Access:
 
 - it listens on loopback only, and answers browsers only from the Web UI's origin (CORS);
-- with ``LNERE_CODEC_TOKENS`` set (comma-separated), every call must carry
-  ``Authorization: Bearer <token>``: configure the Web UI to pass its users' access token (an
-  identity provider in front of the UI), or give the token to the staff allowed to read.
+- decryption needs a person: every call carries ``Authorization: Bearer <token>`` of a
+  reviewer or supervisor (``lnere staff add``; or one of ``LNERE_CODEC_TOKENS``, for a Web UI
+  behind an identity provider that passes its users' access token), and each call is logged
+  with who made it and how many payloads (never their content);
+- a missing, malformed or oversized ``Content-Length`` is a 4xx, never a hung thread.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import asyncio
 import hmac
 import json
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -30,11 +35,27 @@ log = logs.get_logger("lnere.codec")
 MAX_BODY = 4 * 1024 * 1024
 
 
+# Who may decrypt: a token's holder, by name, or None.
+Authenticator = Callable[[str], str | None]
+
+
+def staff_authenticator(directory, roles: frozenset[str] = frozenset({"reviewer", "supervisor"})) -> Authenticator:
+    """The staff directory's reviewers and supervisors (the roles that read personal data)."""
+
+    def authenticate(token: str) -> str | None:
+        staff = directory.authenticate(token)
+        return staff.id if staff is not None and staff.role.value in roles else None
+
+    return authenticate
+
+
 class CodecServer:
-    def __init__(self, codec: AesGcmPayloadCodec, *, port: int, ui_origins: list[str], tokens: list[str]) -> None:
+    def __init__(self, codec: AesGcmPayloadCodec, *, port: int, ui_origins: list[str], tokens: list[str],
+                 authenticate: Authenticator | None = None) -> None:
         self.codec = codec
         self.ui_origins = set(ui_origins)
         self.tokens = [t for t in tokens if t]
+        self._authenticate = authenticate
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="codec", daemon=True)
@@ -50,13 +71,15 @@ class CodecServer:
     def serve_forever(self) -> None:
         self._httpd.serve_forever()
 
-    def _authorised(self, header: str | None) -> bool:
-        if not self.tokens:
-            return True
+    def _who(self, header: str | None) -> str | None:
+        """Who the bearer is (a staff id, or ``codec-token-N``), or None: no anonymous reader."""
         if not header or not header.startswith("Bearer "):
-            return False
-        given = header.removeprefix("Bearer ").encode()
-        return any(hmac.compare_digest(given, token.encode()) for token in self.tokens)
+            return None
+        given = header.removeprefix("Bearer ").strip()
+        for number, token in enumerate(self.tokens, start=1):
+            if hmac.compare_digest(given.encode(), token.encode()):
+                return f"codec-token-{number}"
+        return self._authenticate(given) if self._authenticate is not None and given else None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -94,23 +117,36 @@ class CodecServer:
                 origin = self.headers.get("Origin")
                 if origin is not None and origin not in server.ui_origins:
                     return self._reply(HTTPStatus.FORBIDDEN, {"message": f"origin {origin} not allowed"})
-                if not server._authorised(self.headers.get("Authorization")):
-                    log.warning("codec call refused", path=self.path, reason="token")
-                    return self._reply(HTTPStatus.UNAUTHORIZED, {"message": "a valid bearer token is required"})
-                if self.path not in ("/decode", "/encode"):
+                path = urlsplit(self.path).path
+                who = server._who(self.headers.get("Authorization"))
+                if who is None:
+                    self.close_connection = True  # the body, if any, is not read
+                    log.warning("codec call refused", path=path, reason="no reviewer or supervisor token")
+                    return self._reply(HTTPStatus.UNAUTHORIZED,
+                                       {"message": "a reviewer's or supervisor's bearer token is required"})
+                if path not in ("/decode", "/encode"):
+                    self.close_connection = True
                     return self._reply(HTTPStatus.NOT_FOUND, {"message": "POST /decode or /encode"})
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length")
+                if declared is None:
+                    self.close_connection = True
+                    return self._reply(HTTPStatus.LENGTH_REQUIRED, {"message": "Content-Length is required"})
+                if not declared.strip().isdigit():
+                    self.close_connection = True
+                    return self._reply(HTTPStatus.BAD_REQUEST, {"message": "Content-Length is not a length"})
+                length = int(declared)
                 if length > MAX_BODY:
+                    self.close_connection = True
                     return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "body too large"})
                 try:
                     payloads = json_format.Parse(self.rfile.read(length), Payloads())
-                    operation = server.codec.decode if self.path == "/decode" else server.codec.encode
+                    operation = server.codec.decode if path == "/decode" else server.codec.encode
                     result = asyncio.run(operation(list(payloads.payloads)))
                 except (json_format.ParseError, ValueError, PayloadKeyError) as error:
                     return self._reply(HTTPStatus.BAD_REQUEST, {"message": f"payloads: {error}"})
                 except Exception:  # noqa: BLE001 - tampered data (InvalidTag) and the like
                     return self._reply(HTTPStatus.BAD_REQUEST, {"message": "payloads: cannot be decrypted"})
-                log.info("codec call", path=self.path, payloads=len(result),
+                log.info("codec call", path=path, staff=who, payloads=len(result),
                          namespace=self.headers.get("X-Namespace"))
                 self._reply(HTTPStatus.OK, json.loads(json_format.MessageToJson(Payloads(payloads=result))))
 

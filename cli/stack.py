@@ -174,13 +174,15 @@ def run_stack(
     def detach():
         os.setpgrp()
 
-    from cli.codec_server import CodecServer
+    from api.auth import StaffDirectory
+    from cli.codec_server import CodecServer, staff_authenticator
 
     codec = CodecServer(
         settings.data_converter().payload_codec,
         port=settings.codec_port if codec_port is None else codec_port,
         ui_origins=[f"http://{host}:{ui_port}", f"http://localhost:{ui_port}"],
         tokens=(settings.codec_tokens or "").split(","),
+        authenticate=staff_authenticator(StaffDirectory(settings.staff_path)),
     ).__enter__()
     codec_endpoint = f"http://{host}:{codec.port}"
     temporal_command = temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace,

@@ -101,16 +101,24 @@ def _update_payloads(stack: Stack, workflow_id: str):
 
 
 def _through_codec_endpoint(stack: Stack, payloads):
+    import urllib.error
     import urllib.request
 
     from google.protobuf import json_format
     from temporalio.api.common.v1 import Payloads
 
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.codec_port}/decode", method="POST",
-        data=json_format.MessageToJson(Payloads(payloads=payloads)).encode(),
-        headers={"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{stack.ui_port}"},
-    )
+    body = json_format.MessageToJson(Payloads(payloads=payloads)).encode()
+    headers = {"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{stack.ui_port}"}
+    url = f"http://127.0.0.1:{stack.codec_port}/decode?preserveStorageRefs=true"  # as the Web UI asks
+    # Decryption needs a person: without a reviewer's token, nothing.
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="POST", data=body, headers=headers), timeout=10)
+        raise AssertionError("the codec endpoint decrypted for a caller without a token")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
+    token = stack.json("staff", "add", f"codec.reviewer.{len(payloads)}", "--role", "reviewer")["token"]
+    request = urllib.request.Request(url, method="POST", data=body,
+                                     headers={**headers, "Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return list(json_format.Parse(response.read(), Payloads()).payloads)
 
