@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable
 
 from temporalio.client import (
@@ -147,6 +148,7 @@ class JourneyClient:
             if processed and status is not None:
                 return status
             try:
+                rules.check_not_ahead_of_clock(process, command, datetime.now(UTC))
                 fired = self.registry.milestone_fired
                 await asyncio.to_thread(rules.check_doors, process, lambda m: fired(process.id, m), command)
                 rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,

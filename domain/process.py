@@ -73,6 +73,9 @@ class ElectoralProcess(BaseModel):
         default=3660, ge=0, le=7320,
         description="how long before registration opens a command's business time may lie (a credential is "
                     "recorded when issued: a CPVE is valid ten years)")
+    clock_skew_seconds: int = Field(
+        default=300, ge=0, le=86_400,
+        description="live mode: how far past the clock a command's business time may lie")
     business_time_tail_days: int = Field(
         default=366, ge=0, le=3660,
         description="how long after election day and the retention period a command's business time may lie")

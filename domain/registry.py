@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -321,7 +321,7 @@ class JourneyRegistry(Application[UUID]):
                     outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
                     continue
                 version = journey.version
-                self._apply(process, workflow_id, journey, cmd, command_id)
+                self._apply(process, workflow_id, journey, cmd, command_id, by_calendar=True)
             except DomainError as error:
                 outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
                 continue
@@ -398,11 +398,16 @@ class JourneyRegistry(Application[UUID]):
             return None
 
     def _apply(
-        self, process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str
+        self, process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str,
+        by_calendar: bool = False,
     ) -> Journey:
         """Applies one command; a journey that does not exist yet is started by a command
-        that can start it, and discarded if that command is refused."""
+        that can start it, and discarded if that command is refused. The calendar's own
+        commands (milestones, the deliveries after the definitive list) are dated by its
+        schedule, not by the clock."""
         rules.check_business_time(process, cmd)
+        if not by_calendar and cmd.kind != "apply_milestone":
+            rules.check_not_ahead_of_clock(process, cmd, datetime.now(UTC))
         rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
         if journey is not None:
             journey.check_command_id(command_id)

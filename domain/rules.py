@@ -405,6 +405,16 @@ def check_business_time(process: ElectoralProcess, command) -> None:
         raise DomainError("credential.holder.birth_date", "date-bounds", "the birth date is after the command's time")
 
 
+def check_not_ahead_of_clock(process: ElectoralProcess, command, now: datetime) -> None:
+    """In live mode a command happened already: its business time is not later than the clock
+    (``now``) plus the process's stated skew. Replayed processes record the past."""
+    at = getattr(command, "at", None)
+    if process.milestone_mode == "live" and at is not None and at > now + timedelta(seconds=process.clock_skew_seconds):
+        raise DomainError("at", "business-time-future",
+                          f"a business time later than now (+{process.clock_skew_seconds} s) is not taken "
+                          f"in {process.name}")
+
+
 def check(process: ElectoralProcess, status: JourneyStatus, command) -> None:
     check_business_time(process, command)
     CHECKS[command.kind](process, status, command)

@@ -6,6 +6,7 @@ started, and the stack still serves with figures equal to the recount."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -303,3 +304,29 @@ async def test_a_party_sees_only_its_own_observations(api):
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"]["open_observations"] == [number]  # never the other party's
     assert set(api.stack.registry.status(journey).open_observations) == {"PAN_0001", "PRD_0001"}
+
+
+@session_loop
+async def test_a_live_process_takes_no_business_time_ahead_of_the_clock(dev_env, settings):
+    from datetime import timedelta
+
+    catalog, process = own_process_catalog()
+    now = datetime.now(UTC)
+    live = catalog.get(process).model_copy(update={
+        "milestone_mode": "live", "registration_opens": now - timedelta(days=30),
+        "milestones": {m: now + timedelta(days=30 + i) for i, m in enumerate(MILESTONE_ORDER)},
+        "clarification_window_closes": now + timedelta(days=33), "election_day": (now + timedelta(days=90)).date()})
+    catalog.add(live)
+    rng = random.Random(8)
+    async with running_stack(dev_env.client, settings, processes=catalog) as stack:
+        ahead = credential(rng)
+        envelope = CommandEnvelope.model_validate({"process": process, "clave": ahead["clave"], "command": request(
+            ahead, when=now + timedelta(hours=2))})
+        with pytest.raises(CommandRefused, match=r"^at: .*\[business-time-future\]$"):
+            await stack.journeys.send(envelope)
+        assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
+        assert (stack.registry.recorder.max_notification_id() or 0) == 0
+        on_time = credential(rng)
+        filed = await stack.journeys.send(CommandEnvelope.model_validate({"process": process, "clave": on_time["clave"],
+                                          "command": request(on_time, when=now - timedelta(minutes=1))}))
+        assert filed.stage == "in_review"

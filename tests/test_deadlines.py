@@ -30,7 +30,7 @@ def live_process(tmp_path, now) -> ElectoralProcess:
     base.update(
         id="test-live",
         name="Proceso de prueba",
-        registration_opens=days(-1),
+        registration_opens=days(-5),
         milestones={
             "registration_closed": days(10),
             "inconsistency_notice_deadline": days(12),
@@ -60,7 +60,8 @@ async def test_uncorrected_journey_ends_rejected_and_corrected_one_reaches_the_l
 
     async with running_stack(time_env.client, settings, processes=catalog) as stack:
         await stack.journeys.ensure_calendar(process)
-        soon = now + timedelta(hours=1)
+        # Live: what happened already (a live process takes no business time ahead of the clock).
+        soon = now - timedelta(days=4)
         corrected, uncorrected, credential_only = credential(rng), credential(rng), credential(rng)
         journeys = {}
         for name, cred in (("corrected", corrected), ("uncorrected", uncorrected)):
