@@ -219,12 +219,11 @@ class JourneyRegistry(Application[UUID]):
         events are read and decrypted (a list's export needs nothing else); None once erased."""
         by_uuid = {journey_uuid(w): w for w in workflow_ids}
         topic = get_topic(Journey.CredentialRecorded)  # type: ignore[attr-defined]
-        found: dict[str, dict[str, Any] | None] = {}
+        sealed: dict[str, str] = {}
         for stored in select_events_of(self.recorder, list(by_uuid), topic):
-            originator_id = UUID(str(stored.originator_id))
-            event = self.mapper.to_domain_event(stored)
-            found[by_uuid[originator_id]] = self.vault.open(str(originator_id), event.credential_sealed)
-        return found
+            sealed[str(UUID(str(stored.originator_id)))] = self.mapper.to_domain_event(stored).credential_sealed
+        opened = self.vault.open_many(sealed)  # the citizens' keys in one query
+        return {by_uuid[UUID(journey_id)]: data for journey_id, data in opened.items()}
 
     def _aggregates(self, ids: list[UUID]) -> dict[UUID, Any]:
         """Many aggregates at once, their events read in one query."""

@@ -42,6 +42,15 @@ class SQLiteKeyStore:
                                (journey_id,)).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def get_many(self, journey_ids: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        found = {}
+        for start in range(0, len(journey_ids), 900):
+            chunk = journey_ids[start:start + 900]
+            rows = self._db.execute(f"SELECT journey_id, wrapped, erased_at FROM citizen_keys WHERE journey_id IN "
+                                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            found.update({row[0]: (row[1], row[2]) for row in rows})
+        return found
+
     def add(self, journey_id: str, wrapped: bytes) -> None:
         """Adds a key unless one exists (another writer's wins)."""
         self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)", (journey_id, wrapped))
@@ -72,6 +81,11 @@ class PostgresKeyStore:
         row = self._db.execute("SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = %s",
                                (journey_id,)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def get_many(self, journey_ids: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        rows = self._db.execute("SELECT journey_id, wrapped, erased_at FROM citizen_keys WHERE journey_id = ANY(%s)",
+                                (journey_ids,)).fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def add(self, journey_id: str, wrapped: bytes) -> None:
         self._db.execute("INSERT INTO citizen_keys (journey_id, wrapped) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -135,6 +149,23 @@ class CitizenVault:
             return None
         raw = base64.b64decode(sealed)
         return json.loads(cipher.decrypt(raw[:NONCE], raw[NONCE:], journey_id.encode()))
+
+    def open_many(self, sealed: dict[str, str]) -> dict[str, dict[str, Any] | None]:
+        """Many citizens' data ({journey id: sealed}) with their keys read in one query: a list's
+        export. None for a citizen whose data were erased."""
+        with self._lock:
+            rows = self._store.get_many(list(sealed))
+        opened: dict[str, dict[str, Any] | None] = {}
+        for journey_id, text in sealed.items():
+            row = rows.get(journey_id)
+            if row is None or row[1] is not None or row[0] is None:
+                opened[journey_id] = None
+                continue
+            wrapped = bytes(row[0])
+            cipher = AESGCM(self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode()))
+            raw = base64.b64decode(text)
+            opened[journey_id] = json.loads(cipher.decrypt(raw[:NONCE], raw[NONCE:], journey_id.encode()))
+        return opened
 
     def erase(self, journey_id: str, at: datetime) -> None:
         with self._lock:
