@@ -85,6 +85,8 @@ def view_tables(postgres: bool = False) -> list[str]:
         " excluded_reason TEXT)",
         "CREATE INDEX IF NOT EXISTS journeys_by_stage ON journeys (process_id, stage, journey_id)",
         "CREATE INDEX IF NOT EXISTS journeys_in_review ON journeys (process_id, stage, in_review_since, journey_id)",
+        # A list's part (state, modality) is read without scanning the process's other journeys.
+        "CREATE INDEX IF NOT EXISTS journeys_by_part ON journeys (process_id, state_of_reference, modality)",
         "CREATE TABLE IF NOT EXISTS counts ("
         " process_id TEXT NOT NULL,"
         " day TEXT NOT NULL,"
