@@ -47,7 +47,7 @@ class PostgresCluster:
         _run(_as_owner([
             str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "start",
             "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                  f"{'' if self.durable else '-c fsync=off '}-c max_connections=300 -c shared_buffers=256MB",
+                  f"{'' if self.durable else '-c fsync=off '}-c max_connections=1000 -c shared_buffers=256MB",
         ]))
         return self
 
