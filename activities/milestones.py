@@ -4,10 +4,11 @@
 until the journey projection has caught up with the event log, pages through the journeys in
 the stages the milestone can change, and records the milestone's event of a whole page of
 journeys in one event-store transaction (no Temporal round trip per journey: journey workflows
-end when idle and a later command wakes a new run from the recorded state). After each page it
-heartbeats ``(cursor, result)``, so a retried attempt resumes where the last one stopped; the
-milestone's command id makes a page applied twice a no-op. When the pass ends it waits for the
-projection again and makes another pass, until one finds nothing to change: a journey the
+end when idle and a later command wakes a new run from the recorded state). Each page is saved
+with the run's progress (``domain/milestone_run.py``), so a retried attempt resumes where the
+last committed page left it, whatever killed the one before; heartbeats only show it is alive.
+The milestone's command id makes a page applied twice a no-op. When the pass ends it waits for
+the projection again and makes another pass, until one finds nothing to change: a journey the
 projection had not shown yet is not left behind.
 
 ``fan_out_milestone`` is the earlier path (one ``apply_milestone`` Update per journey), kept

@@ -277,21 +277,13 @@ class JourneyRegistry(Application[UUID]):
     def save_milestone_run(self, run: MilestoneRun) -> None:
         self.save(run)
 
-    def record_for_many(self, process: ElectoralProcess, commands: list[tuple[str, Any]]) -> list[CommandOutcome]:
-        """Applies one command to each of many journeys (journey id, command) and saves every
-        change in one transaction: a milestone's or a delivery run's unit of work. Each command
-        is accepted or refused on its own; an accepted command that changes nothing (a
-        milestone that does not concern the journey's stage) is answered ``unchanged``.
-        A journey changed meanwhile by another writer fails the whole transaction
-        (``IntegrityError``): the caller reads the page again."""
-        outcomes, changed = self._apply_to_many(process, commands)
-        if changed:
-            self.save(*changed)
-        return outcomes
-
     def record_on_read(self, process: ElectoralProcess, journeys: dict[str, Journey],
                        commands: list[tuple[str, Any]]) -> list[CommandOutcome]:
-        """``record_for_many`` on journeys the caller has just read (``journeys``): read once."""
+        """Applies one command to each of many journeys the caller has just read (``journeys``)
+        and saves every change in one transaction: a delivery page's unit of work. Each command
+        is accepted or refused on its own; one that changes nothing is answered ``unchanged``.
+        A journey changed meanwhile by another writer fails the whole transaction
+        (``IntegrityError``): the caller reads the page again."""
         outcomes, changed = self._apply_to_many(process, commands, journeys)
         if changed:
             self.save(*changed)
