@@ -141,20 +141,12 @@ class JourneyClient:
         update_id = command.effective_id()
         status: JourneyStatus | None = None
         if self.registry is not None:
-            try:
-                status, processed = await asyncio.to_thread(self.registry.status_and_processed, workflow_id, update_id)
-            except DomainError as error:
-                raise CommandRefused(str(error)) from None
-            if processed and status is not None:
+            status, outcomes = await self._precheck(process, workflow_id, [command])
+            if outcomes is not None:
+                if not outcomes[0].accepted:
+                    raise CommandRefused(outcomes[0].error)
+                assert status is not None
                 return status
-            try:
-                rules.check_not_ahead_of_clock(process, command, datetime.now(UTC))
-                fired = self.registry.milestone_fired
-                await asyncio.to_thread(rules.check_doors, process, lambda m: fired(process.id, m), command)
-                rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
-                                                            process_id=process.id), command)
-            except DomainError as error:
-                raise CommandRefused(str(error)) from None
         start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
         try:
             return await _update_with_start(self.client, update, command, id=update_id, start=start)
@@ -164,9 +156,21 @@ class JourneyClient:
     async def send_batch(self, process_id: str, workflow_id: str, commands: list) -> BatchResult:
         """Sends commands of one journey in one Update; each is accepted or refused on its own.
 
-        Always update-with-start: a journey that does not run (never started, or ended) gets a
-        run that answers from the event store, so re-sending what is recorded changes nothing."""
-        start = self._start_journey(self._process(process_id), workflow_id)
+        With the registry at hand, a batch whose commands are all recorded already or refused is
+        answered from the event store and starts no run. Otherwise update-with-start: a journey
+        that does not run (never started, or ended) gets a run."""
+        process = self._process(process_id)
+        status: JourneyStatus | None = None
+        if self.registry is not None:
+            try:
+                status, outcomes = await self._precheck(process, workflow_id, commands)
+            except CommandRefused as refusal:
+                return BatchResult(status=None, outcomes=[
+                    CommandOutcome(command_id=c.effective_id(), accepted=False, error=str(refusal),
+                                   rule="batch-refused") for c in commands])
+            if outcomes is not None:
+                return BatchResult(status=status, outcomes=outcomes)
+        start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
         batch = CommandBatch(commands=commands)
         # A fresh update id: a resend is answered by the journey (already recorded), not by
         # Temporal's cache of the first answer, so the summary tells what this run changed.
@@ -184,6 +188,14 @@ class JourneyClient:
                     for c in commands
                 ],
             )
+
+    async def _precheck(self, process: ElectoralProcess, workflow_id: str,
+                        commands: list) -> tuple[JourneyStatus | None, list[CommandOutcome] | None]:
+        assert self.registry is not None
+        try:
+            return await asyncio.to_thread(self.registry.precheck, process, workflow_id, commands)
+        except DomainError as error:  # the journey is not of this process
+            raise CommandRefused(str(error)) from None
 
     async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> BatchResult:
         """Records outreach contacts of one process in one Update of its outreach workflow; each

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,17 @@ def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | No
         raise UsageError(_format_validation(error)) from None
 
 
+@contextmanager
+def _registry(settings: Settings):
+    from domain.registry import JourneyRegistry
+
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
 async def _journey_client(settings: Settings, registry=None):
     from cli.journeys import JourneyClient
     from worker import connect, load_processes
@@ -97,17 +109,12 @@ async def _journey_client(settings: Settings, registry=None):
 
 
 async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
-    from domain.registry import JourneyRegistry
-
     settings = _existing_settings(args)  # a command from another data dir would carry keys nobody has
     # The journey is checked against the event store first: a refused or repeated command
     # never wakes its workflow.
-    registry = JourneyRegistry(env=settings.event_store_env())
-    try:
+    with _registry(settings) as registry:
         journeys = await _journey_client(settings, registry)
         _print(await journeys.send(envelope))
-    finally:
-        registry.close()
 
 
 # -- command handlers ------------------------------------------------------------------------
@@ -377,9 +384,12 @@ def cmd_import(args: argparse.Namespace) -> None:
     rejects = Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.jsonl")
 
     async def go():
-        journeys = await _journey_client(settings)
-        return await run_import(path, journeys, settings.data_dir / "imports", rejects,
-                                concurrency=args.concurrency, restart=args.restart)
+        # Lines are checked against the event store first: a journey whose lines are all
+        # refused (or already imported) gets no workflow run.
+        with _registry(settings) as registry:
+            journeys = await _journey_client(settings, registry)
+            return await run_import(path, journeys, settings.data_dir / "imports", rejects,
+                                    concurrency=args.concurrency, restart=args.restart)
 
     try:
         summary = asyncio.run(go())
@@ -416,9 +426,10 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         return
 
     async def go():
-        journeys = await _journey_client(settings)
-        return await run_import(out, journeys, settings.data_dir / "imports",
-                                out.with_name(out.name + ".rejects.jsonl"), concurrency=args.concurrency)
+        with _registry(settings) as registry:
+            journeys = await _journey_client(settings, registry)
+            return await run_import(out, journeys, settings.data_dir / "imports",
+                                    out.with_name(out.name + ".rejects.jsonl"), concurrency=args.concurrency)
 
     summary = asyncio.run(go())
     print(f"lnere: imported {summary.accepted:,} of {summary.lines:,} lines into {summary.journeys:,} journeys "

@@ -135,15 +135,32 @@ class JourneyRegistry(Application[UUID]):
         journey = self._get(workflow_id)
         return journey.status() if journey is not None else None
 
-    def status_and_processed(self, workflow_id: str, command_id: str) -> tuple[JourneyStatus | None, bool]:
-        """The journey's status and whether it has already processed the command: what a
-        sender checks before it wakes the journey's workflow."""
+    def precheck(
+        self, process: ElectoralProcess, workflow_id: str, commands: list[Any]
+    ) -> tuple[JourneyStatus | None, list[CommandOutcome] | None]:
+        """What the journey would answer, when that can be told without recording anything:
+        each command already recorded, or refused by a rule against the recorded journey. None
+        for the outcomes when one of them would be recorded: the journey's workflow takes them
+        then. A sender checks here first, so a refusal or a resend neither starts nor wakes a run.
+        (Refused and resent commands leave the journey as it is, so each is judged against it.)"""
+        self._check_process(process, workflow_id)
         journey = self._get(workflow_id)
-        if journey is None:
-            return None, False
-        if not journey.has_processed(command_id):
-            journey.check_command_id(command_id)  # refused: the id names another command
-        return journey.status(), journey.has_processed(command_id)
+        status = journey.status() if journey is not None else None
+        outcomes: list[CommandOutcome] = []
+        for cmd in commands:
+            command_id = cmd.effective_id()
+            if journey is not None and journey.has_processed(command_id):
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
+                continue
+            try:
+                self._admit(process, workflow_id, journey, cmd, command_id)
+                rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
+                                                             process_id=process.id), cmd)
+            except DomainError as error:
+                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                continue
+            return status, None
+        return status, outcomes
 
     def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(journey_uuid(workflow_id)))
@@ -396,15 +413,8 @@ class JourneyRegistry(Application[UUID]):
         that can start it, and discarded if that command is refused. The calendar's own
         commands (milestones, the deliveries after the definitive list) are dated by its
         schedule, not by the clock."""
-        rules.check_business_time(process, cmd)
-        if not by_calendar and cmd.kind != "apply_milestone":
-            rules.check_not_ahead_of_clock(process, cmd, datetime.now(UTC))
-        rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
-        if journey is not None:
-            journey.check_command_id(command_id)
+        self._admit(process, workflow_id, journey, cmd, command_id, by_calendar)
         if journey is None:
-            if not starts_journey(cmd):
-                raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
             journey = Journey(
                 process_id=process.id,
                 workflow_id=workflow_id,
@@ -417,6 +427,21 @@ class JourneyRegistry(Application[UUID]):
         else:
             getattr(journey, cmd.kind)(process, cmd, command_id)
         return journey
+
+    def _admit(
+        self, process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str,
+        by_calendar: bool = False,
+    ) -> None:
+        """The checks before a command reaches the journey: its time, the calendar's doors,
+        its id, and whether it may start a journey that does not exist yet."""
+        rules.check_business_time(process, cmd)
+        if not by_calendar and cmd.kind != "apply_milestone":
+            rules.check_not_ahead_of_clock(process, cmd, datetime.now(UTC))
+        rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
+        if journey is not None:
+            journey.check_command_id(command_id)
+        elif not starts_journey(cmd):
+            raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
 
     def _execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
         self._check_process(process, workflow_id)

@@ -98,6 +98,10 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
         with pytest.raises(CommandRefused, match=r"\[registration-closed\]"):
             await stack.journeys.send(envelope)
         assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
+
+        # The same through an import: new journeys whose lines are all refused get no run, and
+        # an ended journey gets no new one for a line already recorded.
+        await _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settings, stack, process, rng, filed)
         for milestone in MILESTONE_ORDER[1:]:
             await stack.journeys.fire_milestone(process, FireMilestone(milestone=milestone))
         with pytest.raises(CommandRefused, match=r"\[definitive-list-issued\]"):
@@ -110,6 +114,40 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
         counts = stack.view.counts_as_of(process, None)
         assert set(counts["stage"]) <= {s.value for s in FINAL_STAGES}
         assert counts == recount(stack.registry)
+
+
+async def _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settings, stack, process, rng, filed):
+    import json
+
+    from cli.importer import run_import
+
+    late, stranger = credential(rng), credential(rng)
+    lines = [
+        {"process": process, "clave": late["clave"], "command": request(late, when=at("2020-10-02 10:00"))},
+        {"process": process, "clave": stranger["clave"], "command": {
+            "kind": "record_credential", "at": "2999-01-01T00:00:00+00:00", "credential": stranger}},
+        {"process": process, "clave": stranger["clave"], "command": request(stranger, when=at("2020-10-02 11:00"))},
+        {"process": process, "journey": filed.workflow_id, "command": {
+            "kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": "r",
+            "outcome": "meets_requirements"}},
+    ]
+    path = settings.data_dir / "late.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    events = stack.registry.recorder.max_notification_id()
+    runs_before = await _runs(dev_env.client, filed.workflow_id)
+    summary = await run_import(path, stack.journeys, settings.data_dir / "imports", settings.data_dir / "late.rejects")
+    assert (summary.accepted, summary.already_recorded, summary.refused) == (1, 1, 3), summary.as_dict()
+    assert dict(summary.refused_by_rule) == {"registration-closed": 2, "business-time-bounds": 1}
+    assert stack.registry.recorder.max_notification_id() == events
+    for citizen in (late, stranger):
+        assert await _runs(dev_env.client, journey_of(stack, process, citizen)) == 0
+    assert await _runs(dev_env.client, filed.workflow_id) == runs_before
+
+
+def journey_of(stack, process: str, citizen: dict) -> str:
+    from domain.identity import journey_workflow_id
+
+    return journey_workflow_id(stack.journeys.journey_key, process, citizen["clave"])
 
 
 def test_party_exports_neutralise_formulas_and_quote_every_field():
