@@ -6,11 +6,16 @@ in the outer metadata, so payloads written under an older key stay readable as l
 key is configured. The key id is also the associated data: a payload cannot be moved under
 another key id. Payloads that are not encrypted (written before encryption was turned on)
 pass through unchanged.
+
+The outer metadata also names the journey's workflow (a keyed hash, not personal data) when
+the SDK tells the codec which workflow a payload belongs to: the codec endpoint logs which
+journeys a reviewer decoded without reading the payloads to find out.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
@@ -19,10 +24,18 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+WORKFLOW_ID = "lnere-workflow-id"
 NONCE_BYTES = 12
 
 
@@ -59,12 +72,21 @@ def new_key_spec(key_id: str | None = None) -> str:
     return f"{key_id or 'k-' + os.urandom(4).hex()}={base64.b64encode(key).decode()}"
 
 
-class AesGcmPayloadCodec(PayloadCodec):
+class AesGcmPayloadCodec(PayloadCodec, WithSerializationContext):
     def __init__(self, current: str, keys: Mapping[str, bytes]) -> None:
         if current not in keys:
             raise PayloadKeyError(f"payload keys: no key {current}")
         self._current = current
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self._workflow_id: bytes | None = None
+
+    def with_context(self, context: SerializationContext) -> AesGcmPayloadCodec:
+        workflow_id = getattr(context, "workflow_id", None)
+        if not isinstance(context, (WorkflowSerializationContext, ActivitySerializationContext)) or not workflow_id:
+            return self
+        bound = copy.copy(self)
+        bound._workflow_id = workflow_id.encode()
+        return bound
 
     @classmethod
     def from_spec(cls, spec: str) -> AesGcmPayloadCodec:
@@ -77,7 +99,10 @@ class AesGcmPayloadCodec(PayloadCodec):
         for payload in payloads:
             nonce = os.urandom(NONCE_BYTES)
             sealed = cipher.encrypt(nonce, payload.SerializeToString(), key_id)
-            out.append(Payload(metadata={"encoding": ENCODING, KEY_ID: key_id}, data=nonce + sealed))
+            metadata = {"encoding": ENCODING, KEY_ID: key_id}
+            if self._workflow_id is not None:
+                metadata[WORKFLOW_ID] = self._workflow_id
+            out.append(Payload(metadata=metadata, data=nonce + sealed))
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -100,6 +125,12 @@ class AesGcmPayloadCodec(PayloadCodec):
                     f"that name: the command was sent from another data dir (or the payload was altered)") from None
             out.append(Payload.FromString(plain))
         return out
+
+
+def workflows_of(payloads: Sequence[Payload]) -> list[str]:
+    """The workflows the payloads say they belong to (from their outer metadata), in order."""
+    named = (p.metadata.get(WORKFLOW_ID, b"").decode("ascii", "replace") for p in payloads)
+    return sorted({w for w in named if w})
 
 
 def data_converter(spec: str) -> DataConverter:

@@ -46,8 +46,10 @@ class Settings(BaseModel):
     payload_keys: str | None = Field(
         default=None, repr=False, description="id=base64key[,id=base64key...]: the first encrypts, all decrypt"
     )
-    codec_port: int = 8234
     codec_tokens: str | None = Field(default=None, repr=False, description="bearer tokens of the codec endpoint")
+    codec_ui_origins: str | None = Field(
+        default=None, description="origins of the Temporal Web UIs that may call the codec endpoint, comma-separated "
+                                  "(default: the local Web UI, http://127.0.0.1:TEMPORAL_UI_PORT)")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger request bodies get 413")
@@ -138,6 +140,12 @@ class Settings(BaseModel):
         from payload_codec import data_converter
 
         return data_converter(self.payload_keys or self._stored_secrets["payload_keys"])
+
+    @property
+    def codec_origins(self) -> list[str]:
+        if self.codec_ui_origins:
+            return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
+        return [f"http://127.0.0.1:{self.temporal_ui_port}", f"http://localhost:{self.temporal_ui_port}"]
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""

@@ -33,6 +33,7 @@ from temporalio.service import RPCError
 
 import logs
 from api.auth import Authenticator, Role, Staff, StaffDirectory
+from api.codec import MAX_BODY as CODEC_MAX_BODY, CodecSessions, create_codec_app, session_secret
 from api.models import (
     JOURNEY_ID_PATTERN,
     ActivationBody,
@@ -198,16 +199,20 @@ class BodyCheck:
     or streams it; a body that is not UTF-8 (as JSON must be) gets 422. Bodies are small
     (commands), so it reads the body whole before the application sees it."""
 
-    def __init__(self, app, limit: int) -> None:
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.larger = larger or {}  # path prefix -> its own limit
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = {"detail": f"the body is larger than {self.limit} bytes"}
+        limit = next((n for prefix, n in self.larger.items() if scope["path"].startswith(prefix)), self.default_limit)
+        too_large = {"detail": f"the body is larger than {limit} bytes"}
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+            if name == b"content-length" and not value.isdigit():
+                return await _send_json(send, 400, {"detail": "Content-Length is not a length"})
+            if name == b"content-length" and int(value) > limit:
                 return await _send_json(send, 413, too_large)
         chunks, size = [], 0
         while True:
@@ -216,7 +221,7 @@ class BodyCheck:
                 return  # the client went away
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.limit:
+            if size > limit:
                 return await _send_json(send, 413, too_large)
             if not message.get("more_body", False):
                 break
@@ -379,12 +384,20 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
-    app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes)
+    app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY})
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, refusals included
     _add_error_handlers(app)
     _add_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Temporal's Web UI decodes journey payloads here (see api/codec.py).
+    app.mount("/codec", create_codec_app(
+        settings.data_converter().payload_codec,
+        authenticator=lambda: app.state.authenticator,
+        sessions=CodecSessions(session_secret(settings.journey_key_bytes)),
+        ui_origins=settings.codec_origins,
+        tokens=(settings.codec_tokens or "").split(","),
+    ))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

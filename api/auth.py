@@ -68,6 +68,7 @@ class StaffDirectory:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._by_digest: dict[str, Staff] = {}
+        self._by_id: dict[str, Staff] = {}
 
     def entries(self) -> list[StaffEntry]:
         if not self.path.exists():
@@ -79,6 +80,11 @@ class StaffDirectory:
         self._reload_if_changed()
         return self._by_digest.get(_digest(token))
 
+    def member(self, staff_id: str) -> Staff | None:
+        """The staff member as the directory holds them now (a session is checked with this)."""
+        self._reload_if_changed()
+        return self._by_id.get(staff_id)
+
     def _reload_if_changed(self) -> None:
         try:
             stat = self.path.stat()
@@ -89,6 +95,7 @@ class StaffDirectory:
             return
         with self._lock:
             self._by_digest = {e.token_sha256: Staff(id=e.id, role=e.role, party=e.party) for e in self.entries()}
+            self._by_id = {staff.id: staff for staff in self._by_digest.values()}
             self._stamp = stamp
 
     def add(self, staff_id: str, role: Role, party: str | None = None) -> str:

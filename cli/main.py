@@ -463,7 +463,7 @@ def _every(seconds: float, call):
 def cmd_up(args: argparse.Namespace) -> None:
     from cli.stack import run_stack
 
-    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port, codec_port=args.codec_port,
+    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port,
                                api_port=args.api_port))
 
 
@@ -555,7 +555,6 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Temporal, the worker and the projection runner")
     up.add_argument("--port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233)
-    up.add_argument("--codec-port", type=int, help="codec endpoint for the Web UI (default $LNERE_CODEC_PORT or 8234)")
     up.add_argument("--api-port", type=int, help="HTTP API and dashboard (default $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
     sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)

@@ -141,11 +141,10 @@ class Supervised:
 
 
 def run_stack(
-    settings: Settings, port: int = 7233, ui_port: int = 8233, codec_port: int | None = None,
-    api_port: int | None = None,
+    settings: Settings, port: int = 7233, ui_port: int = 8233, api_port: int | None = None,
 ) -> int:
     host = "127.0.0.1"
-    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}"})
+    settings = settings.model_copy(update={"temporal_address": f"{host}:{port}", "temporal_ui_port": ui_port})
     if api_port is not None:
         settings = settings.model_copy(update={"api_port": api_port})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +156,7 @@ def run_stack(
         "LNERE_TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "LNERE_TASK_QUEUE": settings.task_queue,
         "LNERE_API_PORT": str(settings.api_port),
+        "LNERE_TEMPORAL_UI_PORT": str(ui_port),  # the codec endpoint answers that Web UI
     }
     if settings.processes_dir:
         env["LNERE_PROCESSES_DIR"] = str(Path(settings.processes_dir).resolve())
@@ -174,17 +174,8 @@ def run_stack(
     def detach():
         os.setpgrp()
 
-    from api.auth import StaffDirectory
-    from cli.codec_server import CodecServer, staff_authenticator
-
-    codec = CodecServer(
-        settings.data_converter().payload_codec,
-        port=settings.codec_port if codec_port is None else codec_port,
-        ui_origins=[f"http://{host}:{ui_port}", f"http://localhost:{ui_port}"],
-        tokens=(settings.codec_tokens or "").split(","),
-        authenticate=staff_authenticator(StaffDirectory(settings.staff_path)),
-    ).__enter__()
-    codec_endpoint = f"http://{host}:{codec.port}"
+    # The API serves the codec endpoint (api/codec.py): a reviewer logs in there.
+    codec_endpoint = f"http://{settings.api_host}:{settings.api_port}/codec"
     temporal_command = temporal_server_command(settings.temporal_db, host, port, ui_port, settings.temporal_namespace,
                                                codec_endpoint)
 
@@ -213,7 +204,8 @@ def run_stack(
             live_calendars=live,
         )
         print(f"lnere is up: dashboard {api_url}/ (API docs {api_url}/docs), Temporal {settings.temporal_address}, "
-              f"Temporal Web UI http://{host}:{ui_port} (codec endpoint {codec_endpoint}), data in "
+              f"Temporal Web UI http://{host}:{ui_port} (to read personal data there, log in at "
+              f"{codec_endpoint}/), data in "
               f"{settings.data_dir}. Ctrl-C stops it.", flush=True)
         while not stopping:
             for child in children:
@@ -225,6 +217,5 @@ def run_stack(
     finally:
         for child in reversed(children):
             _stop(child.process, child.name)
-        codec.__exit__(None, None, None)
         print("lnere stopped.", flush=True)
     return code

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 class Stack:
     def __init__(self, data_dir: Path, backend: dict[str, str] | None = None):
         self.data_dir = data_dir
-        self.port, self.ui_port, self.codec_port, self.api_port = free_port(), free_port(), free_port(), free_port()
+        self.port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
                     "LNERE_PROJECTION_POLL_INTERVAL": "0.05", **(backend or {})}
         self.process: subprocess.Popen | None = None
@@ -36,8 +36,7 @@ class Stack:
     def up(self) -> None:
         self.log = open(self.data_dir.parent / "up.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [*LNERE, "up", "--port", str(self.port), "--ui-port", str(self.ui_port), "--codec-port",
-             str(self.codec_port), "--api-port", str(self.api_port)],
+            [*LNERE, "up", "--port", str(self.port), "--ui-port", str(self.ui_port), "--api-port", str(self.api_port)],
             env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log,
         )
         line = self.process.stdout.readline().decode()
@@ -109,7 +108,7 @@ def _through_codec_endpoint(stack: Stack, payloads):
 
     body = json_format.MessageToJson(Payloads(payloads=payloads)).encode()
     headers = {"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{stack.ui_port}"}
-    url = f"http://127.0.0.1:{stack.codec_port}/decode?preserveStorageRefs=true"  # as the Web UI asks
+    url = f"http://127.0.0.1:{stack.api_port}/codec/decode?preserveStorageRefs=true"  # as the Web UI asks
     # Decryption needs a person: without a reviewer's token, nothing.
     try:
         urllib.request.urlopen(urllib.request.Request(url, method="POST", data=body, headers=headers), timeout=10)
