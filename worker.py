@@ -23,6 +23,7 @@ from activities.journeys import AfterCommit, JourneyActivities
 from activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
 from domain.process import Milestone, ProcessCatalog
 from domain.registry import JourneyRegistry
+from projections.journey_counts import JourneyCountsView
 from projections.runner import open_view
 from settings import Settings
 from workflows.calendar import ProcessCalendarWorkflow
@@ -73,10 +74,13 @@ def build_worker(
     after_commit: AfterCommit | None = None,
     milestone_page_size: int = BULK_PAGE_SIZE,
     after_milestone_page: Callable[[Milestone, int], None] | None = None,
+    view: JourneyCountsView | None = None,
 ) -> Worker:
+    """The worker; ``view``, the projection's view its activities read (opened here when not
+    given: a caller that gives it closes it)."""
     processes = processes or load_processes(settings)
     journeys = JourneyActivities(registry, processes, after_commit=after_commit)
-    view = open_view(settings)
+    view = view or open_view(settings)
     milestones = MilestoneActivities(client, registry, view, processes, page_size=milestone_page_size,
                                      after_page=after_milestone_page)
     deliveries = DeliveryActivities(

@@ -368,6 +368,7 @@ def create_app(
             yield
         finally:
             await state.watcher.stop()
+            view.datastore.close()
             registry.close()
 
     # API docs (/docs, /redoc) served from the installed fastapi-offline package: no CDN, and

@@ -165,6 +165,7 @@ class BatchingProjectionRunner:
         self.subscription.stop()
         self._thread.join(timeout=30)
         self.app.close()
+        self.view.datastore.close()  # its connections (a pool, on PostgreSQL)
         self.lock.release()
 
     def run_forever(self, timeout: float | None = None) -> None:

@@ -27,7 +27,7 @@ from cli.journeys import JourneyClient
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from payload_codec import data_converter
-from projections.runner import start_runner
+from projections.runner import open_view, start_runner
 from settings import Settings
 from worker import build_worker
 
@@ -156,11 +156,12 @@ async def running_stack(
     processes = processes or ProcessCatalog.load()
     registry = JourneyRegistry(env=settings.event_store_env())
     runner = start_runner(settings) if with_projection else None
+    view = open_view(settings)
     try:
         with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
             worker = build_worker(
                 client, settings, registry, executor, processes=processes, after_commit=after_commit,
-                **worker_options,
+                view=view, **worker_options,
             )
             async with worker:
                 yield Stack(
@@ -174,6 +175,7 @@ async def running_stack(
     finally:
         if runner is not None:
             runner.__exit__(None, None, None)
+        view.datastore.close()  # its connections: a test session opens many stacks
         registry.close()
 
 
