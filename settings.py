@@ -13,7 +13,6 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -147,14 +147,17 @@ class DeliveryActivities:
                 continue
             personal = [self._registry.request_contact_of(journeys[w]) for w in ids]
             if kind == "postal_sent":
-                references[kind] = _send_packages(self._carrier, [(w, p.get("address", {})) for w, p in zip(ids, personal)])
+                addresses = [(w, p.get("address", {})) for w, p in zip(ids, personal, strict=True)]
+                references[kind] = _send_packages(self._carrier, addresses)
             else:
-                references[kind] = _issue_accesses(self._voting, [(w, p.get("contact", {})) for w, p in zip(ids, personal)])
+                contacts = [(w, p.get("contact", {})) for w, p in zip(ids, personal, strict=True)]
+                references[kind] = _issue_accesses(self._voting, contacts)
         commands = [
             (w, RecordDelivery(at=input.at, status=kind, reference=ref, command_id=f"delivery:{kind}"))
             for kind, refs in references.items() for w, ref in zip(wanted[kind], refs, strict=True)
         ]
-        outcomes = self._registry.record_on_read(self._processes.get(process_id), journeys, commands) if commands else []
+        process = self._processes.get(process_id)
+        outcomes = self._registry.record_on_read(process, journeys, commands) if commands else []
         for (_, command), outcome in zip(commands, outcomes, strict=True):
             if outcome.accepted:
                 already[command.status] += 1

@@ -33,8 +33,8 @@ from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
 from projections.lists import cut_parts
-from workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
 from workflows.journey import JourneyWorkflow
+from workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
 
 log = logs.get_logger("lnere.activities.milestones")
 
@@ -55,7 +55,8 @@ def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
 class MilestoneActivities:
     def __init__(
         self, client: Client, registry: JourneyRegistry, view: JourneyCountsView, processes: ProcessCatalog,
-        concurrency: int = 32, page_size: int = BULK_PAGE_SIZE, after_page: Callable[[Milestone, int], None] | None = None,
+        concurrency: int = 32, page_size: int = BULK_PAGE_SIZE,
+        after_page: Callable[[Milestone, int], None] | None = None,
     ) -> None:
         self._client = client
         self._page_size = page_size
@@ -83,7 +84,8 @@ class MilestoneActivities:
     async def apply_milestone_in_bulk(self, input: BulkMilestoneInput) -> FanOutResult:
         stages = sorted(s.value for s in MILESTONE_STAGES[input.milestone])
         process = self._processes.get(input.process_id)
-        command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
+        command = ApplyMilestone(at=input.at, milestone=input.milestone,
+                                 command_id=f"milestone:{input.milestone.value}")
         # Where the run stands is read from the event store (recorded with each page), not from
         # heartbeats, which a killed worker may not have sent: a resumed run skips nothing.
         # Its firing is recorded before any page: from then on it closes the doors it closes.
@@ -104,14 +106,16 @@ class MilestoneActivities:
                 run, outcomes = await self._apply_page(process, run, command, page)
                 for outcome in outcomes:  # a journey the milestone cannot apply to is named, not hidden
                     if not outcome.accepted:
-                        log.warning("milestone refused by a journey", milestone=input.milestone.value, rule=outcome.rule)
+                        log.warning("milestone refused by a journey", milestone=input.milestone.value,
+                                    rule=outcome.rule)
                 activity.heartbeat(run.sweep, run.cursor)
                 if self._after_page is not None:
                     self._after_page(input.milestone, run.journeys_changed)
                 elapsed = time.monotonic() - started
+                rate = round((run.journeys_seen - seen_at_start) / elapsed, 1) if elapsed else None
                 log.info("milestone progress", milestone=input.milestone.value, process_id=input.process_id,
                          sweep=run.sweep, journeys=run.journeys_seen, changed=run.journeys_changed,
-                         journeys_per_second=round((run.journeys_seen - seen_at_start) / elapsed, 1) if elapsed else None)
+                         journeys_per_second=rate)
             # A pass that changed nothing ends the run; otherwise another pass finds journeys
             # the projection had not shown yet.
             if run.changed_in_sweep == 0:
@@ -172,7 +176,8 @@ class MilestoneActivities:
         if len(details) == 2:
             result = FanOutResult.model_validate(details[1])
         await self._wait_for_projection(cursor, result.model_dump())
-        command = ApplyMilestone(at=input.at, milestone=input.milestone, command_id=f"milestone:{input.milestone.value}")
+        command = ApplyMilestone(at=input.at, milestone=input.milestone,
+                                 command_id=f"milestone:{input.milestone.value}")
         semaphore = asyncio.Semaphore(self._concurrency)
 
         async def notify(workflow_id: str) -> bool:

@@ -20,30 +20,32 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.routing import Match
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 import logs
 from api.auth import Authenticator, Role, Staff, StaffDirectory
-from api.codec import MAX_BODY as CODEC_MAX_BODY, CodecSessions, create_codec_app, session_secret
+from api.codec import MAX_BODY as CODEC_MAX_BODY
+from api.codec import CodecSessions, create_codec_app, session_secret
 from api.models import (
     JOURNEY_ID_PATTERN,
     ActivationBody,
     CredentialBody,
+    DeliveryBody,
     InboxItem,
     InboxPage,
     JourneyAnswer,
     Me,
     MilestoneBody,
-    DeliveryBody,
     ObservationBody,
     Refusal,
     ReopenBody,
@@ -53,7 +55,6 @@ from api.models import (
     SubsaneBody,
 )
 from cli.journeys import CommandRefused, JourneyClient
-from domain import rules
 from domain.commands import (
     ActivateCredential,
     CommandEnvelope,
@@ -70,7 +71,6 @@ from domain.commands import (
 from domain.identity import process_of
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
 from domain.registry import JourneyRegistry, event_rows
-
 from projections import lists
 from projections.journey_counts import JourneyCountsView
 from projections.report import build_report, dashboard_figures, render_csv, render_markdown
@@ -490,7 +490,7 @@ def _parse_cursor(cursor: str) -> tuple[str, str]:
     return since, journey_id
 
 
-def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route below
+def _add_routes(app: FastAPI) -> None:
     async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
         try:
             async with _engine():
@@ -574,7 +574,7 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one function per route be
         state: ServicesDep,
         process: str,
         as_of: Annotated[date | None, Query(description="business day; omit for everything recorded")] = None,
-        format: ReportFormat = ReportFormat.JSON,  # noqa: A002 - the query parameter's name
+        format: ReportFormat = ReportFormat.JSON,
     ) -> Response:
         """Report section 4.1 as of a business day."""
         figures = await asyncio.to_thread(build_report, state.view, state.process(process), as_of)

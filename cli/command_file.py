@@ -149,10 +149,3 @@ def journey_line(process: str, clave: str, command: BaseModel) -> str:
         separators=(",", ":"),
     )
 
-
-def milestone_line(process: str, command: FireMilestone) -> str:
-    return json.dumps(
-        {"process": process, "command": command.model_dump(mode="json", exclude_none=True)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )

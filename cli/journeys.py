@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Callable
 
 from temporalio.client import (
@@ -16,8 +15,6 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
-
-from domain import rules
 
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
@@ -36,7 +33,6 @@ from workflows.messages import (
     OutreachContact,
 )
 from workflows.outreach import OutreachWorkflow
-
 
 # A journey's run ends once it has handled its commands; an Update admitted while the run was
 # ending is aborted ("workflow execution already completed") and goes to a new run.

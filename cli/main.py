@@ -463,7 +463,8 @@ def _every(seconds: float, call):
 def cmd_up(args: argparse.Namespace) -> None:
     from cli.stack import run_stack
 
-    raise SystemExit(run_stack(_settings(args), port=args.port, ui_port=args.ui_port,
+    settings = _settings(args)
+    raise SystemExit(run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
                                api_port=args.api_port))
 
 
@@ -554,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start Temporal, the worker and the projection runner")
     up.add_argument("--port", type=int, default=7233)
-    up.add_argument("--ui-port", type=int, default=8233)
+    up.add_argument("--ui-port", type=int, help="Temporal's Web UI (default $LNERE_TEMPORAL_UI_PORT or 8233)")
     up.add_argument("--api-port", type=int, help="HTTP API and dashboard (default $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
     sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)
@@ -665,7 +666,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--timeout", type=float, default=600, help="seconds to wait for the projections")
     simulate.set_defaults(handler=cmd_simulate)
 
-    journey = sub.add_parser("journey", help="read a journey, or erase its personal data").add_subparsers(dest="action", required=True)
+    journey = sub.add_parser("journey", help="read a journey, or erase its personal data").add_subparsers(
+        dest="action", required=True)
     status = journey.add_parser("status", help="a journey's current status")
     journey_ref(status)
     status.set_defaults(handler=cmd_journey_status)
@@ -719,7 +721,7 @@ def main(argv: list[str] | None = None) -> None:
         code = run(argv)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - any failure: its traceback, then exit 1 (below)
         import traceback
 
         traceback.print_exc()

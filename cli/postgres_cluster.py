@@ -25,7 +25,8 @@ def _as_owner(command: list[str]) -> list[str]:
 def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        why = done.stderr.strip() or done.stdout.strip()
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {why}")
 
 
 class PostgresCluster:

@@ -179,7 +179,7 @@ class SendAutomatedNotice(Command):
     channel: Literal["email", "automated_call"]
 
 
-OutreachCommand = Annotated[Union[RecordOutboundCall, SendAutomatedNotice], Field(discriminator="kind")]
+OutreachCommand = Annotated[RecordOutboundCall | SendAutomatedNotice, Field(discriminator="kind")]
 
 
 class ApplyMilestone(Command):
@@ -201,14 +201,15 @@ _USER_COMMANDS = (
 )
 
 # What users send to a journey.
-JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]
+JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]  # noqa: UP007 - over a tuple
 # What a journey records: users' commands and the calendar's milestones.
 RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
 
 
 def starts_journey(command: Command) -> bool:
     """Whether a command can start a journey that does not exist yet."""
-    return isinstance(command, RecordCredential) or (isinstance(command, FileRequest) and command.credential is not None)
+    return isinstance(command, RecordCredential) or (
+        isinstance(command, FileRequest) and command.credential is not None)
 
 
 class FireMilestone(BaseModel):

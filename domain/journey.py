@@ -22,8 +22,9 @@ from domain.commands import (
     ReopenRejection,
     ResolveObservation,
     SendSubsaneDocuments,
+    reused,
+    seen,
 )
-from domain.commands import reused, seen
 from domain.identity import journey_uuid
 from domain.process import ElectoralProcess, Milestone
 from domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
@@ -176,7 +177,8 @@ class Journey(Aggregate):
             sex=self.sex,
             age_at_filing=age_on(birth_date, process.business_day(cmd.at)),
             personal_sealed=vault.seal(
-                str(self.id), {"address": cmd.address.model_dump(mode="json"), "contact": cmd.contact.model_dump(mode="json")}
+                str(self.id),
+                {"address": cmd.address.model_dump(mode="json"), "contact": cmd.contact.model_dump(mode="json")},
             ),
             recorded_by=cmd.recorded_by,
         )

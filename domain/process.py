@@ -7,7 +7,7 @@ settings); adding another process needs no code.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -147,9 +147,6 @@ class ElectoralProcess(BaseModel):
     def business_day(self, moment: datetime) -> date:
         """The calendar day of a business time in the process's timezone."""
         return moment.astimezone(self.tz).date()
-
-    def end_of_day(self, day: date) -> datetime:
-        return datetime.combine(day, time.max, tzinfo=self.tz)
 
 
 class ProcessCatalog:

@@ -16,11 +16,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.utils import get_topic
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
-from event_store import select_events_of
-
+from domain import rules
 from domain.commands import (
     ActivateCredential,
     ApplyMilestone,
@@ -41,9 +40,9 @@ from domain.lists import ListCut
 from domain.milestone_run import MilestoneRun
 from domain.outreach import Outreach
 from domain.process import ElectoralProcess
-from domain import rules
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
+from event_store import select_events_of
 
 # Commands whose events seal personal data with the citizen's key.
 SEALING_KINDS = frozenset({"record_credential", "file_request"})
@@ -68,8 +67,9 @@ def key_store(env: Mapping[str, str]) -> SQLiteKeyStore | PostgresKeyStore:
 def postgres_conninfo(env: Mapping[str, str]) -> str:
     from psycopg.conninfo import make_conninfo
 
-    return make_conninfo(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env.get("POSTGRES_PORT", "5432"),
-                         user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD", ""))
+    return make_conninfo(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                         port=env.get("POSTGRES_PORT", "5432"), user=env["POSTGRES_USER"],
+                         password=env.get("POSTGRES_PASSWORD", ""))
 
 
 def event_rows(events: list[DomainEventProtocol[UUID]]) -> list[dict[str, Any]]:
@@ -157,7 +157,7 @@ class JourneyRegistry(Application[UUID]):
                 rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
                                                              process_id=process.id), cmd)
             except DomainError as error:
-                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                outcomes.append(CommandOutcome.refused(command_id, error))
                 continue
             return status, None
         return status, outcomes
@@ -171,7 +171,9 @@ class JourneyRegistry(Application[UUID]):
     def file_request(self, process: ElectoralProcess, workflow_id: str, cmd: FileRequest) -> JourneyStatus:
         return self._execute(process, workflow_id, cmd)
 
-    def activate_credential(self, process: ElectoralProcess, workflow_id: str, cmd: ActivateCredential) -> JourneyStatus:
+    def activate_credential(
+        self, process: ElectoralProcess, workflow_id: str, cmd: ActivateCredential
+    ) -> JourneyStatus:
         return self._execute(process, workflow_id, cmd)
 
     def decide_review(self, process: ElectoralProcess, workflow_id: str, cmd: DecideReview) -> JourneyStatus:
@@ -188,7 +190,9 @@ class JourneyRegistry(Application[UUID]):
     def file_observation(self, process: ElectoralProcess, workflow_id: str, cmd: FileObservation) -> JourneyStatus:
         return self._execute(process, workflow_id, cmd)
 
-    def resolve_observation(self, process: ElectoralProcess, workflow_id: str, cmd: ResolveObservation) -> JourneyStatus:
+    def resolve_observation(
+        self, process: ElectoralProcess, workflow_id: str, cmd: ResolveObservation
+    ) -> JourneyStatus:
         return self._execute(process, workflow_id, cmd)
 
     def record_registral_check(
@@ -216,7 +220,7 @@ class JourneyRegistry(Application[UUID]):
             try:
                 journey = self._apply(process, workflow_id, journey, cmd, command_id)
             except DomainError as error:
-                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                outcomes.append(CommandOutcome.refused(command_id, error))
                 continue
             changed = True
             outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
@@ -331,7 +335,7 @@ class JourneyRegistry(Application[UUID]):
                 version = journey.version
                 self._apply(process, workflow_id, journey, cmd, command_id, by_calendar=True)
             except DomainError as error:
-                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                outcomes.append(CommandOutcome.refused(command_id, error))
                 continue
             if journey.version == version:
                 outcomes.append(CommandOutcome(command_id=command_id, accepted=True, unchanged=True))
@@ -350,7 +354,8 @@ class JourneyRegistry(Application[UUID]):
         citizens = {w for w, _ in contacts if process_of_or_none(w) == process.id}
         by_uuid = {outreach_uuid(w): w for w in citizens}
         records.update({by_uuid[i]: a for i, a in self._aggregates(list(by_uuid)).items() if isinstance(a, Outreach)})
-        linked = self.journeys(sorted({w for w, c in contacts if w in citizens and getattr(c, "request_command_id", None)}))
+        linked = self.journeys(sorted(
+            {w for w, c in contacts if w in citizens and getattr(c, "request_command_id", None)}))
         for workflow_id, cmd in contacts:
             command_id = cmd.effective_id()
             try:
@@ -370,7 +375,7 @@ class JourneyRegistry(Application[UUID]):
                 rules.check_business_time(process, cmd)
                 getattr(record, cmd.kind)(process, cmd, command_id)
             except DomainError as error:
-                outcomes.append(CommandOutcome(command_id=command_id, accepted=False, error=str(error), rule=error.rule))
+                outcomes.append(CommandOutcome.refused(command_id, error))
                 continue
             changed[workflow_id] = record
             outcomes.append(CommandOutcome(command_id=command_id, accepted=True))

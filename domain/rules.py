@@ -7,8 +7,8 @@ and records nothing. One set of rules, two callers.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -109,6 +109,10 @@ class CommandOutcome(BaseModel):
     rule: str | None = None
     unchanged: bool = False  # accepted, but it did not concern the journey (a milestone for another stage)
 
+    @classmethod
+    def refused(cls, command_id: str, error: DomainError) -> CommandOutcome:
+        return cls(command_id=command_id, accepted=False, error=str(error), rule=error.rule)
+
 
 def _check_time(status: JourneyStatus, at: datetime) -> None:
     if status.last_at is not None and at < status.last_at:
@@ -148,7 +152,8 @@ def check_record_credential(process: ElectoralProcess, status: JourneyStatus, cm
 def _check_registration_open_for_journeys(process: ElectoralProcess, at: datetime) -> None:
     closes = process.milestone_at(Milestone.REGISTRATION_CLOSED)
     if at > closes:
-        raise DomainError("at", "registration-window", f"registration for {process.name} closed at {closes.isoformat()}")
+        raise DomainError("at", "registration-window",
+                          f"registration for {process.name} closed at {closes.isoformat()}")
 
 
 def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ActivateCredential) -> None:
@@ -165,7 +170,8 @@ def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, 
 def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: FileRequest) -> None:
     if status.stage is None:
         if cmd.credential is None:
-            raise DomainError("credential", "credential-recorded", "no credential is recorded: send it with the request")
+            raise DomainError("credential", "credential-recorded",
+                              "no credential is recorded: send it with the request")
         check_credential(process, cmd.credential)
         kind = cmd.credential.kind
         activated = cmd.credential.activated_on is not None
@@ -174,7 +180,8 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
         if status.stage is not Stage.CREDENTIAL_RECORDED:
             raise DomainError(
                 "journey", "one-request-per-process",
-                f"a request is already filed for this citizen in {process.name} (journey {status.workflow_id}, stage {status.stage})",
+                f"a request is already filed for this citizen in {process.name} "
+                f"(journey {status.workflow_id}, stage {status.stage})",
             )
         if cmd.credential is not None:
             raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
@@ -185,7 +192,8 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
     if not opens <= cmd.at <= closes:
         raise DomainError(
             "at", "registration-window",
-            f"filed at {cmd.at.isoformat()}, outside the registration window {opens.isoformat()} – {closes.isoformat()}",
+            f"filed at {cmd.at.isoformat()}, outside the registration window "
+            f"{opens.isoformat()} – {closes.isoformat()}",
         )
     if process.state(cmd.state_of_reference) is None:
         raise DomainError(
@@ -299,7 +307,8 @@ def check_record_delivery(process: ElectoralProcess, status: JourneyStatus, cmd:
 def check_erase_personal_data(process: ElectoralProcess, status: JourneyStatus, cmd: ErasePersonalData) -> None:
     if not status.is_final:
         raise DomainError(
-            "journey", "erasure-needs-ended-journey", f"personal data are kept while the journey is open ({status.stage})"
+            "journey", "erasure-needs-ended-journey",
+            f"personal data are kept while the journey is open ({status.stage})",
         )
     assert status.last_at is not None
     kept_until = status.last_at + timedelta(days=process.personal_data_retention_days)

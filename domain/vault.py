@@ -53,7 +53,8 @@ class SQLiteKeyStore:
 
     def add(self, journey_id: str, wrapped: bytes) -> None:
         """Adds a key unless one exists (another writer's wins)."""
-        self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)", (journey_id, wrapped))
+        self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)",
+                         (journey_id, wrapped))
 
     def erase(self, journey_id: str, at: str) -> None:
         self._db.execute(

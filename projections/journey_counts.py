@@ -353,7 +353,8 @@ class _Queries:
         if as_of is None:
             sql, params = "SELECT dimension, key, n FROM totals WHERE process_id = ?", [process_id]
         else:
-            sql = "SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ? AND day <= ? GROUP BY dimension, key"
+            sql = ("SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ? AND day <= ? "
+                   "GROUP BY dimension, key")
             params = [process_id, as_of.isoformat()]
         result: dict[str, dict[str, int]] = defaultdict(dict)
         with self._transaction(commit=False) as c:

@@ -258,8 +258,9 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
 
 
 def render_csv(report: dict[str, Any]) -> str:
-    from defusedcsv import csv  # labels come from process files: formula prefixes neutralised
     import io
+
+    from defusedcsv import csv  # labels come from process files: formula prefixes neutralised
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

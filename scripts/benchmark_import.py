@@ -35,7 +35,6 @@ from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
 
 import logs  # noqa: E402
 from cli.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import  # noqa: E402
-from workflows.messages import MAX_BATCH  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
 from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from projections.report import build_report  # noqa: E402
@@ -44,6 +43,7 @@ from settings import Settings  # noqa: E402
 from simulation.compare import render_comparison  # noqa: E402
 from simulation.population import generate, load_scenario, load_targets  # noqa: E402
 from worker import load_processes  # noqa: E402
+from workflows.messages import MAX_BATCH  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -176,7 +176,8 @@ async def main(scenario_name: str, concurrency: int, skip_floor: bool, floor_onl
     journeys_n = summary.journeys
     print(f"scenario {scenario.name}: {summary.lines:,} commands, {journeys_n:,} journeys, "
           f"concurrency {concurrency}, {os.cpu_count()} cores")
-    print(f"lnere import:            {import_wall:8.1f} s   ({summary.accepted:,} accepted, {summary.refused:,} refused)")
+    print(f"lnere import:            {import_wall:8.1f} s   "
+          f"({summary.accepted:,} accepted, {summary.refused:,} refused)")
     print(f"lnere import+projection: {total_wall:8.1f} s   {journeys_n / total_wall:7.1f} journeys/s   "
           f"({head:,} events; report differences: {differences})")
     for name, seconds in lnere_cpu.items():

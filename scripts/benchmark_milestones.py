@@ -23,11 +23,11 @@ import asyncio
 import json
 import secrets
 import statistics
-from collections import Counter
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,8 +120,9 @@ def measure(settings: Settings, journeys: int, population: str = "pef") -> dict:
                 activities.apply_milestone_in_bulk,
                 BulkMilestoneInput(process_id=process.id, milestone=milestone, at=process.milestone_at(milestone))))
             seconds = time.perf_counter() - started
+            rate = round(result.journeys_notified / seconds) if seconds else None
             figures[milestone.value] = {"seconds": round(seconds, 2), "changed": result.journeys_changed,
-                                        "journeys_per_s": round(result.journeys_notified / seconds) if seconds else None}
+                                        "journeys_per_s": rate}
             if milestone is Milestone.DEFINITIVE_LIST:
                 # The cut exports every part to hash it: the export rate of the whole list.
                 wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
@@ -188,8 +189,8 @@ def print_table(rows: list[dict], backend: str) -> None:
     print(f"\n| figure ({backend}) | " + " | ".join(f"{r['journeys']:,} journeys" for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for name in names:
-        print(f"| {name}: journeys/s (changed) | " + " | ".join(
-            f"{r[name]['journeys_per_s'] or '-'} ({r[name]['changed']:,}, {r[name]['seconds']} s)" for r in rows) + " |")
+        cells = (f"{r[name]['journeys_per_s'] or '-'} ({r[name]['changed']:,}, {r[name]['seconds']} s)" for r in rows)
+        print(f"| {name}: journeys/s (changed) | " + " | ".join(cells) + " |")
     print("| live lag during milestones p50 / p99, events | " + " | ".join(
         f"{r['lag_p50']:,.0f} / {r['lag_p99']:,.0f}" for r in rows) + " |")
     print("| definitive list cut (every part exported and hashed): citizens/s | " + " | ".join(

@@ -50,10 +50,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmark_import import CpuMeter, floor  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 import logs  # noqa: E402
-from benchmark_import import CpuMeter, floor  # noqa: E402
 from cli.importer import run_import  # noqa: E402
 from cli.journeys import JourneyClient  # noqa: E402
 from cli.postgres_cluster import PostgresCluster  # noqa: E402
@@ -83,8 +83,9 @@ def new_settings(folder: Path, address: str, **overrides) -> Settings:
 
 def child_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, "LNERE_LOG_LEVEL": "WARNING"}
-    for name in ("data_dir", "temporal_address", "temporal_namespace", "task_queue", "journey_key", "cipher_key", "payload_keys",
-                 "persistence", "postgres_port", "postgres_user", "postgres_dbname", "max_cached_workflows"):
+    for name in ("data_dir", "temporal_address", "temporal_namespace", "task_queue", "journey_key", "cipher_key",
+                 "payload_keys", "persistence", "postgres_port", "postgres_user", "postgres_dbname",
+                 "max_cached_workflows"):
         value = getattr(settings, name)
         if value is not None:
             env[f"LNERE_{name.upper()}"] = str(value)
@@ -272,8 +273,8 @@ async def main(args: argparse.Namespace) -> None:
             f"{' without outreach' if args.no_outreach else ''}; {os.cpu_count()} cores")
         for workers in worker_counts:
             if "floor" not in args.skip:
-                seconds, groups = await run_floor(address, slice_path, new_settings(folder / f"floor{workers}", address),
-                                                  workers)
+                floor_settings = new_settings(folder / f"floor{workers}", address)
+                seconds, groups = await run_floor(address, slice_path, floor_settings, workers)
                 results["floor"][workers] = seconds
                 say(f"(a) floor, {workers} worker(s): {seconds:.1f} s, {groups / seconds:.1f} journeys/s")
             if "lnere" not in args.skip:
@@ -348,7 +349,7 @@ def print_table(results: dict) -> None:
         if f"catch_up_{backend}" in results:
             events, seconds = results[f"catch_up_{backend}"]
             say(f"| (c) catch-up, {backend} | {events / seconds:,.0f} events/s ({events:,} events, {seconds:.1f} s) |")
-    for opened, rss, seconds in results.get("memory", []):
+    for opened, rss, _seconds in results.get("memory", []):
         say(f"| (e) worker RSS, {opened:,} open journeys | {rss:.0f} MiB |")
 
 

@@ -80,7 +80,8 @@ def expected_events(commands: list[dict]) -> tuple[list[str], str | None]:
         kind = command["kind"]
         credential = command.get("credential")
         if credential is not None:
-            events += ["Started", "CredentialRecorded"] + (["CredentialActivated"] if credential.get("activated_on") else [])
+            events += ["Started", "CredentialRecorded"]
+            events += ["CredentialActivated"] if credential.get("activated_on") else []
             stage = "credential_recorded"
         if kind == "activate_credential":
             events.append("CredentialActivated")

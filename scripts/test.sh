@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: install (first time) and run every test against real components, once with
 # the SQLite stores and once with PostgreSQL 15 (LNERE_TEST_BACKEND=sqlite or =postgres runs
-# only that one). Arguments go to pytest.
+# only that one). Arguments go to pytest. The linter runs first: a finding fails the run.
 #
 # Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
 # finished (sdk-python #300). pytest's own exit status is written to a file by
@@ -11,6 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system_packages.sh || exit 1
 bash scripts/setup.sh || exit 1
+echo "== ruff (configured in pyproject.toml) =="
+.venv/bin/ruff check . || { echo "ruff found the issues above: fix them before the tests run"; exit 1; }
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT
 

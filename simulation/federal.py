@@ -70,7 +70,8 @@ def population(process: ElectoralProcess, journeys: int, seed: int = 2024) -> li
         line(clave, filed_at, {
             "kind": "file_request", "channel": "INETEL" if kind == "CPVE" and rng.random() < 0.3 else "SRVE",
             "state_of_reference": state, "country": country, "modality": _pick(rng, MODALITIES),
-            "address": people.address(country, rng), "contact": people.contact(given, paternal, rng, rng.random() < 0.5),
+            "address": people.address(country, rng),
+            "contact": people.contact(given, paternal, rng, rng.random() < 0.5),
             "credential": credential})
         fate = _pick(rng, FATES)
         decided = filed_at + timedelta(days=rng.randint(1, 12), minutes=rng.randint(1, 600))

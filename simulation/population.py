@@ -277,8 +277,9 @@ def outreach_commands(
             continue
         for _ in range(n):
             at = clock.on(clock.day_between(scenario.filing_from, scenario.as_of))
-            out.append((rng.choice(pool), RecordOutboundCall(at=at, campaign=CALL_CAMPAIGN, outcome=CALL_OUTCOMES[label],
-                                                            recorded_by=rng.choice(OPERATORS))))
+            call = RecordOutboundCall(at=at, campaign=CALL_CAMPAIGN, outcome=CALL_OUTCOMES[label],
+                                      recorded_by=rng.choice(OPERATORS))
+            out.append((rng.choice(pool), call))
     for label, n in notices.items():
         if label == "TOTAL":
             continue

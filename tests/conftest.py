@@ -82,11 +82,11 @@ def postgres_cluster():
     if BACKEND != "postgres":
         yield None
         return
-    from cli.postgres_cluster import PostgresCluster
-    from cli.stack import free_port
-
     import shutil
     import tempfile
+
+    from cli.postgres_cluster import PostgresCluster
+    from cli.stack import free_port
 
     # Not under pytest's own temporary folder: that one is readable by root only, and the
     # cluster runs as the postgres user.
@@ -234,10 +234,10 @@ async def api(dev_env, settings) -> AsyncIterator[ApiStack]:
     import httpx
 
     catalog, process = own_process_catalog()
-    async with running_api(dev_env.client, settings, catalog, process) as stack:
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
-            stack.http = http
-            yield stack
+    async with (running_api(dev_env.client, settings, catalog, process) as stack,
+                httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http):
+        stack.http = http
+        yield stack
 
 
 def own_process_catalog() -> tuple[ProcessCatalog, str]:

@@ -37,7 +37,8 @@ BAD_REQUESTS = {
         "clave", "impossible birth date",
     ),
     "clave inconsistent with birth date": (
-        lambda b: b["credential"]["holder"].update(birth_date="1981-07-05"), "clave", "does not match holder.birth_date",
+        lambda b: b["credential"]["holder"].update(birth_date="1981-07-05"),
+        "clave", "does not match holder.birth_date",
     ),
     "clave inconsistent with sex": (
         lambda b: b["credential"]["holder"].update(sex="H"), "clave", "does not match holder.sex",
@@ -61,7 +62,8 @@ BAD_REQUESTS = {
         "credential.holder.birth_date", "adult-on-election-day",
     ),
     "expired credential": (
-        lambda b: b.update(credential=_cpve(valid_until=date(2020, 1, 1))), "credential.valid_until", "valid-credential",
+        lambda b: b.update(credential=_cpve(valid_until=date(2020, 1, 1))),
+        "credential.valid_until", "valid-credential",
     ),
     "no contact": (lambda b: b.update(contact={}), "contact", "e-mail or a phone"),
     "business time without offset": (lambda b: b.update(at="2020-10-05T10:00:00"), "at", "timezone"),
@@ -94,7 +96,8 @@ def test_bad_request_is_refused_naming_field_and_rule(case, registry, settings):
 def test_a_valid_request_is_recorded(registry, settings):
     """The baseline the cases above mutate is itself valid."""
     body = _case(lambda b: None)
-    envelope = CommandEnvelope.model_validate({"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
+    envelope = CommandEnvelope.model_validate(
+        {"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
     workflow_id = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
     status = registry.file_request(PROCESS, workflow_id, envelope.command)
     assert status.stage == "in_review"
@@ -105,7 +108,8 @@ def test_a_valid_request_is_recorded(registry, settings):
 
 def test_review_rules(registry, settings):
     body = _case(lambda b: None)
-    envelope = CommandEnvelope.model_validate({"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
+    envelope = CommandEnvelope.model_validate(
+        {"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
     wid = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
     registry.file_request(PROCESS, wid, envelope.command)
 

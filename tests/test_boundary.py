@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -77,7 +78,8 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
             with pytest.raises(CommandRefused, match=r"\[business-time-bounds\]"):
                 await stack.journeys.send(CommandEnvelope.model_validate({
                     "process": process, "journey": filed.workflow_id,
-                    "command": {"kind": "decide_review", "at": when, "reviewer": "r", "outcome": "meets_requirements"}}))
+                    "command": {"kind": "decide_review", "at": when, "reviewer": "r",
+                                "outcome": "meets_requirements"}}))
         old = credential(rng)
         old["holder"]["birth_date"] = "1850-01-01"
         with pytest.raises(ValidationError):  # the clave's date no longer matches: refused as input
@@ -185,8 +187,8 @@ async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_
              for c in good]
     bad = [
         "[" * 100_000 + "]" * 100_000,  # nested 100,000 deep
-        '{"process": "%s", "clave": "X", "command": {"kind": "activate_credential", "at": %s}}' % (process, "9" * 5000),
-        '{"process": "%s", "clave": "X", "command": {"kind": "activate_credential", "at": NaN}}' % process,
+        f'{{"process": "{process}", "clave": "X", "command": {{"kind": "activate_credential", "at": {"9" * 5000}}}}}',
+        f'{{"process": "{process}", "clave": "X", "command": {{"kind": "activate_credential", "at": NaN}}}}',
         '{"a": 1e999999}',
         "x" * (MAX_LINE_BYTES + 10),
         "\ufeff" + lines[0].replace(good[0]["clave"], credential(rng)["clave"]),  # a BOM, mid-file
@@ -205,7 +207,8 @@ async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_
         assert journal.stat().st_mode & 0o777 == 0o600
         for citizen in good:
             assert stack.registry.status(stack.journeys.workflow_id(CommandEnvelope.model_validate(
-                {"process": process, "clave": citizen["clave"], "command": request(citizen, when=at("2020-10-01 10:00"))}
+                {"process": process, "clave": citizen["clave"],
+                 "command": request(citizen, when=at("2020-10-01 10:00"))}
             ))).stage == "in_review"
 
 
@@ -299,12 +302,12 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
         path = tmp_path / f"view-{trial}.sqlite"
         barrier = threading.Barrier(4)
 
-        def open_at_once() -> None:
+        def open_at_once(path: Path = path, barrier: threading.Barrier = barrier) -> None:
             view = JourneyCountsView(SQLiteDatastore(str(path), lock_timeout=30))
             barrier.wait()
             try:
                 _create_tables(view)
-            except Exception as error:  # noqa: BLE001 - collected for the assertion
+            except Exception:  # noqa: BLE001 - collected for the assertion
                 import traceback
                 errors.append(traceback.format_exc())
 

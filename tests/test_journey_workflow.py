@@ -60,7 +60,8 @@ async def test_citizen_walks_every_stage_to_the_definitive_list(dev_env, setting
     async with running_stack(dev_env.client, settings) as stack:
         corrected = credential(rng)
         never_decided = credential(rng, kind="CPV", activated=False, sex="H")
-        status = await stack.journeys.send(envelope(request(corrected, when=at("2020-10-05 10:00")), clave=corrected["clave"]))
+        status = await stack.journeys.send(
+            envelope(request(corrected, when=at("2020-10-05 10:00")), clave=corrected["clave"]))
         journey = status.workflow_id
         assert corrected["clave"] not in journey  # the id is a keyed hash, never the clave
         other = await stack.journeys.send(
@@ -112,7 +113,8 @@ async def test_a_second_request_reaches_the_existing_journey(dev_env, settings):
         again = await stack.journeys.send(first)
         assert again.workflow_id == status.workflow_id and again.version == status.version
         different = envelope(request(None, when=at("2020-10-07 10:00"), modality="internet"), clave=cred["clave"])
-        with pytest.raises(CommandRefused, match=rf"journey: a request is already filed .*{status.workflow_id}.*\[one-request-per-process\]"):
+        already = rf"journey: a request is already filed .*{status.workflow_id}.*\[one-request-per-process\]"
+        with pytest.raises(CommandRefused, match=already):
             await stack.journeys.send(different)
         assert event_names(stack, status.workflow_id).count("RequestFiled") == 1
         runs = [w async for w in dev_env.client.list_workflows(f"WorkflowId = '{status.workflow_id}'")]
@@ -156,7 +158,8 @@ async def test_an_activity_retried_after_its_commit_appends_nothing_twice(dev_en
     ) as stack:
         cred = credential(rng)
         status = await stack.journeys.send(envelope(request(cred, when=at("2020-10-05 10:00")), clave=cred["clave"]))
-        decided = await stack.journeys.send(decide(status.workflow_id, "2020-10-20 10:00", "rejected", "NOT_IN_REGISTER"))
+        decided = await stack.journeys.send(
+            decide(status.workflow_id, "2020-10-20 10:00", "rejected", "NOT_IN_REGISTER"))
         assert failures[status.workflow_id] == 1  # the first attempt did fail after committing
         assert decided.stage == "rejected"
         names = event_names(stack, status.workflow_id)
@@ -197,22 +200,26 @@ async def test_party_observations_and_the_registral_check_exclude_with_their_rea
         ids = []
         for i in range(3):
             cred = credential(rng)
-            status = await stack.journeys.send(envelope(request(cred, when=at(f"2020-10-0{i + 1} 10:00")), clave=cred["clave"]))
+            status = await stack.journeys.send(
+                envelope(request(cred, when=at(f"2020-10-0{i + 1} 10:00")), clave=cred["clave"]))
             await stack.journeys.send(decide(status.workflow_id, "2020-10-20 10:00", "meets_requirements"))
             ids.append(status.workflow_id)
         observed, removed, kept = ids
         observation = {"kind": "file_observation", "observation_id": "OBS_1", "party": "PARTIDO_A",
                        "representative": "rep.1", "reason": "domicilio dudoso"}
         with pytest.raises(CommandRefused, match=r"a party observation needs the journey in listed_for_review"):
-            await stack.journeys.send(envelope({**observation, "at": at("2020-11-01 10:00").isoformat()}, journey=observed))
+            await stack.journeys.send(
+                envelope({**observation, "at": at("2020-11-01 10:00").isoformat()}, journey=observed))
         for milestone in MILESTONE_ORDER[:4]:
             await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=milestone))
         with pytest.raises(CommandRefused, match=r"\[observation-window\]"):
-            await stack.journeys.send(envelope({**observation, "at": at("2021-04-10 10:00").isoformat()}, journey=observed))
+            await stack.journeys.send(
+                envelope({**observation, "at": at("2021-04-10 10:00").isoformat()}, journey=observed))
         await stack.journeys.send(envelope({**observation, "at": at("2021-03-25 10:00").isoformat()}, journey=observed))
         status = await stack.journeys.send(
-            envelope({"kind": "resolve_observation", "at": at("2021-03-30 10:00").isoformat(), "observation_id": "OBS_1",
-                      "resolver": "derfe.9", "upheld": True, "reason": "domicilio no verificable"}, journey=observed)
+            envelope({"kind": "resolve_observation", "at": at("2021-03-30 10:00").isoformat(),
+                      "observation_id": "OBS_1", "resolver": "derfe.9", "upheld": True,
+                      "reason": "domicilio no verificable"}, journey=observed)
         )
         assert (status.stage, status.reasons) == ("excluded", ("OBSERVATION_UPHELD",))
         with pytest.raises(CommandRefused, match=r"unknown registral result ALIEN"):

@@ -16,8 +16,8 @@ import urllib.request
 from datetime import UTC, datetime
 
 from tests.citizens import at, credential, request
-from tests.test_cli_end_to_end import Stack, _event_log_head
 from tests.conftest import backend_env
+from tests.test_cli_end_to_end import Stack, _event_log_head
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, dict]:
@@ -108,7 +108,8 @@ def test_a_poison_event_halts_only_the_projection_and_an_operator_recovers(tmp_p
         code, ready = _get(f"{api}/readyz")
         assert code == 200
         code, figures = _get(f"{api}/api/v1/processes/pel-2020-2021/figures", token)
-        assert figures["projection"]["stale"] is False and figures["projection"]["skipped_events"][0]["position"] == poison
+        assert figures["projection"]["stale"] is False
+        assert figures["projection"]["skipped_events"][0]["position"] == poison
         assert figures["report"]["by_channel"]["TOTAL"] == 2
 
         # A component killed under lnere up is started again; the API never stopped.

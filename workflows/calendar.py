@@ -56,7 +56,7 @@ class ProcessCalendarWorkflow:
                 if delay > timedelta(0):
                     try:
                         await workflow.wait_condition(lambda m=milestone: m in self._requested, timeout=delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 at = self._requested.get(milestone, configured)
             else:
@@ -105,7 +105,8 @@ class ProcessCalendarWorkflow:
             *(
                 workflow.execute_activity(
                     "fan_out_milestone",
-                    FanOutInput(process_id=self._process.id, milestone=milestone, at=at, shard=i, shards=FAN_OUT_SHARDS),
+                    FanOutInput(process_id=self._process.id, milestone=milestone, at=at, shard=i,
+                                shards=FAN_OUT_SHARDS),
                     result_type=FanOutResult,
                     start_to_close_timeout=timedelta(hours=12),
                     heartbeat_timeout=timedelta(seconds=60),

@@ -75,13 +75,13 @@ class JourneyWorkflow:
         if workflow.patched("ends-when-idle"):
             try:
                 await workflow.wait_condition(lambda: self._received, timeout=ABANDON_AFTER)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return self._status  # every command sent to this run was refused
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._status
         try:
             await workflow.wait_condition(lambda: self._status is not None, timeout=ABANDON_AFTER)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             workflow.logger.info("journey abandoned: no command was accepted")
             return None
         await workflow.wait_condition(
@@ -234,7 +234,8 @@ class JourneyWorkflow:
         self._received = True
         async with self._lock:
             ids = [c.effective_id() for c in batch.commands]
-            pending = [c for c, command_id in zip(batch.commands, ids) if command_id not in self._processed]
+            pending = [c for c, command_id in zip(batch.commands, ids, strict=True)
+                       if command_id not in self._processed]
             answered: dict[str, CommandOutcome] = {}
             if pending:
                 result = await workflow.execute_local_activity(
@@ -263,7 +264,7 @@ class JourneyWorkflow:
     def _validate_record_commands(self, batch: CommandBatch) -> None:
         if not 1 <= len(batch.commands) <= MAX_BATCH:
             raise ValueError(f"commands: a batch holds 1 to {MAX_BATCH} commands, got {len(batch.commands)}")
-        for earlier, later in zip(batch.commands, batch.commands[1:]):
+        for earlier, later in zip(batch.commands, batch.commands[1:], strict=False):
             if later.at < earlier.at:
                 raise ValueError(
                     f"commands: not in business-time order ({later.kind} at {later.at.isoformat()} "

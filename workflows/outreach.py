@@ -30,7 +30,7 @@ class OutreachWorkflow:
             self._busy = False
             try:
                 await workflow.wait_condition(lambda: self._busy, timeout=IDLE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -46,7 +46,8 @@ class OutreachWorkflow:
                 OutreachBatchInput(process_id=self._process_id, contacts=batch.contacts),
                 result_type=OutreachResult,
                 start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10), non_retryable_error_types=["DomainError"]),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10),
+                                         non_retryable_error_types=["DomainError"]),
             )
 
     @record_outreach.validator
