@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 import logs
 from domain.process import ProcessCatalog
 from domain.registry import JourneyRegistry
 from domain.rules import DomainError, JourneyStatus
 from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput, OutreachBatchInput, OutreachResult
+from workflows.refusals import refusal_failure
 
 log = logs.get_logger("lnere.activities")
 
@@ -49,8 +49,7 @@ class JourneyActivities:
                 rule=error.rule,
                 field=error.field,
             )
-            raise ApplicationError(str(error), {"field": error.field, "rule": error.rule}, type="DomainError",
-                                   non_retryable=True) from None
+            raise refusal_failure(error) from None
         log.info(
             "command recorded",
             activity=name,

@@ -47,14 +47,14 @@ from api.models import (
     Me,
     MilestoneBody,
     ObservationBody,
-    Refusal,
+    RefusalAnswer,
     ReopenBody,
     RequestBody,
     ResolutionBody,
     ReviewBody,
     SubsaneBody,
 )
-from cli.journeys import CommandRefused, JourneyClient
+from cli.journeys import JourneyClient
 from domain.commands import (
     ActivateCredential,
     CommandEnvelope,
@@ -70,6 +70,7 @@ from domain.commands import (
 )
 from domain.identity import process_of
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
+from domain.refusals import Refusal, RefusalKind, Refused
 from domain.registry import JourneyRegistry, event_rows
 from projections import lists
 from projections.journey_counts import JourneyCountsView
@@ -419,12 +420,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
         return JSONResponse({"detail": details}, status_code=422)
 
-    @app.exception_handler(CommandRefused)
-    async def refused(request: Request, error: CommandRefused) -> JSONResponse:
-        return _refusal_response(str(error))
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        if error.refusal.kind is RefusalKind.UNAVAILABLE:
+            log.error("workflow engine unavailable", path=request.url.path)
+        return _refusal_response(error.refusal)
 
     @app.exception_handler(RPCError)
-    @app.exception_handler(EngineUnavailable)
     async def engine_unavailable(request: Request, error: Exception) -> JSONResponse:
         log.error("workflow engine unavailable", path=request.url.path, error=type(error).__name__)
         return JSONResponse({"detail": "the workflow engine did not answer; retry (commands count once)"},
@@ -436,29 +438,20 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal error; it was logged"}, status_code=500)
 
 
-def _refusal_response(message: str) -> JSONResponse:
-    """A command refused by a rule: 409 when the journey's state is the reason (another command
-    came first, wrong stage, ended), 422 when a field of the command is."""
-    rule = message[message.rfind("[") + 1:-1] if message.endswith("]") and "[" in message else None
-    field = message.split(":", 1)[0]
-    if field in ("journey", "conflict", "process", "command_id"):  # the state, not the input, refuses
-        return JSONResponse(Refusal(detail=message, rule=rule).model_dump(), status_code=409)
-    return JSONResponse({"detail": [{"loc": ["body", *field.split(".")], "msg": message, "type": rule or "refused"}]},
-                        status_code=422)
+STATUS_BY_KIND = {RefusalKind.INVALID: 422, RefusalKind.CONFLICT: 409, RefusalKind.NOT_FOUND: 404,
+                  RefusalKind.UNAVAILABLE: 503}
 
 
-class EngineUnavailable(Exception):
-    """Temporal cannot be reached (the client connects lazily, on the first write)."""
-
-
-@asynccontextmanager
-async def _engine():
-    try:
-        yield
-    except RuntimeError as error:
-        if "client connect" not in str(error):
-            raise
-        raise EngineUnavailable from None
+def _refusal_response(refusal: Refusal) -> JSONResponse:
+    """A refused command, by its kind: 422 when a field of the command is the reason (in the shape
+    of a validation error), 409 when the journey's or the process's state is, 404 when there is
+    no such journey or process, 503 when the engine did not answer (send it again)."""
+    status = STATUS_BY_KIND[refusal.kind]
+    if status == 422:
+        return JSONResponse({"detail": [{"loc": ["body", *refusal.field.split(".")], "msg": refusal.message,
+                                         "type": refusal.rule}]}, status_code=422)
+    body = RefusalAnswer(detail=refusal.message, field=refusal.field, rule=refusal.rule, kind=refusal.kind.value)
+    return JSONResponse(body.model_dump(), status_code=status)
 
 
 class ReportFormat(StrEnum):
@@ -493,8 +486,7 @@ def _parse_cursor(cursor: str) -> tuple[str, str]:
 def _add_routes(app: FastAPI) -> None:
     async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
         try:
-            async with _engine():
-                status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
+            status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
         except TimeoutError:
             raise HTTPException(504, "the journey did not answer in time; retry (the command counts once)") from None
         return JourneyAnswer(journey=status.workflow_id, status=status)
@@ -644,7 +636,7 @@ def _add_routes(app: FastAPI) -> None:
     # -- journeys: commands ---------------------------------------------------------------------------
 
     @app.post(f"{PREFIX}/processes/{{process}}/credentials", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
     async def record_credential(state: ServicesDep, staff: StaffDep, process: str,
                                 body: CredentialBody) -> JourneyAnswer:
         """Records a citizen's credential; starts the citizen's journey."""
@@ -653,7 +645,7 @@ def _add_routes(app: FastAPI) -> None:
                                                  command=command))
 
     @app.post(f"{PREFIX}/processes/{{process}}/requests", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
     async def file_request(state: ServicesDep, staff: StaffDep, process: str, body: RequestBody) -> JourneyAnswer:
         """Files a registration request (SIILNERE): by phone (INETEL) or on the web (SRVE)."""
         fields = {k: v for k, v in dict(body).items() if k != "clave"}
@@ -662,32 +654,32 @@ def _add_routes(app: FastAPI) -> None:
                                                  command=command))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/credential-activation", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
     async def activate_credential(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                   body: ActivationBody) -> JourneyAnswer:
         return await to_journey(state, journey, ActivateCredential(**dict(body), recorded_by=staff.id))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/review", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
     async def decide_review(state: ServicesDep, staff: StaffDep, journey: JourneyId, body: ReviewBody) -> JourneyAnswer:
         """Decides a review; the caller is the reviewer. Two decisions at once: one is recorded,
         the other gets 409."""
         return await to_journey(state, journey, DecideReview(**dict(body), reviewer=staff.id, recorded_by=staff.id))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/subsane-documents", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["review"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["review"])
     async def subsane_documents(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                 body: SubsaneBody) -> JourneyAnswer:
         return await to_journey(state, journey, SendSubsaneDocuments(**dict(body), recorded_by=staff.id))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/rejection-reopening", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
     async def reopen_rejection(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                body: ReopenBody) -> JourneyAnswer:
         return await to_journey(state, journey, ReopenRejection(**dict(body), staff=staff.id, recorded_by=staff.id))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/observations", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.PARTY), tags=["final list"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.PARTY), tags=["final list"])
     async def file_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                body: ObservationBody) -> JourneyAnswer:
         """A party's observation on a citizen of the list for review, inside the observation window.
@@ -699,8 +691,8 @@ def _add_routes(app: FastAPI) -> None:
         return answer.model_copy(update={"status": answer.status.as_seen_by_party(staff.party)})
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/observations/{{observation_id}}/resolution",
-              response_model=JourneyAnswer, responses={409: {"model": Refusal}}, openapi_extra=roles(Role.REVIEWER),
-              tags=["final list"])
+              response_model=JourneyAnswer, responses={409: {"model": RefusalAnswer}},
+              openapi_extra=roles(Role.REVIEWER), tags=["final list"])
     async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                                   observation_id: Annotated[str, PathParam(pattern=r"^[A-Z0-9_]{1,60}$")],
                                   body: ResolutionBody) -> JourneyAnswer:
@@ -709,7 +701,7 @@ def _add_routes(app: FastAPI) -> None:
             **dict(body), observation_id=observation_id, resolver=staff.id, recorded_by=staff.id))
 
     @app.post(f"{PREFIX}/journeys/{{journey}}/delivery", response_model=JourneyAnswer,
-              responses={409: {"model": Refusal}}, openapi_extra=roles(Role.OPERATOR), tags=["final list"])
+              responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["final list"])
     async def record_delivery(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                               body: DeliveryBody) -> JourneyAnswer:
         """The carrier's or the voting system's news for an included citizen (sent, delivered,
@@ -717,11 +709,10 @@ def _add_routes(app: FastAPI) -> None:
         from the event store."""
         process, _ = await existing(state, journey)
         command = RecordDelivery(**dict(body), recorded_by=staff.id)
-        async with _engine():
-            answer = await asyncio.wait_for(state.journeys.send_batch(process.id, journey, [command]), ANSWER_TIMEOUT)
+        answer = await asyncio.wait_for(state.journeys.send_batch(process.id, journey, [command]), ANSWER_TIMEOUT)
         outcome = answer.outcomes[0]
-        if not outcome.accepted:
-            raise CommandRefused(outcome.error or "refused")
+        if outcome.refusal is not None:
+            raise Refused(outcome.refusal)
         assert answer.status is not None
         return JourneyAnswer(journey=journey, status=answer.status)
 
@@ -782,8 +773,7 @@ def _add_routes(app: FastAPI) -> None:
         if not done:
             firing.add_done_callback(lambda f: f.cancelled() or f.exception())
             return JSONResponse({"milestone": milestone.value, "status": "firing"}, status_code=202)
-        async with _engine():
-            report = firing.result()
+        report = firing.result()
         log.info("milestone fired", staff=staff.id, milestone=milestone.value, process=process)
         return JSONResponse(report.model_dump(mode="json"))
 

@@ -102,9 +102,14 @@ class InboxPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `after` for the next page; null on the last")
 
 
-class Refusal(BaseModel):
+class RefusalAnswer(BaseModel):
+    """A command refused by the journey's or the process's state (409), or for want of a
+    journey or process (404), or of the engine (503)."""
+
     detail: str
-    rule: str | None = None
+    field: str
+    rule: str
+    kind: str
 
 
 class Me(BaseModel):

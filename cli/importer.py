@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.command_file import Entry, InvalidLine, parse_line
-from cli.journeys import CommandRefused, JourneyClient
+from cli.journeys import JourneyClient
+from domain.refusals import RefusalKind, Refused
 from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 
 INVALID_RULE = "invalid-line"
@@ -240,8 +241,10 @@ async def run_import(
             result = await sending
             answers = [LineResult(e.line, o.accepted, o.already_recorded, o.error, o.rule)
                        for e, o in zip(chunk, result.outcomes, strict=True)]
-        except CommandRefused as error:
-            answers = [LineResult(e.line, False, error=str(error), rule="refused") for e in chunk]
+        except Refused as refused:
+            if refused.refusal.kind is RefusalKind.UNAVAILABLE:
+                raise  # not the lines' fault: the import stops, and a re-run sends them again
+            answers = [LineResult(e.line, False, error=str(refused), rule=refused.refusal.rule) for e in chunk]
         journal.add(answers)
         progress.advance(len(answers))
         if on_progress is not None:
@@ -296,8 +299,10 @@ async def run_import(
                     try:
                         await _fire_and_wait(client, milestone, progress_stream, milestone_timeout)
                         answer = LineResult(milestone.line, True)
-                    except CommandRefused as error:
-                        answer = LineResult(milestone.line, False, error=str(error), rule="refused")
+                    except Refused as refused:
+                        if refused.refusal.kind is RefusalKind.UNAVAILABLE:
+                            raise
+                        answer = LineResult(milestone.line, False, error=str(refused), rule=refused.refusal.rule)
                     journal.add([answer])
                     progress.advance(1)
         summary.journeys = len(journeys)

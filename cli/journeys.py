@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -13,12 +14,13 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
+from domain.refusals import Refusal, RefusalKind, Refused
 from domain.registry import JourneyRegistry
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from workflows.calendar import ProcessCalendarWorkflow
@@ -33,6 +35,7 @@ from workflows.messages import (
     OutreachContact,
 )
 from workflows.outreach import OutreachWorkflow
+from workflows.refusals import refusal_of_update
 
 # A journey's run ends once it has handled its commands; an Update admitted while the run was
 # ending is aborted ("workflow execution already completed") and goes to a new run.
@@ -54,9 +57,17 @@ async def _update_with_start(client: Client, update, arg, *, id: str,
                 update, arg, id=id, start_workflow_operation=operation
             )
         except RPCError as error:
+            if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise Refused(ENGINE_UNAVAILABLE) from None
             if attempt == _ENDED_RUN_RETRIES or not _run_was_ending(error):
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
+        except RuntimeError:
+            # A lazily connected client that cannot connect fails with a plain RuntimeError:
+            # whether the engine answers at all tells that apart from any other failure.
+            if await _engine_answers(client):
+                raise
+            raise Refused(ENGINE_UNAVAILABLE) from None
         finally:
             # The start operation keeps its own outcome; when the update is cancelled or fails
             # nobody reads it, and asyncio logs it as lost while garbage-collecting (which, inside
@@ -65,19 +76,33 @@ async def _update_with_start(client: Client, update, arg, *, id: str,
     raise AssertionError("unreachable")
 
 
+ENGINE_UNAVAILABLE = Refusal.of("engine", "engine-unavailable",
+                                "the workflow engine did not answer; send the command again (it counts once)",
+                                RefusalKind.UNAVAILABLE)
+
+
+async def _engine_answers(client: Client) -> bool:
+    try:
+        return await client.service_client.check_health(timeout=timedelta(seconds=5))
+    except Exception:  # noqa: BLE001 - any failure to answer is the answer
+        return False
+
+
 def _read_outcome(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
 
 
-class CommandRefused(Exception):
-    """A command the engine refused; the message names the field and the rule."""
+def _refusal(error: WorkflowUpdateFailedError) -> Refused:
+    return Refused(refusal_of_update(error.cause))
 
 
-def _refusal(error: WorkflowUpdateFailedError) -> CommandRefused:
-    cause = error.cause
-    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-    return CommandRefused(message)
+def _all_refused(commands: list, refusal: Refusal) -> BatchResult:
+    """A batch refused as a whole (the journey is not of the process, a batch too large): each
+    line gets the refusal, under the rule that says so."""
+    whole = refusal.model_copy(update={"rule": "batch-refused"})
+    return BatchResult(status=None, outcomes=[
+        CommandOutcome(command_id=c.effective_id(), accepted=False, refusal=whole) for c in commands])
 
 
 def calendar_workflow_id(process_id: str) -> str:
@@ -101,7 +126,8 @@ class JourneyClient:
     def workflow_id(self, envelope: CommandEnvelope) -> str:
         if envelope.journey is not None:
             if process_of(envelope.journey) != envelope.process:
-                raise CommandRefused(f"journey: {envelope.journey} is not a journey of {envelope.process}")
+                raise Refused(Refusal.of("journey", "journey-process",
+                                         f"{envelope.journey} is not a journey of {envelope.process}"))
             return envelope.journey
         assert envelope.clave is not None
         return journey_workflow_id(self.journey_key, envelope.process, envelope.clave)
@@ -110,7 +136,7 @@ class JourneyClient:
         try:
             return self.processes.get(process_id)
         except KeyError as error:
-            raise CommandRefused(f"process: {error.args[0]}") from None
+            raise Refused(Refusal.of("process", "process-exists", error.args[0], RefusalKind.NOT_FOUND)) from None
 
     def _start_journey(self, process: ElectoralProcess, workflow_id: str, status: JourneyStatus | None = None,
                        status_known: bool = False) -> Callable[[], WithStartWorkflowOperation]:
@@ -139,8 +165,8 @@ class JourneyClient:
         if self.registry is not None:
             status, outcomes = await self._precheck(process, workflow_id, [command])
             if outcomes is not None:
-                if not outcomes[0].accepted:
-                    raise CommandRefused(outcomes[0].error)
+                if outcomes[0].refusal is not None:
+                    raise Refused(outcomes[0].refusal)
                 assert status is not None
                 return status
         start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
@@ -160,10 +186,8 @@ class JourneyClient:
         if self.registry is not None:
             try:
                 status, outcomes = await self._precheck(process, workflow_id, commands)
-            except CommandRefused as refusal:
-                return BatchResult(status=None, outcomes=[
-                    CommandOutcome(command_id=c.effective_id(), accepted=False, error=str(refusal),
-                                   rule="batch-refused") for c in commands])
+            except Refused as refused:
+                return _all_refused(commands, refused.refusal)
             if outcomes is not None:
                 return BatchResult(status=status, outcomes=outcomes)
         start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
@@ -176,14 +200,7 @@ class JourneyClient:
                 self.client, JourneyWorkflow.record_commands, batch, id=batch_id, start=start
             )
         except WorkflowUpdateFailedError as error:
-            message = str(_refusal(error))
-            return BatchResult(
-                status=None,
-                outcomes=[
-                    CommandOutcome(command_id=c.effective_id(), accepted=False, error=message, rule="batch-refused")
-                    for c in commands
-                ],
-            )
+            return _all_refused(commands, _refusal(error).refusal)
 
     async def _precheck(self, process: ElectoralProcess, workflow_id: str,
                         commands: list) -> tuple[JourneyStatus | None, list[CommandOutcome] | None]:
@@ -191,7 +208,7 @@ class JourneyClient:
         try:
             return await asyncio.to_thread(self.registry.precheck, process, workflow_id, commands)
         except DomainError as error:  # the journey is not of this process
-            raise CommandRefused(str(error)) from None
+            raise Refused(error.refusal) from None
 
     async def send_outreach(self, process_id: str, contacts: list[OutreachContact]) -> BatchResult:
         """Records outreach contacts of one process in one Update of its outreach workflow; each
@@ -209,10 +226,7 @@ class JourneyClient:
                 id=f"outreach:{uuid.uuid4()}", start=start,
             )
         except WorkflowUpdateFailedError as error:
-            message = str(_refusal(error))
-            return BatchResult(status=None, outcomes=[
-                CommandOutcome(command_id=c.command.effective_id(), accepted=False, error=message,
-                               rule="batch-refused") for c in contacts])
+            return _all_refused([c.command for c in contacts], _refusal(error).refusal)
         return BatchResult(status=None, outcomes=result.outcomes)
 
     async def status(self, workflow_id: str) -> JourneyStatus | None:

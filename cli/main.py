@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,35 @@ from pydantic import ValidationError
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id
 from domain.process import Milestone
+from domain.refusals import RefusalKind, Refused
 from settings import Settings
 
 DEFAULT_PROCESS = os.environ.get("LNERE_PROCESS", "pel-2020-2021")
 
 
+class ExitCode(IntEnum):
+    """What ``lnere`` exits with (README, "Exit codes")."""
+
+    OK = 0
+    FAILED = 1  # an unexpected failure (its traceback is printed), or a check that found differences
+    USAGE = 2  # bad arguments, a missing or unreadable file, input that is not a valid command
+    REFUSED = 3  # a rule refused the command (its field and rule are printed)
+    NOT_FOUND = 4  # no such journey or process
+    UNAVAILABLE = 5  # Temporal did not answer (a command sent again counts once)
+    PARTIAL = 6  # an import took some lines and refused others (listed in its rejects file)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EXIT_BY_KIND = {RefusalKind.INVALID: ExitCode.REFUSED, RefusalKind.CONFLICT: ExitCode.REFUSED,
+                RefusalKind.NOT_FOUND: ExitCode.NOT_FOUND, RefusalKind.UNAVAILABLE: ExitCode.UNAVAILABLE}
+
+
 class UsageError(Exception):
     """Bad input: exit code 2."""
+
+
+class NotFound(Exception):
+    """No such journey or process: exit code 4."""
 
 
 def _format_validation(error: ValidationError) -> str:
@@ -192,7 +215,7 @@ def cmd_journey_status(args: argparse.Namespace) -> None:
     registry = JourneyRegistry(env=settings.event_store_env())
     status = registry.status(_workflow_id(args, settings))
     if status is None:
-        raise UsageError("journey: no such journey")
+        raise NotFound("journey: no such journey")
     _print(status)
 
 
@@ -204,7 +227,7 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
     workflow_id = _workflow_id(args, settings)
     events = registry.history(workflow_id)
     if not events:
-        raise UsageError("journey: no such journey")
+        raise NotFound("journey: no such journey")
     rows = event_rows(events)
     _print({"journey": workflow_id, "personal_data": registry.personal_data(workflow_id), "events": rows})
 
@@ -220,19 +243,17 @@ def cmd_journey_erase(args: argparse.Namespace) -> None:
         process = load_processes(settings).get(args.process)
         command = ErasePersonalData.model_validate({"at": args.at, "staff": args.staff, "reason": args.reason})
     except KeyError as error:
-        raise UsageError(f"process: {error.args[0]}") from None
+        raise NotFound(f"process: {error.args[0]}") from None
     except ValidationError as error:
         raise UsageError(_format_validation(error)) from None
     workflow_id = _workflow_id(args, settings)
     registry = JourneyRegistry(env=settings.event_store_env())
     if registry.status(workflow_id) is None:
-        raise UsageError("journey: no such journey")
+        raise NotFound("journey: no such journey")
     try:
         status = registry.erase_personal_data(process, workflow_id, command)
     except DomainError as error:
-        from cli.journeys import CommandRefused
-
-        raise CommandRefused(str(error)) from None
+        raise Refused(error.refusal) from None
     finally:
         registry.close()
 
@@ -274,7 +295,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     try:
         process = load_processes(settings).get(args.process)
     except KeyError as error:
-        raise UsageError(f"process: {error.args[0]}") from None
+        raise NotFound(f"process: {error.args[0]}") from None
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
     except ValueError:
@@ -297,7 +318,7 @@ def _process_and_stores(args: argparse.Namespace):
     try:
         process = load_processes(settings).get(args.process)
     except KeyError as error:
-        raise UsageError(f"process: {error.args[0]}") from None
+        raise NotFound(f"process: {error.args[0]}") from None
     return process, open_view(settings), JourneyRegistry(env=settings.event_store_env())
 
 
@@ -396,11 +417,11 @@ def cmd_import(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print("\nlnere: import interrupted; run the same command again to continue where it stopped",
               file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     _print(summary.as_dict())
     if summary.refused:
         print(f"lnere: {summary.refused:,} line(s) refused, listed in {summary.rejects_file}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(ExitCode.PARTIAL)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -697,23 +718,25 @@ def run(argv: list[str] | None = None) -> int:
         args.handler(args)
     except UsageError as error:
         print(f"lnere: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except NotFound as error:
+        print(f"lnere: {error}", file=sys.stderr)
+        return ExitCode.NOT_FOUND
     except ConnectionError as error:
         print(f"lnere: {error}", file=sys.stderr)
-        return 1
+        return ExitCode.UNAVAILABLE
+    except Refused as refused:
+        what = "not found" if refused.refusal.kind is RefusalKind.NOT_FOUND else "refused"
+        print(f"lnere: {what}: {refused}", file=sys.stderr)
+        return EXIT_BY_KIND[refused.refusal.kind]
     except Exception as error:
         from temporalio.service import RPCError
 
-        from cli.journeys import CommandRefused
-
-        if isinstance(error, CommandRefused):
-            print(f"lnere: refused: {error}", file=sys.stderr)
-            return 2
         if isinstance(error, RPCError):
             print(f"lnere: Temporal answered: {error}", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         raise
-    return 0
+    return ExitCode.OK
 
 
 def main(argv: list[str] | None = None) -> None:

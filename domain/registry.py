@@ -40,6 +40,7 @@ from domain.lists import ListCut
 from domain.milestone_run import MilestoneRun
 from domain.outreach import Outreach
 from domain.process import ElectoralProcess
+from domain.refusals import RefusalKind
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
 from event_store import select_events_of
@@ -328,7 +329,7 @@ class JourneyRegistry(Application[UUID]):
             try:
                 self._check_process(process, workflow_id)
                 if journey is None:
-                    raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
+                    raise DomainError("journey", "journey-exists", f"no journey {workflow_id}", RefusalKind.NOT_FOUND)
                 if journey.has_processed(command_id):
                     outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
                     continue
@@ -446,7 +447,7 @@ class JourneyRegistry(Application[UUID]):
         if journey is not None:
             journey.check_command_id(command_id)
         elif not starts_journey(cmd):
-            raise DomainError("journey", "journey-exists", f"no journey {workflow_id}")
+            raise DomainError("journey", "journey-exists", f"no journey {workflow_id}", RefusalKind.NOT_FOUND)
 
     def _execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
         self._check_process(process, workflow_id)

@@ -27,6 +27,7 @@ from domain.commands import (
     SendSubsaneDocuments,
 )
 from domain.process import Channel, ElectoralProcess, Milestone
+from domain.refusals import Refusal, RefusalKind
 from domain.values import Credential, CredentialKind, age_on
 
 
@@ -55,12 +56,14 @@ class AnalysisStatus(StrEnum):
 
 
 class DomainError(ValueError):
-    """A command refused by a rule. ``field`` names the offending input, ``rule`` the rule."""
+    """A command refused by a rule. ``field`` names the offending input, ``rule`` the rule;
+    ``refusal`` is what the other layers pass on (see ``domain.refusals``)."""
 
-    def __init__(self, field: str, rule: str, message: str):
+    def __init__(self, field: str, rule: str, message: str, kind: RefusalKind | None = None):
+        self.refusal = Refusal.of(field, rule, message, kind)
         self.field = field
         self.rule = rule
-        super().__init__(f"{field}: {message} [{rule}]")
+        super().__init__(self.refusal.message)
 
 
 class JourneyStatus(BaseModel):
@@ -105,13 +108,20 @@ class CommandOutcome(BaseModel):
     command_id: str
     accepted: bool
     already_recorded: bool = False
-    error: str | None = None  # "field: message [rule]" when refused
-    rule: str | None = None
+    refusal: Refusal | None = None  # why, when refused
     unchanged: bool = False  # accepted, but it did not concern the journey (a milestone for another stage)
 
     @classmethod
     def refused(cls, command_id: str, error: DomainError) -> CommandOutcome:
-        return cls(command_id=command_id, accepted=False, error=str(error), rule=error.rule)
+        return cls(command_id=command_id, accepted=False, refusal=error.refusal)
+
+    @property
+    def error(self) -> str | None:
+        return self.refusal.message if self.refusal is not None else None
+
+    @property
+    def rule(self) -> str | None:
+        return self.refusal.rule if self.refusal is not None else None
 
 
 def _check_time(status: JourneyStatus, at: datetime) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cli.journeys import CommandRefused
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.process import MILESTONE_ORDER, Milestone
+from domain.refusals import Refused
 from domain.rules import FINAL_STAGES
 from tests.citizens import at, credential, request
 from tests.conftest import own_process_catalog, running_stack
@@ -72,10 +72,10 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
             stranger = credential(rng)
             envelope = CommandEnvelope.model_validate({"process": process, "clave": stranger["clave"], "command": {
                 "kind": "record_credential", "at": when, "credential": stranger}})
-            with pytest.raises(CommandRefused, match=r"^at: .*\[business-time-bounds\]$"):
+            with pytest.raises(Refused, match=r"^at: .*\[business-time-bounds\]$"):
                 await stack.journeys.send(envelope)
             assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
-            with pytest.raises(CommandRefused, match=r"\[business-time-bounds\]"):
+            with pytest.raises(Refused, match=r"\[business-time-bounds\]"):
                 await stack.journeys.send(CommandEnvelope.model_validate({
                     "process": process, "journey": filed.workflow_id,
                     "command": {"kind": "decide_review", "at": when, "reviewer": "r",
@@ -97,7 +97,7 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
         late = credential(rng)
         envelope = CommandEnvelope.model_validate(
             {"process": process, "clave": late["clave"], "command": request(late, when=at("2020-10-02 10:00"))})
-        with pytest.raises(CommandRefused, match=r"\[registration-closed\]"):
+        with pytest.raises(Refused, match=r"\[registration-closed\]"):
             await stack.journeys.send(envelope)
         assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
 
@@ -106,7 +106,7 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
         await _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settings, stack, process, rng, filed)
         for milestone in MILESTONE_ORDER[1:]:
             await stack.journeys.fire_milestone(process, FireMilestone(milestone=milestone))
-        with pytest.raises(CommandRefused, match=r"\[definitive-list-issued\]"):
+        with pytest.raises(Refused, match=r"\[definitive-list-issued\]"):
             await stack.journeys.send(CommandEnvelope.model_validate({"process": process, "journey": filed.workflow_id,
                 "command": {"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
                             "result": "DECEASED", "source": "RENAPO"}}))
@@ -232,7 +232,7 @@ async def test_a_command_id_names_one_command(dev_env, settings):
         again = await stack.journeys.send(decision("meets_requirements", "ana"))  # the same command: answered
         assert again.version == first.version
         events = stack.registry.recorder.max_notification_id()
-        with pytest.raises(CommandRefused, match=r"^command_id: .*\[command-id-reused\]$"):
+        with pytest.raises(Refused, match=r"^command_id: .*\[command-id-reused\]$"):
             await stack.journeys.send(decision("inconsistencies", "beto", "DATA_MISMATCH"))
         assert stack.registry.recorder.max_notification_id() == events
 
@@ -363,7 +363,7 @@ async def test_a_live_process_takes_no_business_time_ahead_of_the_clock(dev_env,
         ahead = credential(rng)
         envelope = CommandEnvelope.model_validate({"process": process, "clave": ahead["clave"], "command": request(
             ahead, when=now + timedelta(hours=2))})
-        with pytest.raises(CommandRefused, match=r"^at: .*\[business-time-future\]$"):
+        with pytest.raises(Refused, match=r"^at: .*\[business-time-future\]$"):
             await stack.journeys.send(envelope)
         assert await _runs(dev_env.client, stack.journeys.workflow_id(envelope)) == 0
         assert (stack.registry.recorder.max_notification_id() or 0) == 0

@@ -143,14 +143,14 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     journey = status["workflow_id"]
 
     body = request(None, when=at("2020-10-05 11:30"))
-    refused = stack.run("request", "file", "-", "--clave", clave, stdin=json.dumps(body), expect=2)
+    refused = stack.run("request", "file", "-", "--clave", clave, stdin=json.dumps(body), expect=3)
     assert "credential.activated_on: the CPVE is not activated [inetel-needs-activated-cpve]" in refused.stderr
 
     stack.json("credential", "activate", "--clave", clave, "--at", at("2020-09-25 10:00").isoformat())
     assert stack.json("request", "file", "-", "--clave", clave, stdin=json.dumps(body))["stage"] == "in_review"
 
     refused = stack.run("review", "decide", "--journey", journey, "--outcome", "inconsistencies", "--reason", "NOPE",
-                        "--reviewer", "derfe.ana", "--at", at("2020-10-20 10:00").isoformat(), expect=2)
+                        "--reviewer", "derfe.ana", "--at", at("2020-10-20 10:00").isoformat(), expect=3)
     assert "[reason-codes]" in refused.stderr
     status = stack.json("review", "decide", "--journey", journey, "--outcome", "inconsistencies",
                         "--reason", "ADDRESS_PROOF_MISSING", "--reviewer", "derfe.ana",
@@ -193,7 +193,7 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     unknown = credential(rng)["clave"]
     checks = tmp_path / "registral.csv"
     checks.write_text(f"clave,result,source\n{clave},OK,DERFE-VSR\n{unknown},DECEASED,RENAPO\n")
-    checked = stack.run("registral-check", str(checks), "--at", at("2021-04-08 10:00").isoformat(), expect=2)
+    checked = stack.run("registral-check", str(checks), "--at", at("2021-04-08 10:00").isoformat(), expect=6)
     assert json.loads(checked.stdout)["refused_by_rule"] == {"journey-exists": 1}
     rejects = [json.loads(t) for t in (tmp_path / "registral.csv.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [2] and unknown not in json.dumps(rejects)
@@ -295,7 +295,7 @@ def test_import_a_command_file_and_report_as_csv(stack, tmp_path):
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"process": "pel-2020-2021", "clave": "nope", "command": {}}\n')
-    refused = stack.run("import", str(bad), expect=2)
+    refused = stack.run("import", str(bad), expect=6)
     assert "1 line(s) refused" in refused.stderr
     listed = json.loads((tmp_path / "bad.jsonl.rejects.jsonl").read_text())
     assert (listed["line"], listed["rule"]) == (1, "invalid-line")

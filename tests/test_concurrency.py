@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from cli.journeys import CommandRefused
 from domain.commands import CommandEnvelope
 from domain.process import ProcessCatalog
+from domain.refusals import Refused
 from tests.citizens import at, credential, request
 from tests.conftest import running_stack
 
@@ -52,7 +52,7 @@ async def test_two_reviewers_at_once_exactly_one_wins(dev_env, settings):
             winners = [r for r in results if not isinstance(r, BaseException)]
             losers = [r for r in results if isinstance(r, BaseException)]
             assert len(winners) == 1 and len(losers) == 1, results
-            assert isinstance(losers[0], CommandRefused)
+            assert isinstance(losers[0], Refused)
             # refused by the validator (the winner was done) or after it (both were admitted)
             assert "[wrong-stage]" in str(losers[0]), str(losers[0])
             decided = [e for e in stack.registry.history(journey) if type(e).__name__ == "ReviewDecided"]

@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from cli.journeys import CommandRefused
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.process import MILESTONE_ORDER, ProcessCatalog
+from domain.refusals import Refused
 from projections.runner import start_runner
 from tests.citizens import at, credential, request
 from tests.conftest import running_stack as _running_stack
@@ -114,7 +114,7 @@ async def test_a_second_request_reaches_the_existing_journey(dev_env, settings):
         assert again.workflow_id == status.workflow_id and again.version == status.version
         different = envelope(request(None, when=at("2020-10-07 10:00"), modality="internet"), clave=cred["clave"])
         already = rf"journey: a request is already filed .*{status.workflow_id}.*\[one-request-per-process\]"
-        with pytest.raises(CommandRefused, match=already):
+        with pytest.raises(Refused, match=already):
             await stack.journeys.send(different)
         assert event_names(stack, status.workflow_id).count("RequestFiled") == 1
         runs = [w async for w in dev_env.client.list_workflows(f"WorkflowId = '{status.workflow_id}'")]
@@ -128,14 +128,14 @@ async def test_an_invalid_update_is_refused_with_its_message_and_records_nothing
         status = await stack.journeys.send(envelope(request(cred, when=at("2020-10-05 10:00")), clave=cred["clave"]))
         journey = status.workflow_id
         before = event_names(stack, journey)
-        with pytest.raises(CommandRefused, match=r"reasons: unknown inconsistencies reason code\(s\) NOT_A_CODE"):
+        with pytest.raises(Refused, match=r"reasons: unknown inconsistencies reason code\(s\) NOT_A_CODE"):
             await stack.journeys.send(decide(journey, "2020-10-20 10:00", "inconsistencies", "NOT_A_CODE"))
-        with pytest.raises(CommandRefused, match=r"journey: the journey has no inconsistencies to correct"):
+        with pytest.raises(Refused, match=r"journey: the journey has no inconsistencies to correct"):
             await stack.journeys.send(
                 envelope({"kind": "send_subsane_documents", "at": at("2020-10-21 10:00").isoformat(),
                           "documents": ["X"]}, journey=journey)
             )
-        with pytest.raises(CommandRefused, match=r"reopening needs the journey in rejected.*\[wrong-stage\]"):
+        with pytest.raises(Refused, match=r"reopening needs the journey in rejected.*\[wrong-stage\]"):
             await stack.journeys.send(
                 envelope({"kind": "reopen_rejection", "at": at("2020-10-21 10:00").isoformat(), "staff": "s",
                           "clarification": "c"}, journey=journey)
@@ -207,12 +207,12 @@ async def test_party_observations_and_the_registral_check_exclude_with_their_rea
         observed, removed, kept = ids
         observation = {"kind": "file_observation", "observation_id": "OBS_1", "party": "PARTIDO_A",
                        "representative": "rep.1", "reason": "domicilio dudoso"}
-        with pytest.raises(CommandRefused, match=r"a party observation needs the journey in listed_for_review"):
+        with pytest.raises(Refused, match=r"a party observation needs the journey in listed_for_review"):
             await stack.journeys.send(
                 envelope({**observation, "at": at("2020-11-01 10:00").isoformat()}, journey=observed))
         for milestone in MILESTONE_ORDER[:4]:
             await stack.journeys.fire_milestone(PROCESS, FireMilestone(milestone=milestone))
-        with pytest.raises(CommandRefused, match=r"\[observation-window\]"):
+        with pytest.raises(Refused, match=r"\[observation-window\]"):
             await stack.journeys.send(
                 envelope({**observation, "at": at("2021-04-10 10:00").isoformat()}, journey=observed))
         await stack.journeys.send(envelope({**observation, "at": at("2021-03-25 10:00").isoformat()}, journey=observed))
@@ -222,7 +222,7 @@ async def test_party_observations_and_the_registral_check_exclude_with_their_rea
                       "reason": "domicilio no verificable"}, journey=observed)
         )
         assert (status.stage, status.reasons) == ("excluded", ("OBSERVATION_UPHELD",))
-        with pytest.raises(CommandRefused, match=r"unknown registral result ALIEN"):
+        with pytest.raises(Refused, match=r"unknown registral result ALIEN"):
             await stack.journeys.send(
                 envelope({"kind": "record_registral_check", "at": at("2021-04-08 10:00").isoformat(),
                           "result": "ALIEN", "source": "RENAPO"}, journey=removed)

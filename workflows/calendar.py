@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import rules
     from domain.commands import FireMilestone
     from domain.process import MILESTONE_ORDER, Milestone
+    from domain.refusals import RefusalKind
     from workflows.messages import (
         BulkMilestoneInput,
         CalendarInput,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ListCutReport,
         MilestoneReport,
     )
+    from workflows.refusals import refusal_failure
 
 FAN_OUT_SHARDS = 4
 # The lists cut when these milestones have been applied to every journey.
@@ -147,12 +149,16 @@ class ProcessCalendarWorkflow:
         try:
             rules.check_business_time(self._process, command)
         except rules.DomainError as error:
-            raise ValueError(str(error)) from None
+            raise refusal_failure(error) from None
         position = MILESTONE_ORDER.index(command.milestone)
         missing = [m.value for m in MILESTONE_ORDER[:position] if m not in self._requested]
         if missing:
-            raise ValueError(f"milestone: {command.milestone.value} cannot fire before {', '.join(missing)}")
+            raise refusal_failure(rules.DomainError(
+                "milestone", "milestone-order", f"{command.milestone.value} cannot fire before {', '.join(missing)}",
+                RefusalKind.INVALID))
         previous_at = max(self._requested.values(), default=None)
         at = command.at or self._process.milestone_at(command.milestone)
         if previous_at is not None and at < previous_at:
-            raise ValueError(f"at: {at.isoformat()} is before the previous milestone at {previous_at.isoformat()}")
+            raise refusal_failure(rules.DomainError(
+                "at", "milestone-time-order",
+                f"{at.isoformat()} is before the previous milestone at {previous_at.isoformat()}"))

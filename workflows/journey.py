@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain import rules
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SendSubsaneDocuments,
     )
     from domain.process import Milestone
+    from domain.refusals import Refusal, RefusalKind
     from domain.rules import CommandOutcome, DomainError, JourneyStatus
     from workflows.messages import (
         MAX_BATCH,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyCommandInput,
         JourneyInput,
     )
+    from workflows.refusals import refusal_failure, refusal_of
 
 # A journey started by a command that was then refused holds no data: it ends after this.
 ABANDON_AFTER = timedelta(minutes=10)
@@ -111,7 +113,7 @@ class JourneyWorkflow:
         try:
             rules.check(self._process, self._current(), command)
         except DomainError as error:
-            raise ValueError(str(error)) from None
+            raise refusal_failure(error) from None
 
     async def _record(self, activity_name: str, command) -> JourneyStatus:
         self._received = True
@@ -125,12 +127,9 @@ class JourneyWorkflow:
                 try:
                     rules.check(self._process, self._current(), command)
                 except DomainError as error:
-                    raise ApplicationError(
-                        f"conflict: another command changed the journey first; {error}",
-                        {"field": error.field, "rule": error.rule},
-                        type="DomainError",
-                        non_retryable=True,
-                    ) from None
+                    raise refusal_failure(Refusal(
+                        field=error.field, rule=error.rule, kind=RefusalKind.CONFLICT,
+                        message=f"conflict: another command changed the journey first; {error}")) from None
             try:
                 status = await workflow.execute_activity(
                     activity_name,
@@ -142,11 +141,11 @@ class JourneyWorkflow:
                     retry_policy=ACTIVITY_RETRY,
                 )
             except ActivityError as error:
-                cause = error.cause
-                if isinstance(cause, ApplicationError) and cause.type == "DomainError":
+                refusal = refusal_of(error.cause)
+                if refusal is not None:
                     # Refused by the aggregate after the validator let it through (a race
                     # with another command): the caller gets the rule, nothing was recorded.
-                    raise ApplicationError(cause.message, type="DomainError", non_retryable=True) from None
+                    raise refusal_failure(refusal) from None
                 raise
             self._status = status
             self._status_known = True
@@ -263,13 +262,15 @@ class JourneyWorkflow:
     @record_commands.validator
     def _validate_record_commands(self, batch: CommandBatch) -> None:
         if not 1 <= len(batch.commands) <= MAX_BATCH:
-            raise ValueError(f"commands: a batch holds 1 to {MAX_BATCH} commands, got {len(batch.commands)}")
+            raise refusal_failure(DomainError(
+                "commands", "batch-size", f"a batch holds 1 to {MAX_BATCH} commands, got {len(batch.commands)}",
+                RefusalKind.INVALID))
         for earlier, later in zip(batch.commands, batch.commands[1:], strict=False):
             if later.at < earlier.at:
-                raise ValueError(
-                    f"commands: not in business-time order ({later.kind} at {later.at.isoformat()} "
-                    f"after {earlier.kind} at {earlier.at.isoformat()}) [business-time-order]"
-                )
+                raise refusal_failure(DomainError(
+                    "commands", "business-time-order",
+                    f"not in business-time order ({later.kind} at {later.at.isoformat()} "
+                    f"after {earlier.kind} at {earlier.at.isoformat()})", RefusalKind.INVALID))
 
     @workflow.update
     async def apply_milestone(self, command: ApplyMilestone) -> JourneyStatus | None:

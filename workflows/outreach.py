@@ -11,7 +11,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.rules import DomainError
     from workflows.messages import MAX_BATCH, OutreachBatch, OutreachBatchInput, OutreachResult
+    from workflows.refusals import refusal_failure
 
 IDLE = timedelta(minutes=1)
 
@@ -53,4 +55,5 @@ class OutreachWorkflow:
     @record_outreach.validator
     def _validate(self, batch: OutreachBatch) -> None:
         if not 1 <= len(batch.contacts) <= MAX_BATCH:
-            raise ValueError(f"contacts: a batch holds 1 to {MAX_BATCH} contacts, got {len(batch.contacts)}")
+            raise refusal_failure(DomainError(
+                "contacts", "batch-size", f"a batch holds 1 to {MAX_BATCH} contacts, got {len(batch.contacts)}"))
