@@ -150,8 +150,8 @@ class Settings(BaseModel):
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cipher = {
-            "CIPHER_TOPIC": "domain.event_codec:EventCipher",
-            "TRANSCODER_TOPIC": "domain.event_codec:EventTranscoder",
+            "CIPHER_TOPIC": "store.event_codec:EventCipher",
+            "TRANSCODER_TOPIC": "store.event_codec:EventTranscoder",
             "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
         }
         if self.persistence == "postgres":

@@ -21,11 +21,12 @@ import logs
 from activities.deliveries import DeliveryActivities, load_adapter
 from activities.journeys import AfterCommit, JourneyActivities
 from activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
+from application.gateway import connect, load_processes
 from domain.process import Milestone, ProcessCatalog
-from domain.registry import JourneyRegistry
 from projections.journey_counts import JourneyCountsView
 from projections.runner import open_view
 from settings import Settings
+from store.registry import JourneyRegistry
 from workflows.calendar import ProcessCalendarWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.outreach import OutreachWorkflow
@@ -37,30 +38,14 @@ WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow, OutreachW
 # Every workflow run gets a fresh sandbox that re-imports what is not passed through; our
 # workflows import only deterministic, side-effect-free modules, so pass them through and
 # keep a new run cheap (it was a quarter of the worker's CPU).
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.messages")
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.messages",
+                       "workflows.refusals")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
-
-
-async def connect(settings: Settings, lazy: bool = False) -> Client:
-    """A Temporal client; a ``lazy`` one connects on first use (the HTTP API serves figures
-    while Temporal is down, and says so on writes)."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=settings.data_converter(),
-        lazy=lazy,
-        tls=settings.temporal_tls() or False,
-        api_key=settings.temporal_api_key,
-    )
-
-
-def load_processes(settings: Settings) -> ProcessCatalog:
-    return ProcessCatalog.load(*([settings.processes_dir] if settings.processes_dir else []))
 
 
 def build_worker(

@@ -24,9 +24,9 @@ from temporalio import activity
 import logs
 from domain.commands import RecordDelivery
 from domain.process import Modality, ProcessCatalog
-from domain.registry import JourneyRegistry
 from domain.rules import Stage
 from projections.journey_counts import JourneyCountsView
+from store.registry import JourneyRegistry
 from workflows.messages import DeliveryInput, DeliveryResult
 
 log = logs.get_logger("lnere.activities.deliveries")

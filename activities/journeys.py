@@ -12,8 +12,8 @@ from temporalio import activity
 
 import logs
 from domain.process import ProcessCatalog
-from domain.registry import JourneyRegistry
 from domain.rules import DomainError, JourneyStatus
+from store.registry import JourneyRegistry
 from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput, OutreachBatchInput, OutreachResult
 from workflows.refusals import refusal_failure
 

@@ -29,10 +29,10 @@ from temporalio.service import RPCError, RPCStatusCode
 import logs
 from domain.commands import ApplyMilestone
 from domain.process import Milestone, ProcessCatalog
-from domain.registry import JourneyRegistry
 from domain.rules import MILESTONE_STAGES
 from projections.journey_counts import JourneyCountsView
 from projections.lists import cut_parts
+from store.registry import JourneyRegistry
 from workflows.journey import JourneyWorkflow
 from workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
 

@@ -33,7 +33,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 import logs
-from api.auth import Authenticator, Role, Staff, StaffDirectory
 from api.codec import MAX_BODY as CODEC_MAX_BODY
 from api.codec import CodecSessions, create_codec_app, session_secret
 from api.models import (
@@ -54,7 +53,8 @@ from api.models import (
     ReviewBody,
     SubsaneBody,
 )
-from cli.journeys import JourneyClient
+from application.gateway import JourneyClient
+from application.staff import Authenticator, Role, Staff, StaffDirectory
 from domain.commands import (
     ActivateCredential,
     CommandEnvelope,
@@ -71,12 +71,12 @@ from domain.commands import (
 from domain.identity import process_of
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
 from domain.refusals import Refusal, RefusalKind, Refused
-from domain.registry import JourneyRegistry, event_rows
 from projections import lists
 from projections.journey_counts import JourneyCountsView
 from projections.report import build_report, dashboard_figures, render_csv, render_markdown
 from projections.runner import open_view
 from settings import Settings
+from store.registry import JourneyRegistry, event_rows
 
 log = logs.get_logger("lnere.api")
 
@@ -354,7 +354,7 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from worker import connect, load_processes
+        from application.gateway import connect, load_processes
 
         catalog = processes or load_processes(settings)
         temporal = client or await connect(settings, lazy=True)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
 import logs
-from api.auth import Authenticator, Role, Staff
+from application.staff import Authenticator, Role, Staff
 from payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
 
 log = logs.get_logger("lnere.codec")

@@ -55,7 +55,7 @@ class NotFound(Exception):
 
 
 def _format_validation(error: ValidationError) -> str:
-    from cli.command_file import format_validation
+    from application.command_file import format_validation
 
     return format_validation(error)
 
@@ -111,7 +111,7 @@ def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | No
 
 @contextmanager
 def _registry(settings: Settings):
-    from domain.registry import JourneyRegistry
+    from store.registry import JourneyRegistry
 
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
@@ -121,8 +121,7 @@ def _registry(settings: Settings):
 
 
 async def _journey_client(settings: Settings, registry=None):
-    from cli.journeys import JourneyClient
-    from worker import connect, load_processes
+    from application.gateway import JourneyClient, connect, load_processes
 
     try:
         client = await connect(settings)
@@ -209,7 +208,7 @@ def _workflow_id(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def cmd_journey_status(args: argparse.Namespace) -> None:
-    from domain.registry import JourneyRegistry
+    from store.registry import JourneyRegistry
 
     settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -220,7 +219,7 @@ def cmd_journey_status(args: argparse.Namespace) -> None:
 
 
 def cmd_journey_history(args: argparse.Namespace) -> None:
-    from domain.registry import JourneyRegistry, event_rows
+    from store.registry import JourneyRegistry, event_rows
 
     settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -233,10 +232,10 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
 
 
 def cmd_journey_erase(args: argparse.Namespace) -> None:
+    from application.gateway import load_processes
     from domain.commands import ErasePersonalData
-    from domain.registry import JourneyRegistry
     from domain.rules import DomainError
-    from worker import load_processes
+    from store.registry import JourneyRegistry
 
     settings = _settings(args)
     try:
@@ -265,7 +264,7 @@ def cmd_journey_erase(args: argparse.Namespace) -> None:
         from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
         from temporalio.service import RPCError, RPCStatusCode
 
-        from worker import connect
+        from application.gateway import connect
 
         client = await connect(settings)
         deleted = 0
@@ -287,9 +286,9 @@ def cmd_journey_erase(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from application.gateway import load_processes
     from projections.report import build_report, render_csv, render_markdown
     from projections.runner import open_view
-    from worker import load_processes
 
     settings = _existing_settings(args)
     try:
@@ -310,9 +309,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def _process_and_stores(args: argparse.Namespace):
-    from domain.registry import JourneyRegistry
+    from application.gateway import load_processes
     from projections.runner import open_view
-    from worker import load_processes
+    from store.registry import JourneyRegistry
 
     settings = _existing_settings(args)
     try:
@@ -373,7 +372,7 @@ def cmd_registral_check(args: argparse.Namespace) -> None:
     """Turns a CSV of registry changes (clave,result[,source]) into a command file and imports it."""
     import csv as csv_module
 
-    from cli.command_file import journey_line
+    from application.command_file import journey_line
     from domain.commands import RecordRegistralCheck
 
     path = Path(args.file)
@@ -396,7 +395,7 @@ def cmd_registral_check(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from cli.importer import run_import
+    from application.importer import run_import
 
     path = Path(args.file)
     if not path.is_file():
@@ -425,12 +424,12 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from cli.importer import run_import
+    from application.gateway import load_processes
+    from application.importer import run_import
     from projections.report import build_report
     from projections.runner import open_view, wait_for_head
     from simulation.compare import render_comparison
     from simulation.population import generate, load_scenario, load_targets
-    from worker import load_processes
 
     try:
         scenario = load_scenario(args.scenario)
@@ -482,7 +481,7 @@ def _every(seconds: float, call):
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    from cli.stack import run_stack
+    from runtime.stack import run_stack
 
     settings = _settings(args)
     raise SystemExit(run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
@@ -496,13 +495,13 @@ def cmd_api(args: argparse.Namespace) -> None:
 
 
 def _staff_directory(args: argparse.Namespace):
-    from api.auth import StaffDirectory
+    from application.staff import StaffDirectory
 
     return StaffDirectory(_settings(args).staff_path)
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
-    from api.auth import Role
+    from application.staff import Role
 
     try:
         token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
@@ -544,7 +543,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
         if halt is None or halt["position"] != args.position:
             raise UsageError(f"the projection is not halted at position {args.position}: nothing to skip")
         view.skip(args.position, args.reason, args.staff)
-    from domain.registry import JourneyRegistry
+    from store.registry import JourneyRegistry
 
     registry = JourneyRegistry(env=settings.event_store_env())
     try:

@@ -3,8 +3,8 @@
 A journey's personal data (the credential's holder and clave, the address and contact of the
 request) are sealed in its events with a key of its own. Erasing a citizen deletes that key:
 the events stay, so every count stays, but the person's data can no longer be read by anyone.
-Keys are stored wrapped (AES-GCM) under the installation's master key: in their own SQLite file
-beside an SQLite event store, in a table of the PostgreSQL event store's database.
+Keys are stored wrapped (AES-GCM) under the installation's master key, in a key store
+(``store.keys``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sqlite3
 import threading
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -27,84 +25,22 @@ class PersonalDataErased(Exception):
     """The citizen's key was deleted: their personal data are gone."""
 
 
-class SQLiteKeyStore:
-    """Wrapped keys in their own SQLite file."""
+class KeyStore(Protocol):
+    """Wrapped keys by journey (``store.keys`` has the SQLite and PostgreSQL ones)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS citizen_keys (journey_id TEXT PRIMARY KEY, wrapped BLOB, erased_at TEXT)"
-        )
+    def get(self, journey_id: str) -> tuple[bytes | None, str | None] | None: ...
 
-    def get(self, journey_id: str) -> tuple[bytes | None, str | None] | None:
-        row = self._db.execute("SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = ?",
-                               (journey_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
+    def get_many(self, journey_ids: list[str]) -> dict[str, tuple[bytes | None, str | None]]: ...
 
-    def get_many(self, journey_ids: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
-        found = {}
-        for start in range(0, len(journey_ids), 900):
-            chunk = journey_ids[start:start + 900]
-            rows = self._db.execute(f"SELECT journey_id, wrapped, erased_at FROM citizen_keys WHERE journey_id IN "
-                                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
-            found.update({row[0]: (row[1], row[2]) for row in rows})
-        return found
+    def add(self, journey_id: str, wrapped: bytes) -> None: ...
 
-    def add(self, journey_id: str, wrapped: bytes) -> None:
-        """Adds a key unless one exists (another writer's wins)."""
-        self._db.execute("INSERT OR IGNORE INTO citizen_keys (journey_id, wrapped) VALUES (?, ?)",
-                         (journey_id, wrapped))
+    def erase(self, journey_id: str, at: str) -> None: ...
 
-    def erase(self, journey_id: str, at: str) -> None:
-        self._db.execute(
-            "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (?, NULL, ?) "
-            "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
-            (journey_id, at),
-        )
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class PostgresKeyStore:
-    """Wrapped keys in a table of the PostgreSQL event store's database."""
-
-    def __init__(self, conninfo: str) -> None:
-        import psycopg
-
-        self._db = psycopg.connect(conninfo, autocommit=True)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS citizen_keys (journey_id TEXT PRIMARY KEY, wrapped BYTEA, erased_at TEXT)"
-        )
-
-    def get(self, journey_id: str) -> tuple[bytes | None, str | None] | None:
-        row = self._db.execute("SELECT wrapped, erased_at FROM citizen_keys WHERE journey_id = %s",
-                               (journey_id,)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def get_many(self, journey_ids: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
-        rows = self._db.execute("SELECT journey_id, wrapped, erased_at FROM citizen_keys WHERE journey_id = ANY(%s)",
-                                (journey_ids,)).fetchall()
-        return {row[0]: (row[1], row[2]) for row in rows}
-
-    def add(self, journey_id: str, wrapped: bytes) -> None:
-        self._db.execute("INSERT INTO citizen_keys (journey_id, wrapped) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         (journey_id, wrapped))
-
-    def erase(self, journey_id: str, at: str) -> None:
-        self._db.execute(
-            "INSERT INTO citizen_keys (journey_id, wrapped, erased_at) VALUES (%s, NULL, %s) "
-            "ON CONFLICT (journey_id) DO UPDATE SET wrapped = NULL, erased_at = excluded.erased_at",
-            (journey_id, at),
-        )
-
-    def close(self) -> None:
-        self._db.close()
+    def close(self) -> None: ...
 
 
 class CitizenVault:
-    def __init__(self, store: SQLiteKeyStore | PostgresKeyStore, master_key: bytes) -> None:
+    def __init__(self, store: KeyStore, master_key: bytes) -> None:
         self._master = AESGCM(master_key)
         self._lock = threading.Lock()
         self._store = store

@@ -18,9 +18,9 @@ from typing import Any
 from defusedcsv import csv
 
 from domain.process import ElectoralProcess
-from domain.registry import JourneyRegistry
 from domain.values import country_name_es
 from projections.journey_counts import JourneyCountsView
+from store.registry import JourneyRegistry
 
 READ_BATCH = 1000
 COLUMNS = ["journey", "clave_elector", "apellido_paterno", "apellido_materno", "nombre", "pais_residencia", "entidad"]

@@ -22,10 +22,10 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
 import logs
-from domain.registry import JourneyRegistry
 from projections.journey_counts import JourneyCountsProjection, JourneyCountsView, PostgresJourneyCountsView
 from projections.polling import POLL_INTERVAL_ENV, POSTGRES_RECORDER_TOPIC, RECORDER_TOPIC, StoredRow
 from settings import Settings
+from store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.projections")
 
@@ -68,7 +68,7 @@ class RunnerLock:
         if self.settings.persistence == "postgres":
             import psycopg
 
-            from domain.registry import postgres_conninfo
+            from store.registry import postgres_conninfo
 
             if self._connection is None:
                 self._connection = psycopg.connect(postgres_conninfo(self.settings.postgres_env()), autocommit=True)

@@ -39,11 +39,11 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from eventsourcing.persistence import Tracking  # noqa: E402
 
-from api.auth import Role, StaffDirectory  # noqa: E402
-from cli.stack import free_port  # noqa: E402
+from application.staff import Role, StaffDirectory  # noqa: E402
 from domain.process import ProcessCatalog  # noqa: E402
 from projections.journey_counts import AGE_RANGES, JourneyCountsView  # noqa: E402
 from projections.runner import open_view, view_path  # noqa: E402
+from runtime.stack import free_port  # noqa: E402
 from settings import Settings  # noqa: E402
 
 STAGES = {"in_review": 3, "meets_requirements": 80, "inconsistencies": 6, "rejected": 3, "listed_for_review": 8}

@@ -34,15 +34,14 @@ from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
 
 import logs  # noqa: E402
-from cli.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import  # noqa: E402
-from cli.journeys import JourneyClient  # noqa: E402
-from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from application.gateway import JourneyClient, load_processes  # noqa: E402
+from application.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import  # noqa: E402
 from projections.report import build_report  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
+from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.compare import render_comparison  # noqa: E402
 from simulation.population import generate, load_scenario, load_targets  # noqa: E402
-from worker import load_processes  # noqa: E402
 from workflows.messages import MAX_BATCH  # noqa: E402
 
 HOST = "127.0.0.1"

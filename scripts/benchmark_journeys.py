@@ -30,12 +30,12 @@ sys.path.insert(0, str(REPO))
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 import logs  # noqa: E402
-from cli.journeys import JourneyClient  # noqa: E402
+from application.gateway import JourneyClient  # noqa: E402
 from domain.commands import CommandEnvelope  # noqa: E402
 from domain.process import ProcessCatalog  # noqa: E402
-from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import start_runner, wait_for_position  # noqa: E402
 from settings import Settings  # noqa: E402
+from store.registry import JourneyRegistry  # noqa: E402
 from tests.citizens import at, credential, request  # noqa: E402
 from worker import build_worker  # noqa: E402
 

@@ -37,15 +37,15 @@ from temporalio.testing import ActivityEnvironment  # noqa: E402
 
 from activities.deliveries import DeliveryActivities, InProcessInternetVoting, InProcessPostalCarrier  # noqa: E402
 from activities.milestones import MilestoneActivities  # noqa: E402
-from cli.command_file import OUTREACH_KINDS, parse_line  # noqa: E402
+from application.command_file import OUTREACH_KINDS, parse_line  # noqa: E402
+from application.gateway import load_processes  # noqa: E402
 from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
-from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, start_runner, wait_for_position  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.event_log import replica  # noqa: E402
 from simulation.federal import population as population_lines  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
-from worker import load_processes  # noqa: E402
+from store.registry import JourneyRegistry  # noqa: E402
 from workflows.messages import BulkMilestoneInput, CutListInput, DeliveryInput  # noqa: E402
 
 
@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     cluster = None
     if args.backend == "postgres":
-        from cli.postgres_cluster import PostgresCluster
+        from tests.postgres_cluster import PostgresCluster
 
         cluster = PostgresCluster(durable=True).__enter__()
     rows = []

@@ -54,18 +54,17 @@ from benchmark_import import CpuMeter, floor  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 import logs  # noqa: E402
-from cli.importer import run_import  # noqa: E402
-from cli.journeys import JourneyClient  # noqa: E402
-from cli.postgres_cluster import PostgresCluster  # noqa: E402
-from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from application.gateway import JourneyClient, load_processes  # noqa: E402
+from application.importer import run_import  # noqa: E402
 from domain.commands import CommandEnvelope  # noqa: E402
-from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
+from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.event_log import slice_lines  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
+from store.registry import JourneyRegistry  # noqa: E402
 from tests.citizens import at, credential, request  # noqa: E402
-from worker import load_processes  # noqa: E402
+from tests.postgres_cluster import PostgresCluster  # noqa: E402
 
 HOST = "127.0.0.1"
 SCENARIO = "seed-2020-11-30"

@@ -19,12 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from domain.registry import JourneyRegistry  # noqa: E402
+from application.gateway import load_processes  # noqa: E402
 from projections.runner import open_view, start_runner, view_path, wait_for_position  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.event_log import record_scenario, replica  # noqa: E402
 from simulation.population import load_scenario  # noqa: E402
-from worker import load_processes  # noqa: E402
+from store.registry import JourneyRegistry  # noqa: E402
 
 
 def fill(settings: Settings, events: int, scenario_name: str = "seed-2020-11-30", progress=print) -> int:

@@ -39,19 +39,18 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter  # noqa: E402
 
 import logs  # noqa: E402
-from cli.command_file import OUTREACH_KINDS  # noqa: E402
-from cli.importer import run_import  # noqa: E402
-from cli.journeys import JourneyClient  # noqa: E402
-from cli.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from application.command_file import OUTREACH_KINDS  # noqa: E402
+from application.gateway import JourneyClient, load_processes  # noqa: E402
+from application.importer import run_import  # noqa: E402
 from domain.commands import FireMilestone  # noqa: E402
 from domain.identity import journey_workflow_id  # noqa: E402
 from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
-from domain.registry import JourneyRegistry  # noqa: E402
 from projections.runner import open_view, wait_for_head  # noqa: E402
+from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
 from settings import Settings  # noqa: E402
 from simulation.population import generate, load_scenario  # noqa: E402
+from store.registry import JourneyRegistry  # noqa: E402
 from tests.recount import recount  # noqa: E402
-from worker import load_processes  # noqa: E402
 
 HOST = "127.0.0.1"
 # The client's retries while the server is down are expected here: errors only.

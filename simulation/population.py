@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cli.command_file import journey_line
+from application.command_file import journey_line
 from domain.commands import (
     ActivateCredential,
     DecideReview,

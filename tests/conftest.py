@@ -23,12 +23,12 @@ from temporalio.testing import WorkflowEnvironment
 
 import logs
 from activities.journeys import AfterCommit
-from cli.journeys import JourneyClient
+from application.gateway import JourneyClient
 from domain.process import ProcessCatalog
-from domain.registry import JourneyRegistry
 from payload_codec import data_converter
 from projections.runner import open_view, start_runner
 from settings import Settings
+from store.registry import JourneyRegistry
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
@@ -85,8 +85,8 @@ def postgres_cluster():
     import shutil
     import tempfile
 
-    from cli.postgres_cluster import PostgresCluster
-    from cli.stack import free_port
+    from runtime.stack import free_port
+    from tests.postgres_cluster import PostgresCluster
 
     # Not under pytest's own temporary folder: that one is readable by root only, and the
     # cluster runs as the postgres user.
@@ -203,8 +203,8 @@ async def running_api(
     import uvicorn
 
     from api.app import create_app
-    from api.auth import Role, StaffDirectory
-    from cli.stack import free_port
+    from application.staff import Role, StaffDirectory
+    from runtime.stack import free_port
 
     directory = StaffDirectory(settings.staff_path)
     tokens = {role.value: directory.add(f"{role.value}.1", role, "PAN" if role is Role.PARTY else None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from domain.registry import JourneyRegistry
+from store.registry import JourneyRegistry
 
 STAGE_OF_EVENT = {
     "CredentialRecorded": "credential_recorded",

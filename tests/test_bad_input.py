@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from domain.commands import CommandEnvelope
 from domain.identity import journey_workflow_id
 from domain.process import ProcessCatalog
-from domain.registry import JourneyRegistry
 from domain.rules import DomainError
+from store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 
 PROCESS = ProcessCatalog.load().get("pel-2020-2021")

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cli.command_file import OUTREACH_KINDS, InvalidLine, parse_line
+from application.command_file import OUTREACH_KINDS, InvalidLine, parse_line
 from domain.process import ProcessCatalog
-from domain.registry import JourneyRegistry
 from simulation.population import generate, load_scenario
+from store.registry import JourneyRegistry
 
 CATALOG = ProcessCatalog.load()
 PROCESS = CATALOG.get("pel-2020-2021")
@@ -105,7 +105,7 @@ def registry(tmp_path_factory) -> JourneyRegistry:
     path = Path(tmp_path_factory.mktemp("events")) / "events.sqlite"
     app = JourneyRegistry(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
-        "CIPHER_TOPIC": "domain.event_codec:EventCipher", "TRANSCODER_TOPIC": "domain.event_codec:EventTranscoder",
+        "CIPHER_TOPIC": "store.event_codec:EventCipher", "TRANSCODER_TOPIC": "store.event_codec:EventTranscoder",
         "CIPHER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     })
     yield app

@@ -121,7 +121,7 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
 async def _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settings, stack, process, rng, filed):
     import json
 
-    from cli.importer import run_import
+    from application.importer import run_import
 
     late, stranger = credential(rng), credential(rng)
     lines = [
@@ -178,7 +178,7 @@ def test_names_and_addresses_refuse_control_and_invisible_characters():
 async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_env, settings):
     import json
 
-    from cli.importer import MAX_LINE_BYTES, run_import
+    from application.importer import MAX_LINE_BYTES, run_import
 
     catalog, process = own_process_catalog()
     rng = random.Random(4)
@@ -216,7 +216,7 @@ async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_
 async def test_a_command_id_names_one_command(dev_env, settings):
     import json
 
-    from cli.importer import run_import
+    from application.importer import run_import
 
     catalog, process = own_process_catalog()
     rng = random.Random(5)
@@ -320,7 +320,7 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
 
 
 async def test_a_party_sees_only_its_own_observations(api):
-    from api.auth import Role, StaffDirectory
+    from application.staff import Role, StaffDirectory
     from tests.test_api import body
 
     prd = StaffDirectory(api.stack.settings.staff_path).add("prd.1", Role.PARTY, "PRD")

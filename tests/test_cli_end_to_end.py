@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.stack import free_port
+from runtime.stack import free_port
 from tests.citizens import at, credential, request
 from tests.conftest import backend_env
 

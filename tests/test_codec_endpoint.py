@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
-from api.auth import Role, StaffDirectory
 from api.codec import SESSION_COOKIE
+from application.staff import Role, StaffDirectory
 from payload_codec import WORKFLOW_ID
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

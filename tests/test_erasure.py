@@ -17,8 +17,8 @@ from domain.commands import (
 )
 from domain.identity import journey_workflow_id
 from domain.process import Milestone, ProcessCatalog
-from domain.registry import JourneyRegistry
 from domain.rules import DomainError
+from store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.recount import recount
 

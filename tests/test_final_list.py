@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from cli.importer import run_import
+from application.importer import run_import
 from domain.identity import journey_workflow_id
 from projections import lists
 from simulation import people

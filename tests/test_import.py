@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cli.importer import run_import
+from application.importer import run_import
 from domain.process import ProcessCatalog
 from projections.report import build_report, render_csv
 from projections.runner import wait_for_head

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pytest
 
-from cli.importer import run_import
+from application.importer import run_import
 from domain.process import MILESTONE_ORDER, Milestone
 from domain.rules import FINAL_STAGES
 from projections.runner import wait_for_head

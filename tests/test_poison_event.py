@@ -70,7 +70,7 @@ def test_a_poison_event_halts_only_the_projection_and_an_operator_recovers(tmp_p
         api = f"http://127.0.0.1:{stack.api_port}"
 
         # Below the domain: a review decision at year 1, which no entry point accepts any more.
-        from domain.registry import JourneyRegistry
+        from store.registry import JourneyRegistry
 
         registry = JourneyRegistry(env=_settings(stack.env).event_store_env())
         try:

@@ -14,16 +14,16 @@ from uuid import uuid4
 from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
+from application.gateway import load_processes
 from domain.commands import RecordDelivery
-from domain.event_codec import EventTranscoder
-from domain.registry import JourneyRegistry
 from projections import runner as runner_module
 from projections.journey_counts import JourneyCountsProjection, JourneyCountsView
 from projections.runner import start_runner, wait_for_position
 from simulation.event_log import record_scenario
 from simulation.population import load_scenario
+from store.event_codec import EventTranscoder
+from store.registry import JourneyRegistry
 from tests.recount import recount
-from worker import load_processes
 
 PROCESS = "pel-2020-2021"
 

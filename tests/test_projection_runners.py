@@ -10,8 +10,8 @@ import time
 
 from domain.commands import CommandEnvelope
 from domain.process import ProcessCatalog
-from domain.registry import JourneyRegistry
 from projections.runner import start_runner, wait_for_position
+from store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.recount import recount
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.stack import free_port
 from domain.commands import CommandEnvelope
 from domain.refusals import RefusalKind, Refused
-from domain.registry import JourneyRegistry
+from runtime.stack import free_port
+from store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.conftest import backend_env, own_process_catalog, running_stack
 
@@ -100,7 +100,7 @@ def test_an_engine_that_does_not_answer_is_503_and_exit_5_and_records_nothing(se
     api = subprocess.Popen([sys.executable, "-m", "api"], env={**env, "LNERE_API_PORT": str(port)}, cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        from api.auth import Role, StaffDirectory
+        from application.staff import Role, StaffDirectory
 
         token = StaffDirectory(settings.staff_path).add("ana.operator", Role.OPERATOR)
         base = f"http://127.0.0.1:{port}"

@@ -1,5 +1,5 @@
-"""Sending commands to journeys and milestones to calendars: used by the CLI, the tests and
-the benchmark alike."""
+"""The one gateway to Temporal: connecting, sending commands to journeys and milestones to
+calendars. Used by the CLI, the API, the importer, the tests and the benchmarks alike."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
 from domain.refusals import Refusal, RefusalKind, Refused
-from domain.registry import JourneyRegistry
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
+from settings import Settings
+from store.registry import JourneyRegistry
 from workflows.calendar import ProcessCalendarWorkflow
 from workflows.journey import UPDATES_BY_KIND, JourneyWorkflow
 from workflows.messages import (
@@ -111,6 +112,24 @@ def calendar_workflow_id(process_id: str) -> str:
 
 def outreach_workflow_id(process_id: str) -> str:
     return f"outreach-{process_id}"
+
+
+async def connect(settings: Settings, lazy: bool = False) -> Client:
+    """A Temporal client; a ``lazy`` one connects on first use (the HTTP API serves figures
+    while Temporal is down, and says so on writes)."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=settings.data_converter(),
+        lazy=lazy,
+        tls=settings.temporal_tls() or False,
+        api_key=settings.temporal_api_key,
+    )
+
+
+def load_processes(settings: Settings) -> ProcessCatalog:
+    """The processes this installation knows: the packaged ones and those of ``LNERE_PROCESSES_DIR``."""
+    return ProcessCatalog.load(*([settings.processes_dir] if settings.processes_dir else []))
 
 
 class JourneyClient:

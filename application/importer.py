@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from cli.command_file import Entry, InvalidLine, parse_line
-from cli.journeys import JourneyClient
+from application.command_file import Entry, InvalidLine, parse_line
+from application.gateway import JourneyClient
 from domain.refusals import RefusalKind, Refused
 from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 

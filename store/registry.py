@@ -42,8 +42,9 @@ from domain.outreach import Outreach
 from domain.process import ElectoralProcess
 from domain.refusals import RefusalKind
 from domain.rules import CommandOutcome, DomainError, JourneyStatus
-from domain.vault import CitizenVault, PostgresKeyStore, SQLiteKeyStore
-from event_store import select_events_of
+from domain.vault import CitizenVault
+from store.events import select_events_of
+from store.keys import PostgresKeyStore, SQLiteKeyStore
 
 # Commands whose events seal personal data with the citizen's key.
 SEALING_KINDS = frozenset({"record_credential", "file_request"})

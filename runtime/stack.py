@@ -79,8 +79,7 @@ def wait_for_port(
 
 
 async def _start_live_calendars(settings: Settings) -> list[str]:
-    from cli.journeys import JourneyClient
-    from worker import connect, load_processes
+    from application.gateway import JourneyClient, connect, load_processes
 
     client = await connect(settings)
     processes = load_processes(settings)
