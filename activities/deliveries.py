@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from temporalio import activity
 
 import logs
-from domain.commands import RecordDelivery
+from domain.commands import DeliveryStatus, RecordDelivery
 from domain.process import Modality, ProcessCatalog
 from domain.rules import Stage
 from projections.journey_counts import JourneyCountsView
@@ -35,7 +35,8 @@ PAGE_SIZE = 500
 CONFLICT_RETRIES = 20
 
 # What each modality receives; a modality not named here (in person) receives nothing.
-DELIVERY_KIND = {Modality.POSTAL.value: "postal_sent", Modality.INTERNET.value: "internet_access_issued"}
+DELIVERY_KIND = {Modality.POSTAL.value: DeliveryStatus.POSTAL_SENT,
+                 Modality.INTERNET.value: DeliveryStatus.INTERNET_ACCESS_ISSUED}
 
 
 class PostalCarrier(Protocol):
@@ -114,8 +115,8 @@ class DeliveryActivities:
                     await asyncio.sleep(0.05 * (attempt + 1))
             else:
                 raise RuntimeError(f"a page of {len(page)} journeys kept changing under the deliveries")
-            result.postal_sent += sent["postal_sent"]
-            result.internet_access_issued += sent["internet_access_issued"]
+            result.postal_sent += sent[DeliveryStatus.POSTAL_SENT]
+            result.internet_access_issued += sent[DeliveryStatus.INTERNET_ACCESS_ISSUED]
             cursor = page[-1][0]
             activity.heartbeat(cursor, result.model_dump())
             log.info("deliveries progress", process_id=input.process_id, **result.model_dump())
@@ -146,7 +147,7 @@ class DeliveryActivities:
             if not ids:
                 continue
             personal = [self._registry.request_contact_of(journeys[w]) for w in ids]
-            if kind == "postal_sent":
+            if kind is DeliveryStatus.POSTAL_SENT:
                 addresses = [(w, p.get("address", {})) for w, p in zip(ids, personal, strict=True)]
                 references[kind] = _send_packages(self._carrier, addresses)
             else:

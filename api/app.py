@@ -36,7 +36,6 @@ import logs
 from api.codec import MAX_BODY as CODEC_MAX_BODY
 from api.codec import CodecSessions, create_codec_app, session_secret
 from api.models import (
-    JOURNEY_ID_PATTERN,
     ActivationBody,
     CredentialBody,
     DeliveryBody,
@@ -68,7 +67,8 @@ from domain.commands import (
     ResolveObservation,
     SendSubsaneDocuments,
 )
-from domain.identity import process_of
+from domain.identity import JOURNEY_ID_PATTERN, process_of
+from domain.lists import ListKind
 from domain.process import Channel, ElectoralProcess, Milestone, Modality, ProcessCatalog
 from domain.refusals import Refusal, RefusalKind, Refused
 from projections import lists
@@ -460,11 +460,6 @@ class ReportFormat(StrEnum):
     MD = "md"
 
 
-class ListKindParam(StrEnum):
-    REVIEW = "review"
-    DEFINITIVE = "definitive"
-
-
 class ReviewRound(StrEnum):
     FIRST = "first"
     RE_REVIEW = "re_review"
@@ -721,7 +716,7 @@ def _add_routes(app: FastAPI) -> None:
         """The lists cut so far: position, and per part its size and export hash."""
         electoral_process = state.process(process)
         cuts = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
-                for k in ("review", "definitive")]
+                for k in ListKind]
         return [cut.summary() for cut in cuts if cut is not None]
 
     @app.get(f"{PREFIX}/processes/{{process}}/lists/departures", openapi_extra=roles(Role.REVIEWER),
@@ -730,7 +725,7 @@ def _add_routes(app: FastAPI) -> None:
         """Who was in the list for review and is not in the definitive list, and why."""
         electoral_process = state.process(process)
         review, definitive = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
-                              for k in ("review", "definitive")]
+                              for k in ListKind]
         if review is None or definitive is None:
             raise HTTPException(404, "list: both lists must have been cut")
         left = await asyncio.to_thread(lists.departures, state.view, electoral_process, review.position,
@@ -739,7 +734,7 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get(f"{PREFIX}/processes/{{process}}/lists/{{kind}}/{{entity}}", openapi_extra=roles(Role.PARTY),
              tags=["final list"], responses={200: {"content": {"text/csv": {}}}})
-    async def list_export(state: ServicesDep, staff: StaffDep, process: str, kind: ListKindParam,
+    async def list_export(state: ServicesDep, staff: StaffDep, process: str, kind: ListKind,
                           entity: Annotated[str, PathParam(pattern=r"^\d{2}$", description="state code")],
                           modality: Modality | None = None) -> Response:
         """A list's export for one state (definitive: and one modality), as cut; its SHA-256 in
@@ -750,7 +745,7 @@ def _add_routes(app: FastAPI) -> None:
         if cut is None:
             raise HTTPException(404, f"list: the {kind.value} list has not been cut yet")
         part = next((p for p in cut.parts if p["state"] == entity
-                     and p["modality"] == (modality.value if modality and kind is ListKindParam.DEFINITIVE else None)),
+                     and p["modality"] == (modality.value if modality and kind is ListKind.DEFINITIVE else None)),
                     None)
         if part is None:
             raise HTTPException(404, "list: no such part (the definitive list is per state and modality)")

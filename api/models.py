@@ -26,7 +26,6 @@ from domain.commands import (
 from domain.rules import JourneyStatus
 from domain.values import Clave
 
-JOURNEY_ID_PATTERN = r"^journey-[a-z0-9-]+-[0-9a-f]{32}$"
 FILLED_BY_API = frozenset({"kind", "recorded_by", "reviewer", "staff", "party", "representative", "resolver"})
 
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from domain.commands import CommandEnvelope, FireMilestone
 from domain.identity import journey_workflow_id
+from domain.lists import ListKind
 from domain.process import Milestone
 from domain.refusals import RefusalKind, Refused
 from settings import Settings
@@ -323,7 +324,7 @@ def _process_and_stores(args: argparse.Namespace):
 
 def cmd_list_show(args: argparse.Namespace) -> None:
     process, _, registry = _process_and_stores(args)
-    cuts = [registry.list_cut(process.id, kind) for kind in ("review", "definitive")]
+    cuts = [registry.list_cut(process.id, kind) for kind in ListKind]
     _print([cut.summary() for cut in cuts if cut is not None])
 
 
@@ -359,7 +360,7 @@ def cmd_list_departures(args: argparse.Namespace) -> None:
     from projections import lists
 
     process, view, registry = _process_and_stores(args)
-    review, definitive = (registry.list_cut(process.id, k) for k in ("review", "definitive"))
+    review, definitive = (registry.list_cut(process.id, k) for k in ListKind)
     if review is None or definitive is None:
         raise UsageError("list: both lists must be cut (list_for_review_issued and definitive_list)")
     left = lists.departures(view, process, review.position, definitive.position)
@@ -663,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     lists.add_parser("show", help="the cuts: position, parts, sizes, hashes").set_defaults(handler=cmd_list_show)
     export = lists.add_parser("export", help="write a list's CSV per state (and modality), checked against its hash")
-    export.add_argument("kind", choices=["review", "definitive"])
+    export.add_argument("kind", choices=[k.value for k in ListKind])
     export.add_argument("--out", required=True, help="folder for the CSV files (they hold personal data)")
     export.add_argument("--state", help="one state code only")
     export.set_defaults(handler=cmd_list_export)

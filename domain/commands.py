@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.identity import JOURNEY_ID_PATTERN
 from domain.process import Channel, Milestone, Modality
 from domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
 
@@ -125,7 +127,11 @@ class RecordRegistralCheck(Command):
     source: str = Field(min_length=1, max_length=200)
 
 
-DeliveryStatus = Literal["postal_sent", "postal_delivered", "postal_returned", "internet_access_issued"]
+class DeliveryStatus(StrEnum):
+    POSTAL_SENT = "postal_sent"
+    POSTAL_DELIVERED = "postal_delivered"
+    POSTAL_RETURNED = "postal_returned"
+    INTERNET_ACCESS_ISSUED = "internet_access_issued"
 
 
 class RecordDelivery(Command):
@@ -147,10 +153,14 @@ class ErasePersonalData(Command):
 
 
 # The outcomes of INETEL's outbound calls, as report table 4.2.1 counts them.
-CallOutcome = Literal[
-    "registered", "informed", "no_intention_to_vote", "voicemail_or_third_party", "no_answer", "will_call_back",
-    "citizen_deceased",
-]
+class CallOutcome(StrEnum):
+    REGISTERED = "registered"
+    INFORMED = "informed"
+    NO_INTENTION_TO_VOTE = "no_intention_to_vote"
+    VOICEMAIL_OR_THIRD_PARTY = "voicemail_or_third_party"
+    NO_ANSWER = "no_answer"
+    WILL_CALL_BACK = "will_call_back"
+    CITIZEN_DECEASED = "citizen_deceased"
 
 
 class RecordOutboundCall(Command):
@@ -166,7 +176,7 @@ class RecordOutboundCall(Command):
 
     @model_validator(mode="after")
     def _registered_links_its_request(self) -> RecordOutboundCall:
-        if (self.outcome == "registered") != (self.request_command_id is not None):
+        if (self.outcome is CallOutcome.REGISTERED) != (self.request_command_id is not None):
             raise ValueError("request_command_id: a registered call names its request; other outcomes name none")
         return self
 
@@ -230,7 +240,7 @@ class CommandEnvelope(BaseModel):
 
     process: str = Field(min_length=1, max_length=60)
     clave: Clave | None = None
-    journey: str | None = Field(default=None, pattern=r"^journey-[a-z0-9-]+-[0-9a-f]{32}$")
+    journey: str | None = Field(default=None, pattern=JOURNEY_ID_PATTERN)
     command: JourneyCommand
 
     @model_validator(mode="after")
@@ -246,7 +256,7 @@ class OutreachEnvelope(BaseModel):
 
     process: str = Field(min_length=1, max_length=60)
     clave: Clave | None = None
-    journey: str | None = Field(default=None, pattern=r"^journey-[a-z0-9-]+-[0-9a-f]{32}$")
+    journey: str | None = Field(default=None, pattern=JOURNEY_ID_PATTERN)
     command: OutreachCommand
 
     @model_validator(mode="after")

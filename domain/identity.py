@@ -7,6 +7,8 @@ import hmac
 import re
 from uuid import UUID, uuid5
 
+# A journey's workflow id: its process and a keyed hash of the clave (never the clave).
+JOURNEY_ID_PATTERN = r"^journey-[a-z0-9-]+-[0-9a-f]{32}$"
 WORKFLOW_ID = re.compile(r"^journey-(?P<process>[a-z0-9-]+)-(?P<hash>[0-9a-f]{32})$")
 
 

@@ -9,12 +9,16 @@ The export can be made again at any time from that position and checked against 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-ListKind = Literal["review", "definitive"]
+
+class ListKind(StrEnum):
+    REVIEW = "review"  # the LNERE para Revisión, cut at list_for_review_issued
+    DEFINITIVE = "definitive"  # the LNERE Definitiva, cut at definitive_list
 
 
 class ListCut(Aggregate):

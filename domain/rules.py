@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.commands import (
     ActivateCredential,
     DecideReview,
+    DeliveryStatus,
     ErasePersonalData,
     FileObservation,
     FileRequest,
@@ -307,9 +308,10 @@ def check_record_delivery(process: ElectoralProcess, status: JourneyStatus, cmd:
     if postal != (status.modality == "postal"):
         raise DomainError("status", "delivery-modality", f"{cmd.status} does not fit the modality {status.modality}")
     previous = status.delivery
-    if cmd.status in ("postal_sent", "internet_access_issued") and previous is not None:
+    if cmd.status in (DeliveryStatus.POSTAL_SENT, DeliveryStatus.INTERNET_ACCESS_ISSUED) and previous is not None:
         raise DomainError("status", "delivery-order", f"already {previous}")
-    if cmd.status in ("postal_delivered", "postal_returned") and previous != "postal_sent":
+    if cmd.status in (DeliveryStatus.POSTAL_DELIVERED, DeliveryStatus.POSTAL_RETURNED) and (
+            previous != DeliveryStatus.POSTAL_SENT):
         raise DomainError("status", "delivery-order", f"{cmd.status} needs the package sent, it is {previous}")
     _check_time(status, cmd.at)
 
@@ -348,15 +350,14 @@ def milestone_outcome(status: JourneyStatus, milestone: Milestone) -> tuple[Stag
     return None
 
 
-# The stages each milestone can change: the fan-out sends a milestone only to these journeys.
-MILESTONE_STAGES: dict[Milestone, frozenset[Stage]] = {
-    Milestone.REGISTRATION_CLOSED: frozenset({Stage.CREDENTIAL_RECORDED}),
-    Milestone.INCONSISTENCY_NOTICE_DEADLINE: frozenset(),
-    Milestone.ANALYSIS_DEADLINE: frozenset({Stage.INCONSISTENCIES}),
-    Milestone.LIST_FOR_REVIEW_ISSUED: frozenset({Stage.MEETS_REQUIREMENTS}),
-    Milestone.OBSERVATIONS_CLOSED: frozenset(),
-    Milestone.DEFINITIVE_LIST: frozenset(set(Stage) - FINAL_STAGES),
-}
+def _stages_changed_by(milestone: Milestone) -> frozenset[Stage]:
+    return frozenset(stage for stage in Stage if milestone_outcome(
+        JourneyStatus(journey_id="", workflow_id="", process_id="", stage=stage), milestone) is not None)
+
+
+# The stages each milestone can change (read from ``milestone_outcome``, its one home): the
+# milestone's run pages only the journeys in these stages.
+MILESTONE_STAGES: dict[Milestone, frozenset[Stage]] = {m: _stages_changed_by(m) for m in Milestone}
 
 
 # The commands each milestone closes, once fired, whatever their business time: a late command

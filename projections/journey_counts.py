@@ -31,6 +31,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from domain.journey import Journey
+from domain.lists import ListKind
 from domain.outreach import Outreach
 from domain.rules import AnalysisStatus, Stage
 
@@ -382,7 +383,7 @@ class _Queries:
         self, process_id: str, kind: str, position: int, state: str | None = None, modality: str | None = None
     ) -> list[dict[str, Any]]:
         """The journeys of a list ("review" or "definitive") as it stood at log ``position``."""
-        column = {"review": "listed_position", "definitive": "included_position"}[kind]
+        column = {ListKind.REVIEW: "listed_position", ListKind.DEFINITIVE: "included_position"}[ListKind(kind)]
         sql = (f"SELECT journey_id, workflow_id, state_of_reference, country, modality, stage, excluded_reason "
                f"FROM journeys WHERE process_id = ? AND {column} <= ?")
         params: list[Any] = [process_id, position]

@@ -17,6 +17,7 @@ from typing import Any
 
 from defusedcsv import csv
 
+from domain.lists import ListKind
 from domain.process import ElectoralProcess
 from domain.values import country_name_es
 from projections.journey_counts import JourneyCountsView
@@ -29,7 +30,7 @@ COLUMNS = ["journey", "clave_elector", "apellido_paterno", "apellido_materno", "
 def parts(process: ElectoralProcess, kind: str) -> list[tuple[str, str | None]]:
     """The parts of a list: (state, None) for the list for review, (state, modality) for the
     definitive one."""
-    if kind == "review":
+    if kind == ListKind.REVIEW:
         return [(s.code, None) for s in process.states]
     return [(s.code, m.value) for s in process.states for m in process.modalities]
 
@@ -54,7 +55,7 @@ def export_rows(view: JourneyCountsView, registry: JourneyRegistry, process: Ele
             country_name_es(member["country"]),
             names[member["state_of_reference"]],
         ]
-        if kind == "definitive":
+        if kind == ListKind.DEFINITIVE:
             row.append(member["modality"])
         rows.append(row)
     rows.sort(key=lambda r: (r[2], r[3], r[4], r[1], r[0]))
@@ -66,7 +67,7 @@ def render(rows: list[list[str]], kind: str) -> bytes:
     prefixes neutralised (defusedcsv: OWASP's CSV-injection rules); the hash is over these bytes."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(COLUMNS + (["modalidad"] if kind == "definitive" else []))
+    writer.writerow(COLUMNS + (["modalidad"] if kind == ListKind.DEFINITIVE else []))
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
 
@@ -96,12 +97,12 @@ def departures(view: JourneyCountsView, process: ElectoralProcess, review_positi
                definitive_position: int) -> list[dict[str, Any]]:
     """Who was in the list for review and is not in the definitive list, and why (no personal
     data: journey ids, states, reasons)."""
-    definitive = {m["journey_id"] for m in view.list_members(process.id, "definitive", definitive_position)}
+    definitive = {m["journey_id"] for m in view.list_members(process.id, ListKind.DEFINITIVE, definitive_position)}
     names = {s.code: s.name for s in process.states}
     out = [
         {"journey": m["workflow_id"], "entidad": names[m["state_of_reference"]], "reason": m["excluded_reason"],
          "motivo": process.exclusion_reasons.get(m["excluded_reason"] or "", m["excluded_reason"] or "")}
-        for m in view.list_members(process.id, "review", review_position)
+        for m in view.list_members(process.id, ListKind.REVIEW, review_position)
         if m["journey_id"] not in definitive
     ]
     out.sort(key=lambda d: (d["entidad"], d["reason"] or "", d["journey"]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.commands import CallOutcome, DeliveryStatus
 from domain.process import ElectoralProcess, Modality
 from domain.rules import Stage
 from domain.values import country_name_es
@@ -22,13 +23,13 @@ CREDENTIAL_KINDS = ("CPVE", "CPV")
 ANALYSIS_KEYS = ("received", "meets_requirements", "inconsistencies", "in_review", "rejected")
 # Report table 4.2.1: outbound call outcomes, and 4.2.2: automated notices, as INE labels them.
 OUTBOUND_CALL_OUTCOMES = {
-    "registered": "Registrado",
-    "informed": "Informado",
-    "no_intention_to_vote": "Sin intención de voto",
-    "voicemail_or_third_party": "Buzón de voz / Mensaje con tercera persona",
-    "no_answer": "No contestó",
-    "will_call_back": "Llamará posteriormente",
-    "citizen_deceased": "Ciudadano fallecido",
+    CallOutcome.REGISTERED: "Registrado",
+    CallOutcome.INFORMED: "Informado",
+    CallOutcome.NO_INTENTION_TO_VOTE: "Sin intención de voto",
+    CallOutcome.VOICEMAIL_OR_THIRD_PARTY: "Buzón de voz / Mensaje con tercera persona",
+    CallOutcome.NO_ANSWER: "No contestó",
+    CallOutcome.WILL_CALL_BACK: "Llamará posteriormente",
+    CallOutcome.CITIZEN_DECEASED: "Ciudadano fallecido",
 }
 AUTOMATED_NOTICES = {
     "email": "Avisos por Correo Electrónico Automatizado Internacional",
@@ -37,10 +38,10 @@ AUTOMATED_NOTICES = {
 
 
 DELIVERY_LABELS = {
-    "postal_sent": "Paquetes Electorales Postales enviados",
-    "postal_delivered": "Paquetes Electorales Postales entregados",
-    "postal_returned": "Paquetes Electorales Postales devueltos",
-    "internet_access_issued": "Accesos para votar por internet emitidos",
+    DeliveryStatus.POSTAL_SENT: "Paquetes Electorales Postales enviados",
+    DeliveryStatus.POSTAL_DELIVERED: "Paquetes Electorales Postales entregados",
+    DeliveryStatus.POSTAL_RETURNED: "Paquetes Electorales Postales devueltos",
+    DeliveryStatus.INTERNET_ACCESS_ISSUED: "Accesos para votar por internet emitidos",
 }
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from application.command_file import journey_line
 from domain.commands import (
     ActivateCredential,
+    CallOutcome,
     DecideReview,
     FileRequest,
     RecordCredential,
@@ -33,6 +34,7 @@ from domain.commands import (
 )
 from domain.process import ElectoralProcess
 from domain.values import age_on
+from projections.report import AUTOMATED_NOTICES, OUTBOUND_CALL_OUTCOMES
 from simulation import people
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
@@ -226,16 +228,9 @@ def journey_commands(plan: Plan, scenario: Scenario, process: ElectoralProcess, 
     return clave, commands
 
 
-# Report labels of tables 4.2.1 and 4.2.2 and the codes of the commands.
-CALL_OUTCOMES = {
-    "Registrado": "registered", "Informado": "informed", "Sin intención de voto": "no_intention_to_vote",
-    "Buzón de voz / Mensaje con tercera persona": "voicemail_or_third_party", "No contestó": "no_answer",
-    "Llamará posteriormente": "will_call_back", "Ciudadano fallecido": "citizen_deceased",
-}
-NOTICE_CHANNELS = {
-    "Avisos por Correo Electrónico Automatizado Internacional": "email",
-    "Campaña Extranjero avisos de llamada automatizada de salida": "automated_call",
-}
+# The codes of the commands by the report labels of tables 4.2.1 and 4.2.2 (the published targets' keys).
+CALL_OUTCOMES = {label: outcome for outcome, label in OUTBOUND_CALL_OUTCOMES.items()}
+NOTICE_CHANNELS = {label: channel for channel, label in AUTOMATED_NOTICES.items()}
 CALL_CAMPAIGN = "INETEL_LLAMADAS_SALIDA"
 NOTICE_CAMPAIGN = "AVISOS_AUTOMATIZADOS_EXTRANJERO"
 OPERATORS = [f"inetel.operador.{n:02d}" for n in range(1, 21)]
@@ -257,7 +252,7 @@ def outreach_commands(
         raise ValueError(f"the published tables disagree: {calls['Registrado']} registered calls vs "
                          f"{len(inetel_requests)} INETEL requests")
     out: list[tuple[str, Any]] = [
-        (clave, RecordOutboundCall(at=request.at, campaign=CALL_CAMPAIGN, outcome="registered",
+        (clave, RecordOutboundCall(at=request.at, campaign=CALL_CAMPAIGN, outcome=CallOutcome.REGISTERED,
                                    request_command_id=request.effective_id(), recorded_by=rng.choice(OPERATORS)))
         for clave, request in inetel_requests
     ]

@@ -20,6 +20,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from domain import rules
     from domain.commands import FireMilestone
+    from domain.lists import ListKind
     from domain.process import MILESTONE_ORDER, Milestone
     from domain.refusals import RefusalKind
     from workflows.messages import (
@@ -37,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
 
 FAN_OUT_SHARDS = 4
 # The lists cut when these milestones have been applied to every journey.
-LIST_CUTS = {Milestone.LIST_FOR_REVIEW_ISSUED: "review", Milestone.DEFINITIVE_LIST: "definitive"}
+LIST_CUTS = {Milestone.LIST_FOR_REVIEW_ISSUED: ListKind.REVIEW, Milestone.DEFINITIVE_LIST: ListKind.DEFINITIVE}
 
 
 @workflow.defn
