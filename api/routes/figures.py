@@ -1,0 +1,116 @@
+"""Who am I, the processes, the configuration, figures, reports, health, the dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+
+import logs
+from api.access import ANY_ROLE, StaffDep, roles
+from api.models import Me
+from api.services import MAX_WAIT, PREFIX, ServicesDep
+from projections.report import build_report, render_csv, render_markdown
+from settings import Settings
+
+log = logs.get_logger("lnere.api")
+STATIC = Path(__file__).parent.parent / "static"
+router = APIRouter()
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+# -- who am I, processes, configuration ---------------------------------------------------
+
+@router.get(f"{PREFIX}/me", response_model=Me, openapi_extra=roles(*ANY_ROLE), tags=["access"])
+async def me(staff: StaffDep) -> Me:
+    return Me(staff=staff.id, role=staff.role.value)
+
+
+@router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
+    return [
+        {"id": p.id, "name": p.name, "timezone": p.timezone,
+         "states": [{"code": s.code, "name": s.name} for s in p.states],
+         "channels": [c.value for c in p.channels], "modalities": [m.value for m in p.modalities]}
+        for p in state.processes
+    ]
+
+
+@router.get(f"{PREFIX}/configuration", openapi_extra=roles(), tags=["administration"])
+async def configuration(state: ServicesDep) -> dict[str, Any]:
+    secret = {name for name, field in Settings.model_fields.items() if not field.repr}
+    return {
+        "settings": state.settings.model_dump(mode="json", exclude=secret),
+        "processes": [p.model_dump(mode="json") for p in state.processes],
+    }
+
+
+# -- figures and reports --------------------------------------------------------------------
+
+@router.get(f"{PREFIX}/processes/{{process}}/figures", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+async def figures(
+    state: ServicesDep,
+    process: str,
+    as_of: Annotated[date | None, Query(description="business day; omit for everything recorded (live)")] = None,
+    after: Annotated[int | None, Query(ge=0, description="answer once the figures pass this log position")] = None,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for that")] = 20.0,
+) -> Response:
+    """Live counts: the report's tables, the sex × age pyramid and requests per day, with the
+    event-log position they reflect and the log's head. With ``after``, a long poll."""
+    electoral_process = state.process(process)
+    if after is not None:
+        await state.watcher.wait_beyond(after, wait)
+    body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of)
+    projection = await asyncio.to_thread(state.projection_state)
+    prefix = b'{"log_head":%d,"projection":%s,' % (head, json.dumps(projection).encode())
+    return Response(content=prefix + body[1:], media_type="application/json")
+
+
+@router.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    """Liveness: the API answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(state: ServicesDep) -> JSONResponse:
+    """Readiness: the figures can be trusted (the projection is not halted). 503 with the
+    reason when it is: the figures are then those of the last good position."""
+    projection = await asyncio.to_thread(state.projection_state)
+    return JSONResponse({"status": "halted" if projection["halted"] else "ready", "projection": projection},
+                        status_code=503 if projection["halted"] else 200)
+
+
+@router.get(f"{PREFIX}/processes/{{process}}/report", openapi_extra=roles(*ANY_ROLE), tags=["figures"],
+            responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}})
+async def report(
+    state: ServicesDep,
+    process: str,
+    as_of: Annotated[date | None, Query(description="business day; omit for everything recorded")] = None,
+    format: ReportFormat = ReportFormat.JSON,
+) -> Response:
+    """Report section 4.1 as of a business day."""
+    figures = await asyncio.to_thread(build_report, state.view, state.process(process), as_of)
+    if format is ReportFormat.CSV:
+        return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
+    if format is ReportFormat.MD:
+        return PlainTextResponse(render_markdown(figures), media_type="text/markdown; charset=utf-8")
+    return JSONResponse(figures)
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+
+@router.get("/", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    return FileResponse(STATIC / "index.html")

@@ -1,0 +1,143 @@
+"""What the route handlers share: the services of a running API (the gateway, the registry, the
+view, the processes), the projection's position for long polls, and the steps of a command
+(to its journey, with a bounded wait)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
+
+import logs
+from api.models import JourneyAnswer
+from application.gateway import JourneyClient
+from domain.commands import CommandEnvelope
+from domain.identity import JOURNEY_ID_PATTERN, process_of
+from domain.process import ElectoralProcess, ProcessCatalog
+from projections.journey_counts import JourneyCountsView
+from projections.report import dashboard_figures
+from settings import Settings
+from store.registry import JourneyRegistry
+
+log = logs.get_logger("lnere.api")
+
+PREFIX = "/api/v1"
+# How long a write waits for its journey's answer before telling the caller to retry (a retry
+# is safe: the command's id makes it count once).
+ANSWER_TIMEOUT = 30.0
+MAX_WAIT = 25.0
+
+
+class PositionWatcher:
+    """Follows the projection's position; long polls wait on it."""
+
+    def __init__(self, view: JourneyCountsView, interval: float = 0.1) -> None:
+        self.view, self.interval = view, interval
+        self.position = 0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                position = await asyncio.to_thread(self.view.position)
+            except Exception as error:  # noqa: BLE001 - a busy database: try again
+                log.warning("could not read the projection position", error=type(error).__name__)
+            else:
+                if position != self.position:
+                    self.position = position
+                    self._changed.set()
+                    self._changed = asyncio.Event()
+            await asyncio.sleep(self.interval)
+
+    async def wait_beyond(self, position: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.position <= position and (left := deadline - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return
+
+
+class Services:
+    def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
+                 view: JourneyCountsView, registry: JourneyRegistry) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.journeys = journeys
+        self.view = view
+        self.registry = registry
+        self.watcher = PositionWatcher(view)
+        self._figures: OrderedDict[tuple[str, date | None, int], bytes] = OrderedDict()
+
+    def process(self, process_id: str) -> ElectoralProcess:
+        try:
+            return self.processes.get(process_id)
+        except KeyError:
+            raise HTTPException(404, f"process: no process {process_id!r}") from None
+
+    def projection_state(self) -> dict[str, Any]:
+        """Whether the figures are whole: a halted projection (an event it cannot apply) serves
+        the figures of the last good position, marked stale; events an operator skipped are
+        named. Holds no personal data (positions, event types, error kinds)."""
+        halt = self.view.halt()
+        return {"halted": halt is not None, "stale": halt is not None,
+                "halt": {k: halt[k] for k in ("position", "topic", "error", "halted_at")} if halt else None,
+                "skipped_events": [{k: s[k] for k in ("position", "reason", "skipped_at")} for s in self.view.skips()]}
+
+    def figures_json(self, process: ElectoralProcess, as_of: date | None) -> tuple[bytes, int]:
+        """The dashboard's figures as JSON (computed once per log position), and the log's head."""
+        head = self.registry.recorder.max_notification_id() or 0
+        key = (process.id, as_of, self.view.position())
+        cached = self._figures.get(key)
+        if cached is None:
+            figures = dashboard_figures(self.view, process, as_of)
+            cached = json.dumps(figures, ensure_ascii=False).encode()
+            key = (process.id, as_of, figures["log_position"])
+            self._figures[key] = cached
+            while len(self._figures) > 64:
+                self._figures.popitem(last=False)
+        return cached, head
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+JourneyId = Annotated[str, PathParam(pattern=JOURNEY_ID_PATTERN, description="a journey id (journey-…)")]
+
+
+async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
+    try:
+        status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
+    except TimeoutError:
+        raise HTTPException(504, "the journey did not answer in time; retry (the command counts once)") from None
+    return JourneyAnswer(journey=status.workflow_id, status=status)
+
+async def existing(state: Services, journey: str) -> tuple[ElectoralProcess, Any]:
+    """The journey's process and status; 404 if there is no such journey."""
+    status = await asyncio.to_thread(state.registry.status, journey)
+    if status is None:
+        raise HTTPException(404, "journey: no such journey")
+    return state.process(process_of(journey)), status
+
+async def to_journey(state: Services, journey: str, command) -> JourneyAnswer:
+    # The journey client checks the command against the recorded journey before it wakes
+    # the journey's workflow (a run ends once idle).
+    process, _ = await existing(state, journey)
+    return await send(state, CommandEnvelope(process=process.id, journey=journey, command=command))
