@@ -11,6 +11,7 @@ from collections.abc import Callable
 from temporalio import activity
 
 import logs
+from domain.commands import JOURNEY_COMMANDS
 from domain.process import ProcessCatalog
 from domain.rules import DomainError, JourneyStatus
 from store.registry import JourneyRegistry
@@ -37,9 +38,8 @@ class JourneyActivities:
     def _run(self, name: str, input: JourneyCommandInput) -> JourneyStatus:
         info = activity.info()
         process = self._processes.get(input.process_id)
-        use_case = getattr(self._registry, name)
         try:
-            status: JourneyStatus = use_case(process, input.workflow_id, input.command)
+            status: JourneyStatus = self._registry.execute(process, input.workflow_id, input.command)
         except DomainError as error:
             log.info(
                 "command refused",
@@ -63,42 +63,6 @@ class JourneyActivities:
         if self._after_commit is not None:
             self._after_commit(name, input)
         return status
-
-    @activity.defn(name="record_credential")
-    def record_credential(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("record_credential", input)
-
-    @activity.defn(name="activate_credential")
-    def activate_credential(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("activate_credential", input)
-
-    @activity.defn(name="file_request")
-    def file_request(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("file_request", input)
-
-    @activity.defn(name="decide_review")
-    def decide_review(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("decide_review", input)
-
-    @activity.defn(name="send_subsane_documents")
-    def send_subsane_documents(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("send_subsane_documents", input)
-
-    @activity.defn(name="reopen_rejection")
-    def reopen_rejection(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("reopen_rejection", input)
-
-    @activity.defn(name="file_observation")
-    def file_observation(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("file_observation", input)
-
-    @activity.defn(name="resolve_observation")
-    def resolve_observation(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("resolve_observation", input)
-
-    @activity.defn(name="record_registral_check")
-    def record_registral_check(self, input: JourneyCommandInput) -> JourneyStatus:
-        return self._run("record_registral_check", input)
 
     @activity.defn(name="record_commands")
     def record_commands(self, input: JourneyBatchInput) -> BatchResult:
@@ -138,17 +102,19 @@ class JourneyActivities:
     def apply_milestone(self, input: JourneyCommandInput) -> JourneyStatus:
         return self._run("apply_milestone", input)
 
+    def _command_activity(self, kind: str) -> Callable:
+        """The activity that records one kind of command: one per ``JOURNEY_COMMANDS`` entry,
+        named like the kind (the names the journey workflow schedules)."""
+
+        @activity.defn(name=kind)
+        def record(input: JourneyCommandInput) -> JourneyStatus:
+            return self._run(kind, input)
+
+        return record
+
     def all(self) -> list[Callable]:
         return [
-            self.record_credential,
-            self.activate_credential,
-            self.file_request,
-            self.decide_review,
-            self.send_subsane_documents,
-            self.reopen_rejection,
-            self.file_observation,
-            self.resolve_observation,
-            self.record_registral_check,
+            *(self._command_activity(kind) for kind in JOURNEY_COMMANDS),
             self.apply_milestone,
             self.record_commands,
             self.record_outreach,

@@ -25,7 +25,7 @@ from domain.rules import CommandOutcome, DomainError, JourneyStatus
 from settings import Settings
 from store.registry import JourneyRegistry
 from workflows.calendar import ProcessCalendarWorkflow
-from workflows.journey import UPDATES_BY_KIND, JourneyWorkflow
+from workflows.journey import JourneyWorkflow
 from workflows.messages import (
     BatchResult,
     CalendarInput,
@@ -49,13 +49,13 @@ def _run_was_ending(error: RPCError) -> bool:
 
 
 async def _update_with_start(client: Client, update, arg, *, id: str,
-                             start: Callable[[], WithStartWorkflowOperation]):
+                             start: Callable[[], WithStartWorkflowOperation], result_type: type | None = None):
     """``start`` makes the start operation (one is used once: a retry needs a new one)."""
     for attempt in range(_ENDED_RUN_RETRIES + 1):
         operation = start()
         try:
             return await client.execute_update_with_start_workflow(
-                update, arg, id=id, start_workflow_operation=operation
+                update, arg, id=id, start_workflow_operation=operation, result_type=result_type
             )
         except RPCError as error:
             if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -178,7 +178,6 @@ class JourneyClient:
         process = self._process(envelope.process)
         workflow_id = self.workflow_id(envelope)
         command = envelope.command
-        update = UPDATES_BY_KIND[command.kind]
         update_id = command.effective_id()
         status: JourneyStatus | None = None
         if self.registry is not None:
@@ -190,7 +189,9 @@ class JourneyClient:
                 return status
         start = self._start_journey(process, workflow_id, status, status_known=self.registry is not None)
         try:
-            return await _update_with_start(self.client, update, command, id=update_id, start=start)
+            # Each kind of command has its Update, named like the kind (workflows/journey.py).
+            return await _update_with_start(self.client, command.kind, command, id=update_id, start=start,
+                                            result_type=JourneyStatus)
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
 

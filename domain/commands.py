@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -197,18 +199,35 @@ class ApplyMilestone(Command):
     milestone: Milestone
 
 
-_USER_COMMANDS = (
-    RecordCredential,
-    ActivateCredential,
-    FileRequest,
-    DecideReview,
-    SendSubsaneDocuments,
-    ReopenRejection,
-    FileObservation,
-    ResolveObservation,
-    RecordRegistralCheck,
-    RecordDelivery,
-)
+@dataclass(frozen=True)
+class CommandSpec:
+    """What the layers need to know of a kind of command a user sends to a journey, said once:
+    the workflow's Update, the activity, the registry and the gateway are derived from this
+    table; the rule is ``domain.rules``' check for the model, the effect the ``Journey`` method
+    named like the kind."""
+
+    model: type[Command]
+    seals: bool = False  # carries personal data that the citizen's vault seals
+    starts: Callable[[Any], bool] = lambda command: False  # may start a journey that does not exist yet
+
+    @property
+    def kind(self) -> str:
+        return self.model.model_fields["kind"].default
+
+
+JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
+    CommandSpec(RecordCredential, seals=True, starts=lambda command: True),
+    CommandSpec(ActivateCredential),
+    CommandSpec(FileRequest, seals=True, starts=lambda command: command.credential is not None),
+    CommandSpec(DecideReview),
+    CommandSpec(SendSubsaneDocuments),
+    CommandSpec(ReopenRejection),
+    CommandSpec(FileObservation),
+    CommandSpec(ResolveObservation),
+    CommandSpec(RecordRegistralCheck),
+    CommandSpec(RecordDelivery),
+)}
+_USER_COMMANDS = tuple(spec.model for spec in JOURNEY_COMMANDS.values())
 
 # What users send to a journey.
 JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]  # noqa: UP007 - over a tuple
@@ -218,8 +237,13 @@ RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(disc
 
 def starts_journey(command: Command) -> bool:
     """Whether a command can start a journey that does not exist yet."""
-    return isinstance(command, RecordCredential) or (
-        isinstance(command, FileRequest) and command.credential is not None)
+    spec = JOURNEY_COMMANDS.get(command.kind)
+    return spec is not None and spec.starts(command)
+
+
+def seals_personal_data(command: Command) -> bool:
+    spec = JOURNEY_COMMANDS.get(command.kind)
+    return spec is not None and spec.seals
 
 
 class FireMilestone(BaseModel):

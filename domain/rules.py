@@ -144,6 +144,20 @@ def _check_stage(status: JourneyStatus, allowed: set[Stage], what: str) -> None:
         raise DomainError("journey", "wrong-stage", f"{what} needs the journey in {names}, it is {status.stage}")
 
 
+# Each kind of command's rule, registered by ``rule_for`` beside the rule itself.
+CHECKS: dict[str, Callable[..., None]] = {}
+
+
+def rule_for(model: type[BaseModel]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Registers the decorated function as the rule of commands of ``model``."""
+
+    def register(check: Callable[..., None]) -> Callable[..., None]:
+        CHECKS[model.model_fields["kind"].default] = check
+        return check
+
+    return register
+
+
 def check_credential(process: ElectoralProcess, credential: Credential) -> None:
     election_day = process.election_day
     if age_on(credential.holder.birth_date, election_day) < 18:
@@ -153,6 +167,7 @@ def check_credential(process: ElectoralProcess, credential: Credential) -> None:
         )
 
 
+@rule_for(RecordCredential)
 def check_record_credential(process: ElectoralProcess, status: JourneyStatus, cmd: RecordCredential) -> None:
     if status.stage is not None:
         raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
@@ -167,6 +182,7 @@ def _check_registration_open_for_journeys(process: ElectoralProcess, at: datetim
                           f"registration for {process.name} closed at {closes.isoformat()}")
 
 
+@rule_for(ActivateCredential)
 def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ActivateCredential) -> None:
     _check_not_final(status)
     if status.stage is None:
@@ -178,6 +194,7 @@ def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, 
     _check_time(status, cmd.at)
 
 
+@rule_for(FileRequest)
 def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: FileRequest) -> None:
     if status.stage is None:
         if cmd.credential is None:
@@ -225,6 +242,7 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
     _check_time(status, cmd.at)
 
 
+@rule_for(DecideReview)
 def check_decide_review(process: ElectoralProcess, status: JourneyStatus, cmd: DecideReview) -> None:
     if status.stage is None or status.stage is Stage.CREDENTIAL_RECORDED:
         raise DomainError("journey", "decision-needs-request", "no request is filed for this journey")
@@ -255,6 +273,7 @@ def check_decide_review(process: ElectoralProcess, status: JourneyStatus, cmd: D
     _check_time(status, cmd.at)
 
 
+@rule_for(SendSubsaneDocuments)
 def check_send_subsane_documents(process: ElectoralProcess, status: JourneyStatus, cmd: SendSubsaneDocuments) -> None:
     if status.analysis_status is not AnalysisStatus.INCONSISTENCIES or status.stage is not Stage.INCONSISTENCIES:
         raise DomainError("journey", "subsane-needs-inconsistencies", "the journey has no inconsistencies to correct")
@@ -264,6 +283,7 @@ def check_send_subsane_documents(process: ElectoralProcess, status: JourneyStatu
     _check_time(status, cmd.at)
 
 
+@rule_for(ReopenRejection)
 def check_reopen_rejection(process: ElectoralProcess, status: JourneyStatus, cmd: ReopenRejection) -> None:
     _check_stage(status, {Stage.REJECTED}, "reopening")
     closes = process.clarification_closes_at
@@ -272,6 +292,7 @@ def check_reopen_rejection(process: ElectoralProcess, status: JourneyStatus, cmd
     _check_time(status, cmd.at)
 
 
+@rule_for(FileObservation)
 def check_file_observation(process: ElectoralProcess, status: JourneyStatus, cmd: FileObservation) -> None:
     _check_stage(status, {Stage.LISTED_FOR_REVIEW}, "a party observation")
     opens = process.milestone_at(Milestone.LIST_FOR_REVIEW_ISSUED)
@@ -285,6 +306,7 @@ def check_file_observation(process: ElectoralProcess, status: JourneyStatus, cmd
     _check_time(status, cmd.at)
 
 
+@rule_for(ResolveObservation)
 def check_resolve_observation(process: ElectoralProcess, status: JourneyStatus, cmd: ResolveObservation) -> None:
     _check_not_final(status)
     if cmd.observation_id not in status.open_observations:
@@ -292,6 +314,7 @@ def check_resolve_observation(process: ElectoralProcess, status: JourneyStatus, 
     _check_time(status, cmd.at)
 
 
+@rule_for(RecordRegistralCheck)
 def check_registral_check(process: ElectoralProcess, status: JourneyStatus, cmd: RecordRegistralCheck) -> None:
     _check_stage(status, {Stage.LISTED_FOR_REVIEW}, "the final registral check")
     if cmd.result != "OK" and cmd.result not in process.exclusion_reasons:
@@ -302,6 +325,7 @@ def check_registral_check(process: ElectoralProcess, status: JourneyStatus, cmd:
     _check_time(status, cmd.at)
 
 
+@rule_for(RecordDelivery)
 def check_record_delivery(process: ElectoralProcess, status: JourneyStatus, cmd: RecordDelivery) -> None:
     _check_stage(status, {Stage.INCLUDED}, "a delivery")
     postal = cmd.status.startswith("postal_")
@@ -381,18 +405,6 @@ def check_doors(process: ElectoralProcess, fired: Callable[[Milestone], bool], c
                                           f"{command.kind} is no longer taken")
 
 
-CHECKS = {
-    "record_credential": check_record_credential,
-    "activate_credential": check_activate_credential,
-    "file_request": check_file_request,
-    "decide_review": check_decide_review,
-    "send_subsane_documents": check_send_subsane_documents,
-    "reopen_rejection": check_reopen_rejection,
-    "file_observation": check_file_observation,
-    "resolve_observation": check_resolve_observation,
-    "record_registral_check": check_registral_check,
-    "record_delivery": check_record_delivery,
-}
 
 
 # Dates a credential may carry: none of them before this, nor decades after the election.

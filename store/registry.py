@@ -21,17 +21,9 @@ from eventsourcing.utils import get_topic
 
 from domain import rules
 from domain.commands import (
-    ActivateCredential,
     ApplyMilestone,
-    DecideReview,
     ErasePersonalData,
-    FileObservation,
-    FileRequest,
-    RecordCredential,
-    RecordRegistralCheck,
-    ReopenRejection,
-    ResolveObservation,
-    SendSubsaneDocuments,
+    seals_personal_data,
     starts_journey,
 )
 from domain.identity import journey_uuid, outreach_uuid, process_of
@@ -47,7 +39,6 @@ from store.events import select_events_of
 from store.keys import PostgresKeyStore, SQLiteKeyStore
 
 # Commands whose events seal personal data with the citizen's key.
-SEALING_KINDS = frozenset({"record_credential", "file_request"})
 
 
 def process_of_or_none(workflow_id: str) -> str | None:
@@ -114,7 +105,7 @@ class JourneyRegistry(Application[UUID]):
     def erase_personal_data(self, process: ElectoralProcess, workflow_id: str, cmd: ErasePersonalData) -> JourneyStatus:
         """Crypto-shredding: records the erasure, then deletes the citizen's key (again, if a
         crash came between the two)."""
-        status = self._execute(process, workflow_id, cmd)
+        status = self.execute(process, workflow_id, cmd)
         self.vault.erase(str(journey_uuid(workflow_id)), cmd.at)
         return status
 
@@ -166,44 +157,6 @@ class JourneyRegistry(Application[UUID]):
 
     def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(journey_uuid(workflow_id)))
-
-    def record_credential(self, process: ElectoralProcess, workflow_id: str, cmd: RecordCredential) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def file_request(self, process: ElectoralProcess, workflow_id: str, cmd: FileRequest) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def activate_credential(
-        self, process: ElectoralProcess, workflow_id: str, cmd: ActivateCredential
-    ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def decide_review(self, process: ElectoralProcess, workflow_id: str, cmd: DecideReview) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def send_subsane_documents(
-        self, process: ElectoralProcess, workflow_id: str, cmd: SendSubsaneDocuments
-    ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def reopen_rejection(self, process: ElectoralProcess, workflow_id: str, cmd: ReopenRejection) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def file_observation(self, process: ElectoralProcess, workflow_id: str, cmd: FileObservation) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def resolve_observation(
-        self, process: ElectoralProcess, workflow_id: str, cmd: ResolveObservation
-    ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def record_registral_check(
-        self, process: ElectoralProcess, workflow_id: str, cmd: RecordRegistralCheck
-    ) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
-
-    def apply_milestone(self, process: ElectoralProcess, workflow_id: str, cmd: ApplyMilestone) -> JourneyStatus:
-        return self._execute(process, workflow_id, cmd)
 
     def record_commands(
         self, process: ElectoralProcess, workflow_id: str, commands: list[Any]
@@ -429,7 +382,7 @@ class JourneyRegistry(Application[UUID]):
                 at=cmd.at,
                 command_id=f"start:{command_id}",
             )
-        if cmd.kind in SEALING_KINDS:
+        if seals_personal_data(cmd):
             getattr(journey, cmd.kind)(process, cmd, command_id, self.vault)
         else:
             getattr(journey, cmd.kind)(process, cmd, command_id)
@@ -450,7 +403,9 @@ class JourneyRegistry(Application[UUID]):
         elif not starts_journey(cmd):
             raise DomainError("journey", "journey-exists", f"no journey {workflow_id}", RefusalKind.NOT_FOUND)
 
-    def _execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
+    def execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
+        """Records one command (any of ``domain.commands.JOURNEY_COMMANDS``, or a milestone) on
+        its journey: refused by its rule, or recorded with its events; a repeat changes nothing."""
         self._check_process(process, workflow_id)
         command_id = cmd.effective_id()
         journey = self._get(workflow_id)

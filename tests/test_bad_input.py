@@ -86,7 +86,7 @@ def test_bad_request_is_refused_naming_field_and_rule(case, registry, settings):
             {"process": PROCESS.id, "clave": body.get("credential", {}).get("clave", "X"), "command": body}
         )
         workflow_id = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
-        registry.file_request(PROCESS, workflow_id, envelope.command)
+        registry.execute(PROCESS, workflow_id, envelope.command)
     message = str(refused.value)
     assert field in message
     assert rule in message
@@ -99,7 +99,7 @@ def test_a_valid_request_is_recorded(registry, settings):
     envelope = CommandEnvelope.model_validate(
         {"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
     workflow_id = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
-    status = registry.file_request(PROCESS, workflow_id, envelope.command)
+    status = registry.execute(PROCESS, workflow_id, envelope.command)
     assert status.stage == "in_review"
     assert [type(e).__name__ for e in registry.history(workflow_id)] == [
         "Started", "CredentialRecorded", "CredentialActivated", "RequestFiled",
@@ -111,13 +111,13 @@ def test_review_rules(registry, settings):
     envelope = CommandEnvelope.model_validate(
         {"process": PROCESS.id, "clave": body["credential"]["clave"], "command": body})
     wid = journey_workflow_id(settings.journey_key_bytes, PROCESS.id, envelope.clave)
-    registry.file_request(PROCESS, wid, envelope.command)
+    registry.execute(PROCESS, wid, envelope.command)
 
     def decide(**fields):
         command = CommandEnvelope.model_validate(
             {"process": PROCESS.id, "journey": wid, "command": {"kind": "decide_review", **fields}}
         ).command
-        return registry.decide_review(PROCESS, wid, command)
+        return registry.execute(PROCESS, wid, command)
 
     base = {"at": at("2020-10-20 10:00").isoformat(), "reviewer": "derfe.1"}
     with pytest.raises(DomainError, match=r"reasons: unknown inconsistencies reason code\(s\) NOPE.*\[reason-codes\]"):

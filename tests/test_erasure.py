@@ -37,9 +37,9 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
         filed = credential(rng)
         closed_id = journey_workflow_id(secrets.token_bytes(32), PROCESS.id, closed["clave"])
         filed_id = journey_workflow_id(secrets.token_bytes(32), PROCESS.id, filed["clave"])
-        registry.record_credential(PROCESS, closed_id, RecordCredential.model_validate(
+        registry.execute(PROCESS, closed_id, RecordCredential.model_validate(
             {"at": at("2020-10-01 10:00").isoformat(), "credential": closed}))
-        registry.file_request(PROCESS, filed_id, FileRequest.model_validate(
+        registry.execute(PROCESS, filed_id, FileRequest.model_validate(
             request(filed, when=at("2020-10-02 10:00"))))
         # Event state never holds the personal data in clear: it is sealed with the citizen's key.
         for workflow_id, person in ((closed_id, closed), (filed_id, filed)):
@@ -52,7 +52,7 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
             registry.erase_personal_data(PROCESS, filed_id, erase)
         assert registry.personal_data(filed_id) is not None
 
-        registry.apply_milestone(PROCESS, closed_id, ApplyMilestone(
+        registry.execute(PROCESS, closed_id, ApplyMilestone(
             at=at("2021-03-10 12:00"), milestone=Milestone.REGISTRATION_CLOSED))
         assert PROCESS.personal_data_retention_days == 30
         too_early = erase.model_copy(update={"at": at("2021-04-01 10:00")})  # 22 days after it ended

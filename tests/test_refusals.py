@@ -39,6 +39,10 @@ async def test_the_gateway_raises_the_rules_refusal_typed(dev_env, settings):
               "outcome": "meets_requirements"}, "at", "business-time-bounds", RefusalKind.INVALID),
             ({"kind": "reopen_rejection", "at": at("2020-10-02 10:00").isoformat(), "staff": "r",
               "clarification": "x"}, "journey", "wrong-stage", RefusalKind.CONFLICT),
+            # A delivery goes through the gateway like any command (its Update and activity are
+            # derived from the command table; it used to have neither).
+            ({"kind": "record_delivery", "at": at("2020-10-02 10:00").isoformat(), "status": "postal_sent",
+              "reference": "MX-1"}, "journey", "wrong-stage", RefusalKind.CONFLICT),
         ]
         for command, field, rule, kind in cases:
             with pytest.raises(Refused) as refused:

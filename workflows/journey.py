@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,18 +22,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain import rules
-    from domain.commands import (
-        ActivateCredential,
-        ApplyMilestone,
-        DecideReview,
-        FileObservation,
-        FileRequest,
-        RecordCredential,
-        RecordRegistralCheck,
-        ReopenRejection,
-        ResolveObservation,
-        SendSubsaneDocuments,
-    )
+    from domain.commands import JOURNEY_COMMANDS, ApplyMilestone
     from domain.process import Milestone
     from domain.refusals import Refusal, RefusalKind
     from domain.rules import CommandOutcome, DomainError, JourneyStatus
@@ -60,8 +50,7 @@ ACTIVITY_RETRY = RetryPolicy(
 # the worker ~8 ms per journey, a third of its CPU in the seed import (measured with py-spy and
 # scripts/benchmark_import.py). Determinism is kept by construction (no I/O, no clock, no
 # randomness here: domain rules are pure functions) and checked by replaying saved histories.
-@workflow.defn(sandboxed=False)
-class JourneyWorkflow:
+class JourneyWorkflow:  # a Temporal workflow: ``workflow.defn`` below, once its Updates are added
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
         self._process = input.process
@@ -152,79 +141,7 @@ class JourneyWorkflow:
             self._processed.add(command_id)
             return status
 
-    # -- commands --------------------------------------------------------------------------
-
-    @workflow.update
-    async def record_credential(self, command: RecordCredential) -> JourneyStatus:
-        return await self._record("record_credential", command)
-
-    @record_credential.validator
-    def _validate_record_credential(self, command: RecordCredential) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def activate_credential(self, command: ActivateCredential) -> JourneyStatus:
-        return await self._record("activate_credential", command)
-
-    @activate_credential.validator
-    def _validate_activate_credential(self, command: ActivateCredential) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def file_request(self, command: FileRequest) -> JourneyStatus:
-        return await self._record("file_request", command)
-
-    @file_request.validator
-    def _validate_file_request(self, command: FileRequest) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def decide_review(self, command: DecideReview) -> JourneyStatus:
-        return await self._record("decide_review", command)
-
-    @decide_review.validator
-    def _validate_decide_review(self, command: DecideReview) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def send_subsane_documents(self, command: SendSubsaneDocuments) -> JourneyStatus:
-        return await self._record("send_subsane_documents", command)
-
-    @send_subsane_documents.validator
-    def _validate_send_subsane_documents(self, command: SendSubsaneDocuments) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def reopen_rejection(self, command: ReopenRejection) -> JourneyStatus:
-        return await self._record("reopen_rejection", command)
-
-    @reopen_rejection.validator
-    def _validate_reopen_rejection(self, command: ReopenRejection) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def file_observation(self, command: FileObservation) -> JourneyStatus:
-        return await self._record("file_observation", command)
-
-    @file_observation.validator
-    def _validate_file_observation(self, command: FileObservation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def resolve_observation(self, command: ResolveObservation) -> JourneyStatus:
-        return await self._record("resolve_observation", command)
-
-    @resolve_observation.validator
-    def _validate_resolve_observation(self, command: ResolveObservation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    async def record_registral_check(self, command: RecordRegistralCheck) -> JourneyStatus:
-        return await self._record("record_registral_check", command)
-
-    @record_registral_check.validator
-    def _validate_record_registral_check(self, command: RecordRegistralCheck) -> None:
-        self._validate(command)
+    # -- commands: one Update per kind of ``domain.commands.JOURNEY_COMMANDS``, added below -----
 
     @workflow.update
     async def record_commands(self, batch: CommandBatch) -> BatchResult:
@@ -285,15 +202,26 @@ class JourneyWorkflow:
         return await self._record("apply_milestone", command)
 
 
-UPDATES_BY_KIND = {
-    "record_credential": JourneyWorkflow.record_credential,
-    "activate_credential": JourneyWorkflow.activate_credential,
-    "file_request": JourneyWorkflow.file_request,
-    "decide_review": JourneyWorkflow.decide_review,
-    "send_subsane_documents": JourneyWorkflow.send_subsane_documents,
-    "reopen_rejection": JourneyWorkflow.reopen_rejection,
-    "file_observation": JourneyWorkflow.file_observation,
-    "resolve_observation": JourneyWorkflow.resolve_observation,
-    "record_registral_check": JourneyWorkflow.record_registral_check,
-}
+def _command_update(kind: str, model: type) -> Any:
+    """The Update a kind of command arrives by, named like the kind: its validator runs the
+    command's rule on the journey's status, its handler records it through the activity of the
+    same name."""
+
+    async def handler(self: JourneyWorkflow, command: Any) -> JourneyStatus:
+        return await self._record(kind, command)
+
+    def validator(self: JourneyWorkflow, command: Any) -> None:
+        self._validate(command)
+
+    for function, returns in ((handler, JourneyStatus), (validator, None)):
+        function.__name__ = function.__qualname__ = kind if function is handler else f"_validate_{kind}"
+        function.__annotations__ = {"command": model, "return": returns}
+    update = workflow.update(name=kind)(handler)
+    update.validator(validator)
+    return update
+
+
+for _kind, _spec in JOURNEY_COMMANDS.items():
+    setattr(JourneyWorkflow, _kind, _command_update(_kind, _spec.model))
+JourneyWorkflow = workflow.defn(sandboxed=False)(JourneyWorkflow)
 
