@@ -233,57 +233,56 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
 
 
 def cmd_journey_erase(args: argparse.Namespace) -> None:
-    from application.gateway import load_processes
     from domain.commands import ErasePersonalData
-    from domain.rules import DomainError
-    from store.registry import JourneyRegistry
 
-    settings = _settings(args)
+    settings = _existing_settings(args)
     try:
-        process = load_processes(settings).get(args.process)
         command = ErasePersonalData.model_validate({"at": args.at, "staff": args.staff, "reason": args.reason})
-    except KeyError as error:
-        raise NotFound(f"process: {error.args[0]}") from None
     except ValidationError as error:
         raise UsageError(_format_validation(error)) from None
     workflow_id = _workflow_id(args, settings)
-    registry = JourneyRegistry(env=settings.event_store_env())
-    if registry.status(workflow_id) is None:
-        raise NotFound("journey: no such journey")
-    try:
-        status = registry.erase_personal_data(process, workflow_id, command)
-    except DomainError as error:
-        raise Refused(error.refusal) from None
-    finally:
-        registry.close()
 
-    async def delete_history() -> int:
+    async def erase_and_delete_history() -> tuple[Any, int]:
+        # The erasure is a command like any other (the journey's Update, its rule, its activity,
+        # which deletes the citizen's key once the erasure is recorded).
+        with _registry(settings) as registry:
+            if registry.status(workflow_id) is None:
+                raise NotFound("journey: no such journey")
+            journeys = await _journey_client(settings, registry)
+            status = await journeys.send(CommandEnvelope(process=args.process, journey=workflow_id, command=command))
         # Temporal keeps the journey's commands (encrypted under the installation's payload
-        # key) in its history: the erasure deletes it too, every run of it (a journey that
-        # ended gets a new run for a later command, e.g. a delivery).
-        from temporalio.api.common.v1 import WorkflowExecution
-        from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-        from temporalio.service import RPCError, RPCStatusCode
+        # key) in its history: the erasure deletes it too, every run of it, the erasure's own.
+        return status, await _delete_runs(journeys.client, settings, workflow_id)
 
-        from application.gateway import connect
-
-        client = await connect(settings)
-        deleted = 0
-        async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
-            try:
-                await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-                    namespace=settings.temporal_namespace,
-                    workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run.run_id)))
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                continue
-            deleted += 1
-        return deleted
-
-    deleted = asyncio.run(delete_history())
+    status, deleted = asyncio.run(erase_and_delete_history())
     _print({"journey": workflow_id, "stage": status.stage, "personal_data": "erased",
             "temporal_history": f"{deleted} run(s) deleted" if deleted else "none"})
+
+
+async def _delete_runs(client, settings: Settings, workflow_id: str) -> int:
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    async def delete(run_id: str) -> bool:
+        try:
+            await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                namespace=settings.temporal_namespace,
+                workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id)))
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
+
+    deleted: set[str] = set()
+    runs = [run.run_id async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    # The latest run (the erasure's) may not be listed yet: it is asked for by id.
+    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    for run_id in dict.fromkeys([*runs, latest]):
+        if await delete(run_id):
+            deleted.add(run_id)
+    return len(deleted)
 
 
 def cmd_report(args: argparse.Namespace) -> None:

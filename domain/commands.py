@@ -209,6 +209,8 @@ class CommandSpec:
     model: type[Command]
     seals: bool = False  # carries personal data that the citizen's vault seals
     starts: Callable[[Any], bool] = lambda command: False  # may start a journey that does not exist yet
+    closed_by: Milestone | None = None  # once this milestone has fired, the command is refused
+    erases: bool = False  # deletes the citizen's key once recorded (crypto-shredding)
 
     @property
     def kind(self) -> str:
@@ -216,16 +218,18 @@ class CommandSpec:
 
 
 JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
-    CommandSpec(RecordCredential, seals=True, starts=lambda command: True),
-    CommandSpec(ActivateCredential),
-    CommandSpec(FileRequest, seals=True, starts=lambda command: command.credential is not None),
-    CommandSpec(DecideReview),
-    CommandSpec(SendSubsaneDocuments),
-    CommandSpec(ReopenRejection),
-    CommandSpec(FileObservation),
-    CommandSpec(ResolveObservation),
-    CommandSpec(RecordRegistralCheck),
+    CommandSpec(RecordCredential, seals=True, starts=lambda command: True, closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(ActivateCredential, closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(FileRequest, seals=True, starts=lambda command: command.credential is not None,
+                closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(DecideReview, closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(SendSubsaneDocuments, closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(ReopenRejection, closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(FileObservation, closed_by=Milestone.OBSERVATIONS_CLOSED),
+    CommandSpec(ResolveObservation, closed_by=Milestone.DEFINITIVE_LIST),
+    CommandSpec(RecordRegistralCheck, closed_by=Milestone.DEFINITIVE_LIST),
     CommandSpec(RecordDelivery),
+    CommandSpec(ErasePersonalData, erases=True),
 )}
 _USER_COMMANDS = tuple(spec.model for spec in JOURNEY_COMMANDS.values())
 
@@ -244,6 +248,11 @@ def starts_journey(command: Command) -> bool:
 def seals_personal_data(command: Command) -> bool:
     spec = JOURNEY_COMMANDS.get(command.kind)
     return spec is not None and spec.seals
+
+
+def erases_personal_data(command: Command) -> bool:
+    spec = JOURNEY_COMMANDS.get(command.kind)
+    return spec is not None and spec.erases
 
 
 class FireMilestone(BaseModel):

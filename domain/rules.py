@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from domain.commands import (
+    JOURNEY_COMMANDS,
     ActivateCredential,
     DecideReview,
     DeliveryStatus,
@@ -340,6 +341,7 @@ def check_record_delivery(process: ElectoralProcess, status: JourneyStatus, cmd:
     _check_time(status, cmd.at)
 
 
+@rule_for(ErasePersonalData)
 def check_erase_personal_data(process: ElectoralProcess, status: JourneyStatus, cmd: ErasePersonalData) -> None:
     if not status.is_final:
         raise DomainError(
@@ -386,25 +388,23 @@ MILESTONE_STAGES: dict[Milestone, frozenset[Stage]] = {m: _stages_changed_by(m) 
 
 # The commands each milestone closes, once fired, whatever their business time: a late command
 # would leave its journey outside the lists the calendar has already made.
-CLOSED_BY: dict[Milestone, tuple[str, frozenset[str]]] = {
-    Milestone.REGISTRATION_CLOSED: (
-        "registration-closed", frozenset({"record_credential", "activate_credential", "file_request"})),
-    Milestone.ANALYSIS_DEADLINE: (
-        "analysis-closed", frozenset({"decide_review", "send_subsane_documents", "reopen_rejection"})),
-    Milestone.OBSERVATIONS_CLOSED: ("observations-closed", frozenset({"file_observation"})),
-    Milestone.DEFINITIVE_LIST: (
-        "definitive-list-issued", frozenset({"resolve_observation", "record_registral_check"})),
+# The rule that refuses a command whose door a milestone closed (which milestone closes which
+# command is said in ``domain.commands.JOURNEY_COMMANDS``).
+DOOR_RULES: dict[Milestone, str] = {
+    Milestone.REGISTRATION_CLOSED: "registration-closed",
+    Milestone.ANALYSIS_DEADLINE: "analysis-closed",
+    Milestone.OBSERVATIONS_CLOSED: "observations-closed",
+    Milestone.DEFINITIVE_LIST: "definitive-list-issued",
 }
 
 
 def check_doors(process: ElectoralProcess, fired: Callable[[Milestone], bool], command) -> None:
     """Refuses a command that a fired milestone closed (``fired`` tells whether one has)."""
-    for milestone, (rule, kinds) in CLOSED_BY.items():
-        if command.kind in kinds and fired(milestone):
-            raise DomainError("process", rule, f"{milestone.value} has been issued for {process.name}: "
-                                          f"{command.kind} is no longer taken")
-
-
+    spec = JOURNEY_COMMANDS.get(command.kind)
+    milestone = spec.closed_by if spec is not None else None
+    if milestone is not None and fired(milestone):
+        raise DomainError("process", DOOR_RULES[milestone], f"{milestone.value} has been issued for {process.name}: "
+                                                           f"{command.kind} is no longer taken")
 
 
 # Dates a credential may carry: none of them before this, nor decades after the election.

@@ -22,7 +22,7 @@ from eventsourcing.utils import get_topic
 from domain import rules
 from domain.commands import (
     ApplyMilestone,
-    ErasePersonalData,
+    erases_personal_data,
     seals_personal_data,
     starts_journey,
 )
@@ -102,13 +102,6 @@ class JourneyRegistry(Application[UUID]):
         self.vault.close()
         super().close()
 
-    def erase_personal_data(self, process: ElectoralProcess, workflow_id: str, cmd: ErasePersonalData) -> JourneyStatus:
-        """Crypto-shredding: records the erasure, then deletes the citizen's key (again, if a
-        crash came between the two)."""
-        status = self.execute(process, workflow_id, cmd)
-        self.vault.erase(str(journey_uuid(workflow_id)), cmd.at)
-        return status
-
     def personal_data(self, workflow_id: str) -> dict[str, Any] | None:
         """The citizen's credential, address and contact, or None once erased."""
         journey = self._get(workflow_id)
@@ -143,6 +136,8 @@ class JourneyRegistry(Application[UUID]):
         for cmd in commands:
             command_id = cmd.effective_id()
             if journey is not None and journey.has_processed(command_id):
+                if erases_personal_data(cmd):
+                    return status, None  # recorded: the activity deletes the key again (a crash between)
                 outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
                 continue
             try:
@@ -182,6 +177,9 @@ class JourneyRegistry(Application[UUID]):
         if changed:
             assert journey is not None
             self.save(journey)
+        for cmd, outcome in zip(commands, outcomes, strict=True):
+            if outcome.accepted:
+                self._shred_if_erased(workflow_id, cmd)
         return (journey.status() if journey is not None else None), outcomes
 
     def journeys(self, workflow_ids: list[str]) -> dict[str, Journey]:
@@ -409,9 +407,15 @@ class JourneyRegistry(Application[UUID]):
         self._check_process(process, workflow_id)
         command_id = cmd.effective_id()
         journey = self._get(workflow_id)
-        if journey is not None and journey.has_processed(command_id):
-            return journey.status()
-        journey = self._apply(process, workflow_id, journey, cmd, command_id)
-        self.save(journey)
+        if journey is None or not journey.has_processed(command_id):
+            journey = self._apply(process, workflow_id, journey, cmd, command_id)
+            self.save(journey)
+        self._shred_if_erased(workflow_id, cmd)
         return journey.status()
+
+    def _shred_if_erased(self, workflow_id: str, cmd: Any) -> None:
+        """An erasure is recorded, then the citizen's key is deleted: again on a repeat, in case
+        a crash came between the two."""
+        if erases_personal_data(cmd):
+            self.vault.erase(str(journey_uuid(workflow_id)), cmd.at)
 

@@ -229,10 +229,10 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert history["personal_data"]["credential"]["clave"] == clave
     erased = stack.json("journey", "erase", "--journey", journey, "--staff", "derfe.admin",
                         "--reason", "retention period over", "--at", at("2021-06-30 10:00").isoformat())
-    # One run per accepted command (a run ends once its command is handled: six CLI commands
-    # and the registral check; milestones and the delivery went to the event store in bulk).
-    # The two refused commands were refused before any run started.
-    assert erased["temporal_history"] == "7 run(s) deleted"
+    # One run per accepted command (a run ends once its command is handled: six CLI commands,
+    # the registral check and the erasure itself; milestones and the delivery went to the event
+    # store in bulk). The two refused commands were refused before any run started.
+    assert erased["temporal_history"] == "8 run(s) deleted"
     after = stack.json("journey", "history", "--journey", journey)
     assert after["personal_data"] is None and after["events"][-1]["event"] == "PersonalDataErased"
     assert clave not in json.dumps(after)

@@ -49,7 +49,7 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
 
         erase = ErasePersonalData(at=at("2021-06-30 10:00"), staff="derfe.admin", reason="retention period over")
         with pytest.raises(DomainError, match=r"\[erasure-needs-ended-journey\]"):
-            registry.erase_personal_data(PROCESS, filed_id, erase)
+            registry.execute(PROCESS, filed_id, erase)
         assert registry.personal_data(filed_id) is not None
 
         registry.execute(PROCESS, closed_id, ApplyMilestone(
@@ -57,16 +57,16 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
         assert PROCESS.personal_data_retention_days == 30
         too_early = erase.model_copy(update={"at": at("2021-04-01 10:00")})  # 22 days after it ended
         with pytest.raises(DomainError, match=r"^at: personal data are kept until 2021-04-09.*\[retention-period\]"):
-            registry.erase_personal_data(PROCESS, closed_id, too_early)
+            registry.execute(PROCESS, closed_id, too_early)
         counts = recount(registry)
         events = registry.recorder.max_notification_id()
-        registry.erase_personal_data(PROCESS, closed_id, erase)
+        registry.execute(PROCESS, closed_id, erase)
         assert registry.personal_data(closed_id) is None
         assert [type(e).__name__ for e in registry.history(closed_id)][-2:] == [
             "ClosedWithoutRequest", "PersonalDataErased"]
         assert registry.recorder.max_notification_id() == events + 1
         assert recount(registry) == counts
-        registry.erase_personal_data(PROCESS, closed_id, erase)  # again: nothing more
+        registry.execute(PROCESS, closed_id, erase)  # again: nothing more
         assert registry.recorder.max_notification_id() == events + 1
     finally:
         registry.close()
