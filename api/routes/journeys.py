@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
@@ -24,10 +26,11 @@ from api.models import (
     ReviewBody,
     SubsaneBody,
 )
-from api.services import ANSWER_TIMEOUT, PREFIX, JourneyId, ServicesDep, existing, send, to_journey
+from api.services import PREFIX, JourneyId, ServicesDep, existing, send, to_journey
 from application.staff import Role
 from domain.commands import (
     ActivateCredential,
+    Command,
     CommandEnvelope,
     DecideReview,
     FileObservation,
@@ -38,7 +41,6 @@ from domain.commands import (
     ResolveObservation,
     SendSubsaneDocuments,
 )
-from domain.refusals import Refused
 from store.registry import event_rows
 
 log = logs.get_logger("lnere.api")
@@ -95,33 +97,8 @@ async def file_request(state: ServicesDep, staff: StaffDep, process: str, body: 
                                              command=command))
 
 
-@router.post(f"{PREFIX}/journeys/{{journey}}/credential-activation", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
-async def activate_credential(state: ServicesDep, staff: StaffDep, journey: JourneyId,
-                              body: ActivationBody) -> JourneyAnswer:
-    return await to_journey(state, journey, ActivateCredential(**dict(body), recorded_by=staff.id))
 
 
-@router.post(f"{PREFIX}/journeys/{{journey}}/review", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
-async def decide_review(state: ServicesDep, staff: StaffDep, journey: JourneyId, body: ReviewBody) -> JourneyAnswer:
-    """Decides a review; the caller is the reviewer. Two decisions at once: one is recorded,
-    the other gets 409."""
-    return await to_journey(state, journey, DecideReview(**dict(body), reviewer=staff.id, recorded_by=staff.id))
-
-
-@router.post(f"{PREFIX}/journeys/{{journey}}/subsane-documents", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["review"])
-async def subsane_documents(state: ServicesDep, staff: StaffDep, journey: JourneyId,
-                            body: SubsaneBody) -> JourneyAnswer:
-    return await to_journey(state, journey, SendSubsaneDocuments(**dict(body), recorded_by=staff.id))
-
-
-@router.post(f"{PREFIX}/journeys/{{journey}}/rejection-reopening", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.REVIEWER), tags=["review"])
-async def reopen_rejection(state: ServicesDep, staff: StaffDep, journey: JourneyId,
-                           body: ReopenBody) -> JourneyAnswer:
-    return await to_journey(state, journey, ReopenRejection(**dict(body), staff=staff.id, recorded_by=staff.id))
 
 
 @router.post(f"{PREFIX}/journeys/{{journey}}/observations", response_model=JourneyAnswer,
@@ -148,19 +125,57 @@ async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: Jour
         **dict(body), observation_id=observation_id, resolver=staff.id, recorded_by=staff.id))
 
 
-@router.post(f"{PREFIX}/journeys/{{journey}}/delivery", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["final list"])
-async def record_delivery(state: ServicesDep, staff: StaffDep, journey: JourneyId,
-                          body: DeliveryBody) -> JourneyAnswer:
-    """The carrier's or the voting system's news for an included citizen (sent, delivered,
-    returned; access issued). Sent to the journey whose workflow has ended: a new run answers
-    from the event store."""
-    process, _ = await existing(state, journey)
-    command = RecordDelivery(**dict(body), recorded_by=staff.id)
-    answer = await asyncio.wait_for(state.journeys.send_batch(process.id, journey, [command]), ANSWER_TIMEOUT)
-    outcome = answer.outcomes[0]
-    if outcome.refusal is not None:
-        raise Refused(outcome.refusal)
-    assert answer.status is not None
-    return JourneyAnswer(journey=journey, status=answer.status)
+# -- commands of one shape: the body, plus who the caller is ----------------------------------
 
+
+@dataclass(frozen=True)
+class CommandRoute:
+    """A command sent to a journey over HTTP: where, by whom, and what the caller's identity
+    fills in (never the body)."""
+
+    model: type[Command]
+    body: type
+    path: str  # after /journeys/{journey}/
+    roles: tuple[Role, ...]
+    tag: str
+    caller_fields: tuple[str, ...]  # set to the caller's staff id, besides recorded_by
+    doc: str
+
+
+COMMAND_ROUTES = (
+    CommandRoute(ActivateCredential, ActivationBody, "credential-activation", (Role.OPERATOR,), "journeys", (),
+                 "The CPVE's activation (the citizen confirmed receiving it)."),
+    CommandRoute(DecideReview, ReviewBody, "review", (Role.REVIEWER,), "review", ("reviewer",),
+                 "Decides a review; the caller is the reviewer. Two decisions at once: one is recorded, "
+                 "the other gets 409."),
+    CommandRoute(SendSubsaneDocuments, SubsaneBody, "subsane-documents", (Role.OPERATOR,), "review", (),
+                 "The documents the citizen sent to correct the inconsistencies (subsane)."),
+    CommandRoute(ReopenRejection, ReopenBody, "rejection-reopening", (Role.REVIEWER,), "review", ("staff",),
+                 "A rejected request reopened after the citizen's clarification."),
+    CommandRoute(RecordDelivery, DeliveryBody, "delivery", (Role.OPERATOR,), "final list", (),
+                 "The carrier's or the voting system's news for an included citizen (sent, delivered, "
+                 "returned; access issued)."),
+)
+
+
+def _add_command_route(route: CommandRoute) -> None:
+    async def send_command(state, staff, journey, body) -> JourneyAnswer:
+        caller = {field: staff.id for field in route.caller_fields}
+        return await to_journey(state, journey, route.model(**dict(body), **caller, recorded_by=staff.id))
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    send_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("state", keyword, annotation=ServicesDep),
+         inspect.Parameter("staff", keyword, annotation=StaffDep),
+         inspect.Parameter("journey", keyword, annotation=JourneyId),
+         inspect.Parameter("body", keyword, annotation=route.body)],
+        return_annotation=JourneyAnswer)
+    send_command.__name__ = send_command.__qualname__ = route.model.model_fields["kind"].default
+    send_command.__doc__ = route.doc
+    router.post(f"{PREFIX}/journeys/{{journey}}/{route.path}", response_model=JourneyAnswer,
+                responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(*route.roles),
+                tags=[route.tag])(send_command)
+
+
+for _route in COMMAND_ROUTES:
+    _add_command_route(_route)
