@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +20,8 @@ Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Z0-9_]+$"
 
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    if TYPE_CHECKING:
+        kind: str  # every command names its kind (a Literal field of its own)
 
     at: AwareDatetime = Field(description="business time the command happened")
     command_id: str | None = Field(
@@ -233,10 +235,14 @@ JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
 )}
 _USER_COMMANDS = tuple(spec.model for spec in JOURNEY_COMMANDS.values())
 
-# What users send to a journey.
-JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]  # noqa: UP007 - over a tuple
-# What a journey records: users' commands and the calendar's milestones.
-RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
+if TYPE_CHECKING:  # a type checker cannot read a Union built from the table
+    JourneyCommand = Command
+    RecordedCommand = Command
+else:
+    # What users send to a journey.
+    JourneyCommand = Annotated[Union[_USER_COMMANDS], Field(discriminator="kind")]  # noqa: UP007 - over a tuple
+    # What a journey records: users' commands and the calendar's milestones.
+    RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
 
 
 def starts_journey(command: Command) -> bool:
