@@ -22,7 +22,7 @@ def _drop_personal_data(_logger, _method, event_dict):
     return event_dict
 
 
-_SHARED = [
+_SHARED: list[structlog.typing.Processor] = [
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     _drop_personal_data,

@@ -71,7 +71,7 @@ class RequestBody(_RequestFields):  # type: ignore[misc, valid-type]
         return self
 
     def citizen_clave(self) -> str:
-        return self.clave or self.credential.clave  # type: ignore[attr-defined]
+        return self.clave or self.credential.clave
 
 
 class MilestoneBody(BaseModel):

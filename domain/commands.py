@@ -45,7 +45,7 @@ class Command(BaseModel):
         digest = hashlib.sha256(body.encode()).hexdigest()
         if self.command_id:
             return f"{self.command_id}#{digest[:16]}"
-        return f"{self.kind}:{digest[:32]}"  # type: ignore[attr-defined]
+        return f"{self.kind}:{digest[:32]}"
 
 
 def seen(processed: set[str] | frozenset[str], command_id: str) -> bool:

@@ -202,7 +202,7 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
             raise DomainError("credential", "credential-recorded",
                               "no credential is recorded: send it with the request")
         check_credential(process, cmd.credential)
-        kind = cmd.credential.kind
+        kind: CredentialKind | None = cmd.credential.kind
         activated = cmd.credential.activated_on is not None
         valid_until = cmd.credential.valid_until
     else:

@@ -66,6 +66,7 @@ class CitizenVault:
                 self._store.add(journey_id, nonce + self._master.encrypt(nonce, key, journey_id.encode()))
                 row = self._store.get(journey_id)
                 assert row is not None
+            assert row[0] is not None  # erased keys were refused above
             wrapped = bytes(row[0])
             return AESGCM(self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode()))
 

@@ -79,7 +79,7 @@ def years_after(day: date, years: int) -> date:
 
 
 @functools.cache
-def _regions(country: str) -> list[str]:
+def _regions(country: str) -> tuple[str, ...]:
     return tuple(sorted(s.name for s in pycountry.subdivisions.get(country_code=country) or []))
 
 
@@ -93,8 +93,8 @@ def address(country: str, rng: random.Random) -> dict[str, str]:
         street = f"{rng.choice(SPANISH_STREETS)} {number}"
     else:
         street = f"{rng.choice(OTHER_STREETS)} {number}"
-    city = region or (pycountry.countries.get(alpha_2=country).name if pycountry.countries.get(alpha_2=country)
-                      else country)
+    known = pycountry.countries.get(alpha_2=country)
+    city = region or (known.name if known is not None else country)
     body = {"street": street, "city": city.split(",")[0][:120], "postal_code": f"{rng.randrange(10000, 99999)}"}
     if region:
         body["region"] = region[:120]

@@ -223,5 +223,5 @@ def _command_update(kind: str, model: type) -> Any:
 
 for _kind, _spec in JOURNEY_COMMANDS.items():
     setattr(JourneyWorkflow, _kind, _command_update(_kind, _spec.model))
-JourneyWorkflow = workflow.defn(sandboxed=False)(JourneyWorkflow)
+JourneyWorkflow = workflow.defn(sandboxed=False)(JourneyWorkflow)  # type: ignore[misc]
 
