@@ -47,7 +47,7 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
 
     def __init__(
         self,
-        recorder: PollingSQLiteApplicationRecorder,
+        recorder: PollingSQLiteApplicationRecorder,  # or the PostgreSQL one: the same interface
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = 0.2,

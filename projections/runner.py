@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
@@ -23,7 +23,13 @@ from eventsourcing.utils import resolve_topic
 
 import logs
 from projections.journey_counts import JourneyCountsProjection, JourneyCountsView, PostgresJourneyCountsView
-from projections.polling import POLL_INTERVAL_ENV, POSTGRES_RECORDER_TOPIC, RECORDER_TOPIC, StoredRow
+from projections.polling import (
+    POLL_INTERVAL_ENV,
+    POSTGRES_RECORDER_TOPIC,
+    RECORDER_TOPIC,
+    PollingSubscription,
+    StoredRow,
+)
 from settings import Settings
 from store.registry import JourneyRegistry
 
@@ -61,8 +67,8 @@ class RunnerLock:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._file = None
-        self._connection = None
+        self._file: TextIO | None = None
+        self._connection: Any = None  # a psycopg connection, once asked for
 
     def try_acquire(self) -> bool:
         if self.settings.persistence == "postgres":
@@ -154,7 +160,8 @@ class BatchingProjectionRunner:
         self.projection = JourneyCountsProjection(view=self.view)
         self.is_interrupted = threading.Event()
         self._error: BaseException | None = None
-        self.subscription = self.app.recorder.subscribe(gt=self.view.position())
+        # Our recorders' subscriptions poll and hand out plain rows (projections/polling.py).
+        self.subscription = cast(PollingSubscription, self.app.recorder.subscribe(gt=self.view.position()))
         self._thread = threading.Thread(target=self._process, name="journey_counts", daemon=True)
 
     def __enter__(self) -> BatchingProjectionRunner:
