@@ -1,0 +1,123 @@
+"""The projection: which events change which figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from domain.journey import Journey
+from domain.outreach import Outreach
+from domain.rules import AnalysisStatus, Stage
+from projections.journey_counts.schema import age_range
+from projections.journey_counts.views import JourneyCountsView
+
+
+def _moves_to(stage: Stage, analysis: AnalysisStatus | None = None):
+    """A handler for an event whose only effect on the figures is a fixed new stage (and
+    analysis status)."""
+
+    def handler(projection: JourneyCountsProjection, domain_event: Any, tracking: Tracking) -> None:
+        projection.view.record(
+            tracking, str(domain_event.originator_id), at=domain_event.at, stage=stage, analysis=analysis
+        )
+
+    return handler
+
+
+class JourneyCountsProjection(Projection[JourneyCountsView]):
+    name = "journey_counts"
+
+    @classmethod
+    def handlers(cls) -> dict[str, Any]:
+        """{topic: handler} for the events that change the view (a handler is called as
+        ``handler(projection, event, tracking)``); any other event only advances the view's
+        position, and the runner does not decode it."""
+        method = cls.__dict__["process_event"]
+        method.__get__(None, cls)  # applies eventsourcing's deferred registrations
+        return {get_topic(event_class): function for event_class, function in method.dispatcher.registry.items()
+                if event_class is not object}
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Events that change no figure still advance the tracking position."""
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, domain_event: Journey.Started, tracking: Tracking) -> None:
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            start=(domain_event.process_id, domain_event.workflow_id, domain_event.timezone),
+        )
+
+    @process_event.register
+    def _(self, domain_event: Journey.RequestFiled, tracking: Tracking) -> None:
+        dimensions = {
+            "country_state": f"{domain_event.country}|{domain_event.state_of_reference}",
+            "credential_channel": f"{domain_event.credential_kind}|{domain_event.channel}",
+            "sex": domain_event.sex,
+            "age": age_range(domain_event.age_at_filing),
+            "sex_age": f"{domain_event.sex}|{age_range(domain_event.age_at_filing)}",
+            "modality": domain_event.modality,
+        }
+        request = {
+            "state_of_reference": domain_event.state_of_reference,
+            "country": domain_event.country,
+            "modality": domain_event.modality,
+            "channel": domain_event.channel,
+            "credential_kind": domain_event.credential_kind,
+        }
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            filed=dimensions,
+            request=request,
+            stage=Stage.IN_REVIEW,
+            analysis=AnalysisStatus.IN_REVIEW,
+        )
+
+    @process_event.register
+    def _(self, domain_event: Journey.ReviewDecided, tracking: Tracking) -> None:
+        self.view.record(
+            tracking,
+            str(domain_event.originator_id),
+            at=domain_event.at,
+            stage=domain_event.outcome,
+            analysis=domain_event.outcome,
+        )
+
+    @process_event.register
+    def _(self, domain_event: Outreach.OutboundCallRecorded, tracking: Tracking) -> None:
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
+                        "call_outcome", domain_event.outcome)
+
+    @process_event.register
+    def _(self, domain_event: Outreach.AutomatedNoticeSent, tracking: Tracking) -> None:
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
+                        "notice", domain_event.channel)
+
+    @process_event.register
+    def _(self, domain_event: Journey.DeliveryRecorded, tracking: Tracking) -> None:
+        self.view.count(tracking, None, None, domain_event.at, "delivery", domain_event.status,
+                        journey_id=str(domain_event.originator_id))
+
+    process_event.register(Journey.CredentialRecorded, _moves_to(Stage.CREDENTIAL_RECORDED))
+    process_event.register(
+        Journey.SubsaneDocumentsReceived, _moves_to(Stage.IN_REVIEW, AnalysisStatus.IN_REVIEW)
+    )
+    process_event.register(Journey.RejectionReopened, _moves_to(Stage.IN_REVIEW, AnalysisStatus.IN_REVIEW))
+    process_event.register(Journey.SubsaneExpired, _moves_to(Stage.REJECTED, AnalysisStatus.REJECTED))
+    process_event.register(Journey.ListedForReview, _moves_to(Stage.LISTED_FOR_REVIEW))
+    process_event.register(Journey.IncludedInDefinitiveList, _moves_to(Stage.INCLUDED))
+    @process_event.register
+    def _(self, domain_event: Journey.ExcludedFromDefinitiveList, tracking: Tracking) -> None:
+        self.view.record(tracking, str(domain_event.originator_id), at=domain_event.at, stage=Stage.EXCLUDED,
+                         reason=domain_event.reason)
+
+    process_event.register(Journey.ClosedWithoutRequest, _moves_to(Stage.CLOSED_WITHOUT_REQUEST))

@@ -1,0 +1,244 @@
+"""Writing the view: a batch of events applied in memory and written in one transaction with
+the tracking record of its last event; halts and skips."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache, wraps
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.persistence import Tracking
+
+from domain.rules import Stage
+from projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_COLUMN
+
+
+class _Batch:
+    """A batch's changes before they are written: the journey rows it touched (read once) and
+    the net change of each count key."""
+
+    def __init__(self) -> None:
+        self.cursor: Any = None
+        self.tracking: Tracking | None = None
+        self.journeys: dict[str, dict[str, Any]] = {}
+        self.inserted: dict[str, None] = {}  # in the order the journeys started
+        self.updated: set[str] = set()
+        self.counts: Counter[tuple[str, str, str, str]] = Counter()
+
+    def add(self, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
+        self.counts[(process_id, day, dimension, key)] += delta
+
+
+def _in_batch(write):
+    """A write of one event (its tracking record first): applied to the open batch, or to a
+    batch of its own, and the event's position becomes the batch's."""
+
+    @wraps(write)
+    def in_batch(view: CountsWrites, tracking: Tracking, *args: Any, **kwargs: Any) -> None:
+        if view._batch is None:
+            with view.batch():
+                return in_batch(view, tracking, *args, **kwargs)
+        write(view, tracking, *args, **kwargs)
+        view._batch.tracking = tracking
+
+    return in_batch
+
+
+
+class CountsWrites:
+    """The view's writes, for SQLite and PostgreSQL alike (see ``views``)."""
+
+    _batch: _Batch | None = None
+    if TYPE_CHECKING:  # given by the view and its tracking recorder (``views``)
+        def _transaction(self, commit: bool) -> AbstractContextManager[Any]: ...
+
+        @staticmethod
+        def _raw(c: Any) -> Any: ...
+
+        def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...
+
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Applies the events processed inside it in memory, then writes them in one
+        transaction with the tracking record of the last one: all of them count, or none (the
+        runner resumes before the first). Each journey row and each count key is written once
+        per batch, however many of its events the batch holds."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = _Batch()
+        try:
+            with self._transaction(commit=True) as c:
+                self._batch.cursor = c
+                yield
+                self._flush(c, self._batch)
+        finally:
+            self._batch = None
+
+    @_in_batch
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Advances the position (an event that changes no figure)."""
+
+    def _flush(self, c: Any, batch: _Batch) -> None:
+        if batch.inserted:
+            c.executemany(f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(JOURNEY_COLUMNS))})",
+                          [tuple(batch.journeys[j][k] for k in JOURNEY_COLUMNS) for j in batch.inserted])
+        updated = batch.updated - batch.inserted.keys()
+        if updated:
+            c.executemany(f"UPDATE journeys SET {', '.join(f'{k} = ?' for k in JOURNEY_COLUMNS[1:])} "
+                          "WHERE journey_id = ?",
+                          [(*(batch.journeys[j][k] for k in JOURNEY_COLUMNS[1:]), j) for j in sorted(updated)])
+        counts = [(process_id, day, dimension, str(key), n)
+                  for (process_id, day, dimension, key), n in batch.counts.items() if n]
+        totals_of: Counter[tuple[str, str, str]] = Counter()
+        for process_id, _, dimension, key, n in counts:
+            totals_of[(process_id, dimension, key)] += n
+        if counts:
+            c.executemany(
+                "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n", counts)
+        totals = [(*key, n) for key, n in totals_of.items() if n]
+        if totals:
+            c.executemany(
+                "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = totals.n + excluded.n", totals)
+        if batch.tracking is not None:
+            self._insert_tracking(self._raw(c), batch.tracking)
+
+    def _journey(self, batch: _Batch, journey_id: str) -> dict[str, Any]:
+        row = batch.journeys.get(journey_id)
+        if row is None:
+            assert batch.cursor is not None
+            batch.cursor.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = ?",
+                                 (journey_id,))
+            found = batch.cursor.fetchone()
+            assert found is not None, f"journey {journey_id} has events before it started"
+            row = batch.journeys[journey_id] = {k: found[k] for k in JOURNEY_COLUMNS}
+        return row
+
+    @_in_batch
+    def record(
+        self,
+        tracking: Tracking,
+        journey_id: str,
+        *,
+        at: datetime,
+        start: tuple[str, str, str] | None = None,
+        filed: dict[str, str] | None = None,
+        request: dict[str, str] | None = None,
+        stage: str | None = None,
+        analysis: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Applies one event's changes, on the business day of ``at`` in the journey's process
+        timezone: ``start`` (process_id, workflow_id, timezone); ``filed`` ({dimension: key});
+        ``request`` (the journey's inbox columns); ``stage``/``analysis`` (the new value); ``reason``
+        (of an exclusion)."""
+        b = self._batch
+        assert b is not None  # _in_batch opened it
+        if start is not None:
+            if journey_id in b.journeys:
+                raise ValueError(f"journey {journey_id} started twice")
+            b.journeys[journey_id] = dict.fromkeys(JOURNEY_COLUMNS)
+            b.journeys[journey_id].update(journey_id=journey_id, process_id=start[0], workflow_id=start[1],
+                                          timezone=start[2], reviews=0)
+            b.inserted[journey_id] = None
+        if filed is None and stage is None and analysis is None:
+            return
+        row = self._journey(b, journey_id)
+        b.updated.add(journey_id)
+        process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
+        day = _business_day(at, row["timezone"])
+        if filed is not None:
+            for dimension, key in filed.items():
+                b.add(process_id, day, dimension, key, +1)
+            row["filed_day"] = day
+        if request is not None:
+            row.update(request)
+        if stage == Stage.IN_REVIEW and old_stage != Stage.IN_REVIEW:
+            row["in_review_since"] = _utc(at)
+            row["reviews"] += 1
+        if stage in POSITION_COLUMN and stage != old_stage:
+            row[POSITION_COLUMN[stage]] = tracking.notification_id
+        if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
+            b.add(process_id, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
+        if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
+            row["excluded_reason"] = reason
+            b.add(process_id, day, "exclusion", reason or "UNKNOWN", +1)
+        if stage is not None and stage != old_stage:
+            if old_stage is not None:
+                b.add(process_id, day, "stage", old_stage, -1)
+            b.add(process_id, day, "stage", stage, +1)
+            row["stage"] = str(stage)
+        if analysis is not None and analysis != old_analysis:
+            if old_analysis is not None:
+                b.add(process_id, day, "analysis", old_analysis, -1)
+            b.add(process_id, day, "analysis", analysis, +1)
+            row["analysis_status"] = str(analysis)
+
+    @_in_batch
+    def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime, dimension: str,
+              key: str, journey_id: str | None = None) -> None:
+        """Counts one fact that moves no stage (an outreach contact; a journey's delivery, whose
+        process and timezone are the journey's)."""
+        b = self._batch
+        assert b is not None  # _in_batch opened it
+        if journey_id is not None:
+            row = self._journey(b, journey_id)
+            process_id, timezone = row["process_id"], row["timezone"]
+        b.add(process_id, _business_day(at, timezone), dimension, key, +1)
+
+    # -- halts: an event the projection cannot apply ------------------------------------------
+
+    def record_halt(self, position: int, originator_id: str, originator_version: int, topic: str,
+                    error: str) -> None:
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_halt")
+            c.execute("INSERT INTO projection_halt (position, originator_id, originator_version, topic, error, "
+                      "halted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                      (position, originator_id, originator_version, topic, error[:500],
+                       datetime.now(UTC).isoformat()))
+
+    def clear_halt(self) -> None:
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_halt")
+
+    def halt(self) -> dict[str, Any] | None:
+        """Where and why the projection stopped, if it did."""
+        with self._transaction(commit=False) as c:
+            c.execute("SELECT position, originator_id, originator_version, topic, error, halted_at "
+                      "FROM projection_halt ORDER BY position LIMIT 1")
+            row = c.fetchone()
+        return dict(row) if row is not None else None
+
+    def skip(self, position: int, reason: str, skipped_by: str) -> None:
+        """Records that the event at ``position`` is to be passed over (the runner does it)."""
+        with self._transaction(commit=True) as c:
+            c.execute("DELETE FROM projection_skips WHERE position = ?", (position,))
+            c.execute("INSERT INTO projection_skips (position, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?)",
+                      (position, reason[:500], skipped_by[:100], datetime.now(UTC).isoformat()))
+
+    def skips(self) -> list[dict[str, Any]]:
+        with self._transaction(commit=False) as c:
+            c.execute("SELECT position, reason, skipped_by, skipped_at FROM projection_skips ORDER BY position")
+            return [dict(row) for row in c.fetchall()]
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _business_day(at: datetime, timezone: str) -> str:
+    return at.astimezone(_zone(timezone)).date().isoformat()
+
+
+def _utc(at: datetime) -> str:
+    # One fixed-width form so that text order is time order.
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
