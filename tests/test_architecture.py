@@ -87,3 +87,25 @@ def test_the_check_finds_back_edges(tmp_path):
     assert back_edges(probe, "store") == []  # its own package
     probe.write_text("from worker import build_worker\n", encoding="utf-8")
     assert back_edges(probe, "api") == ["probe.py:1 imports worker"]  # a sibling
+
+
+def test_the_wheel_holds_every_package_of_ours_and_nothing_else(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    # From a clean copy: a build directory left in the clone would hide a package left out.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", "build", "*.egg-info", "data", "test-artifacts", "__pycache__", ".git"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path),
+                    str(source)], check=True, capture_output=True, timeout=600)
+    [wheel] = tmp_path.glob("lnere-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = {str(p.parent.relative_to(REPO)) for p in REPO.rglob("__init__.py")
+                if ours(p) is not None and ".venv" not in p.parts}
+    missing = sorted(p for p in packages if f"{p}/__init__.py" not in names)
+    assert not missing, f"packages left out of the wheel: {missing}"
+    assert not {n for n in names if n.startswith(("tests/", "scripts/"))}
+    assert "api/static/codec.js" in names and "domain/processes/pel-2020-2021.json" in names
