@@ -23,7 +23,7 @@ from activities.journeys import AfterCommit, JourneyActivities
 from activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
 from application.gateway import connect, load_processes
 from domain.process import Milestone, ProcessCatalog
-from projections.journey_counts import JourneyCountsView
+from projections.journey_counts import CountsView
 from projections.runner import open_view
 from settings import Settings
 from store.registry import JourneyRegistry
@@ -59,7 +59,7 @@ def build_worker(
     after_commit: AfterCommit | None = None,
     milestone_page_size: int = BULK_PAGE_SIZE,
     after_milestone_page: Callable[[Milestone, int], None] | None = None,
-    view: JourneyCountsView | None = None,
+    view: CountsView | None = None,
 ) -> Worker:
     """The worker; ``view``, the projection's view its activities read (opened here when not
     given: a caller that gives it closes it)."""

@@ -25,7 +25,7 @@ import logs
 from domain.commands import DeliveryStatus, RecordDelivery
 from domain.process import Modality, ProcessCatalog
 from domain.rules import Stage
-from projections.journey_counts import JourneyCountsView
+from projections.journey_counts import CountsView
 from store.registry import JourneyRegistry
 from workflows.messages import DeliveryInput, DeliveryResult
 
@@ -88,7 +88,7 @@ def _issue_accesses(voting: Any, items: list[tuple[str, dict[str, Any]]]) -> lis
 
 
 class DeliveryActivities:
-    def __init__(self, registry: JourneyRegistry, view: JourneyCountsView, processes: ProcessCatalog,
+    def __init__(self, registry: JourneyRegistry, view: CountsView, processes: ProcessCatalog,
                  carrier: PostalCarrier, voting: InternetVotingSystem) -> None:
         self._registry = registry
         self._view = view

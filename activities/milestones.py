@@ -30,7 +30,7 @@ import logs
 from domain.commands import ApplyMilestone
 from domain.process import Milestone, ProcessCatalog
 from domain.rules import MILESTONE_STAGES
-from projections.journey_counts import JourneyCountsView
+from projections.journey_counts import CountsView
 from projections.lists import cut_parts
 from store.registry import JourneyRegistry
 from workflows.journey import JourneyWorkflow
@@ -54,7 +54,7 @@ def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
 
 class MilestoneActivities:
     def __init__(
-        self, client: Client, registry: JourneyRegistry, view: JourneyCountsView, processes: ProcessCatalog,
+        self, client: Client, registry: JourneyRegistry, view: CountsView, processes: ProcessCatalog,
         concurrency: int = 32, page_size: int = BULK_PAGE_SIZE,
         after_page: Callable[[Milestone, int], None] | None = None,
     ) -> None:

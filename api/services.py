@@ -20,7 +20,7 @@ from application.gateway import JourneyClient
 from domain.commands import CommandEnvelope
 from domain.identity import JOURNEY_ID_PATTERN, process_of
 from domain.process import ElectoralProcess, ProcessCatalog
-from projections.journey_counts import JourneyCountsView
+from projections.journey_counts import CountsView
 from projections.report import dashboard_figures
 from settings import Settings
 from store.registry import JourneyRegistry
@@ -37,7 +37,7 @@ MAX_WAIT = 25.0
 class PositionWatcher:
     """Follows the projection's position; long polls wait on it."""
 
-    def __init__(self, view: JourneyCountsView, interval: float = 0.1) -> None:
+    def __init__(self, view: CountsView, interval: float = 0.1) -> None:
         self.view, self.interval = view, interval
         self.position = 0
         self._changed = asyncio.Event()
@@ -75,7 +75,7 @@ class PositionWatcher:
 
 class Services:
     def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
-                 view: JourneyCountsView, registry: JourneyRegistry) -> None:
+                 view: CountsView, registry: JourneyRegistry) -> None:
         self.settings = settings
         self.processes = processes
         self.journeys = journeys

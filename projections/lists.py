@@ -20,7 +20,7 @@ from defusedcsv import csv
 from domain.lists import ListKind
 from domain.process import ElectoralProcess
 from domain.values import country_name_es
-from projections.journey_counts import JourneyCountsView
+from projections.journey_counts import CountsView
 from store.registry import JourneyRegistry
 
 READ_BATCH = 1000
@@ -35,7 +35,7 @@ def parts(process: ElectoralProcess, kind: str) -> list[tuple[str, str | None]]:
     return [(s.code, m.value) for s in process.states for m in process.modalities]
 
 
-def export_rows(view: JourneyCountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str,
+def export_rows(view: CountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str,
                 position: int, state: str, modality: str | None = None) -> list[list[str]]:
     names = {s.code: s.name for s in process.states}
     rows = []
@@ -72,7 +72,7 @@ def render(rows: list[list[str]], kind: str) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def export(view: JourneyCountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str, position: int,
+def export(view: CountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str, position: int,
            state: str, modality: str | None = None) -> tuple[bytes, int]:
     """The part's CSV and how many citizens it holds."""
     rows = export_rows(view, registry, process, kind, position, state, modality)
@@ -83,7 +83,7 @@ def digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def cut_parts(view: JourneyCountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str,
+def cut_parts(view: CountsView, registry: JourneyRegistry, process: ElectoralProcess, kind: str,
               position: int) -> list[dict[str, Any]]:
     """Each part of the list at ``position``: state, modality, citizens, SHA-256 of its export."""
     out = []
@@ -93,7 +93,7 @@ def cut_parts(view: JourneyCountsView, registry: JourneyRegistry, process: Elect
     return out
 
 
-def departures(view: JourneyCountsView, process: ElectoralProcess, review_position: int,
+def departures(view: CountsView, process: ElectoralProcess, review_position: int,
                definitive_position: int) -> list[dict[str, Any]]:
     """Who was in the list for review and is not in the definitive list, and why (no personal
     data: journey ids, states, reasons)."""

@@ -11,7 +11,7 @@ from domain.commands import CallOutcome, DeliveryStatus
 from domain.process import ElectoralProcess, Modality
 from domain.rules import Stage
 from domain.values import country_name_es
-from projections.journey_counts import AGE_RANGES, JourneyCountsView
+from projections.journey_counts import AGE_RANGES, CountsView
 
 SEX_LABELS = {"H": "Hombres", "M": "Mujeres"}
 MODALITY_LABELS = {
@@ -49,7 +49,7 @@ def _with_total(values: dict[str, int]) -> dict[str, int]:
     return {**values, "TOTAL": sum(values.values())}
 
 
-def build_report(view: JourneyCountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
+def build_report(view: CountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
     """The report as of the end of business day ``as_of``, or of everything recorded (None)."""
     position, counts = view.counts_and_position(process.id, as_of)
     return report_from_counts(process, as_of, position, counts)
@@ -131,7 +131,7 @@ def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, 
     return table
 
 
-def dashboard_figures(view: JourneyCountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
+def dashboard_figures(view: CountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
     """What the dashboard draws: the report, the sex × age pyramid, requests per day."""
     position, counts = view.counts_and_position(process.id, as_of)
     sex_age = counts.get("sex_age", {})

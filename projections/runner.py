@@ -22,7 +22,12 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
 import logs
-from projections.journey_counts import JourneyCountsProjection, JourneyCountsView, PostgresJourneyCountsView
+from projections.journey_counts import (
+    CountsView,
+    JourneyCountsProjection,
+    JourneyCountsView,
+    PostgresJourneyCountsView,
+)
 from projections.polling import (
     POLL_INTERVAL_ENV,
     POSTGRES_RECORDER_TOPIC,
@@ -268,7 +273,7 @@ def _create_tables(view: Any) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
-def open_view(settings: Settings) -> JourneyCountsView:
+def open_view(settings: Settings) -> CountsView:
     """A reader of the projection's view (dashboards, reports, the milestone fan-out)."""
     if settings.persistence == "postgres":
         from eventsourcing.postgres import PostgresDatastore
@@ -286,7 +291,7 @@ def open_view(settings: Settings) -> JourneyCountsView:
     return view
 
 
-def wait_for_position(view: JourneyCountsView, position: int, timeout: float = 60.0, report=None) -> None:
+def wait_for_position(view: CountsView, position: int, timeout: float = 60.0, report=None) -> None:
     """Waits until the projection has processed the event at ``position``; ``report`` is
     called with (current position, position) while it waits."""
     deadline = time.monotonic() + timeout
@@ -308,7 +313,7 @@ def event_log_head(settings: Settings) -> int:
         registry.close()
 
 
-def wait_for_head(settings: Settings, view: JourneyCountsView, timeout: float = 600.0, report=None) -> int:
+def wait_for_head(settings: Settings, view: CountsView, timeout: float = 600.0, report=None) -> int:
     """Waits until the projection has processed every event recorded so far; ``report`` is
     called with (position, head) while it waits."""
     head = event_log_head(settings)

@@ -17,7 +17,7 @@ The package: ``schema`` (tables, age ranges), ``writes`` (batches, halts), ``que
 
 from projections.journey_counts.projection import JourneyCountsProjection
 from projections.journey_counts.schema import AGE_RANGES, INBOX_FILTERS, JOURNEY_COLUMNS, age_range, view_tables
-from projections.journey_counts.views import JourneyCountsView, PostgresJourneyCountsView
+from projections.journey_counts.views import CountsView, JourneyCountsView, PostgresJourneyCountsView
 
-__all__ = ["AGE_RANGES", "INBOX_FILTERS", "JOURNEY_COLUMNS", "JourneyCountsProjection", "JourneyCountsView",
-           "PostgresJourneyCountsView", "age_range", "view_tables"]
+__all__ = ["AGE_RANGES", "INBOX_FILTERS", "JOURNEY_COLUMNS", "CountsView", "JourneyCountsProjection",
+           "JourneyCountsView", "PostgresJourneyCountsView", "age_range", "view_tables"]

@@ -4,7 +4,7 @@ and tables. SQL is written once with ``?`` placeholders; the PostgreSQL cursor t
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
@@ -15,13 +15,17 @@ from projections.journey_counts.schema import view_tables
 from projections.journey_counts.writes import CountsWrites
 
 
-class _Queries(CountsWrites, CountsQueries):
-    """The view's reads and writes, written once for SQLite and PostgreSQL: SQL with ``?``
+class CountsView(CountsWrites, CountsQueries):
+    """The view, whatever its backend (what its readers and writers are typed with): its reads
+    and writes, written once for SQLite and PostgreSQL: SQL with ``?``
     placeholders, run through ``_transaction`` (which adapts them for PostgreSQL)."""
 
     # A view whose tables change gets a new file, rebuilt from the event log by the runner.
     VERSION = 2
     tracking_table = "tracking"
+
+    if TYPE_CHECKING:
+        datastore: Any  # the backend's, given by its tracking recorder
 
     def _transaction(self, commit: bool):
         return self.datastore.transaction(commit=commit)
@@ -31,7 +35,7 @@ class _Queries(CountsWrites, CountsQueries):
         return getattr(c, "raw", c)
 
 
-class JourneyCountsView(_Queries, SQLiteTrackingRecorder):
+class JourneyCountsView(CountsView, SQLiteTrackingRecorder):
     """The materialised view, in its own SQLite file."""
 
     def construct_create_table_statements(self) -> list[str]:
@@ -57,7 +61,7 @@ class _PostgresCursor:
         return self.raw.fetchall()
 
 
-class PostgresJourneyCountsView(_Queries, PostgresTrackingRecorder):
+class PostgresJourneyCountsView(CountsView, PostgresTrackingRecorder):
     """The materialised view, in tables of a PostgreSQL database."""
 
     def __init__(self, datastore, **kwargs: Any) -> None:
