@@ -77,7 +77,7 @@ class AccessControl:
             return await self.app(scope, receive, send)
         allowed = _route_roles(scope, self.routes)
         if allowed is not None:
-            token = _bearer(scope)
+            token = bearer_token(scope)
             if token is None:
                 return await _send_json(send, 401, {"detail": "no token: send 'Authorization: Bearer <token>'"},
                                         [(b"www-authenticate", b"Bearer")])
@@ -102,7 +102,8 @@ def _route_roles(scope, routes: list) -> list[str] | None:
     return None
 
 
-def _bearer(scope) -> str | None:
+def bearer_token(scope) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")

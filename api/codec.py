@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
 import logs
+from api.access import bearer_token
 from application.staff import Authenticator, Role, Staff
 from payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
 
@@ -102,9 +103,8 @@ def create_codec_app(
         return staff.id if staff is not None and staff.role in DECODING_ROLES else None
 
     def staff_of_bearer(request: Request) -> str | None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        given = given.strip()
-        if scheme.lower() != "bearer" or not given:
+        given = bearer_token(request.scope)
+        if given is None:
             return None
         for number, token in enumerate(tokens, start=1):
             if hmac.compare_digest(given.encode(), token.encode()):

@@ -90,6 +90,11 @@ class JourneyStatus(BaseModel):
     modality: str | None = None
     delivery: str | None = None  # the last delivery status after the definitive list
 
+    @classmethod
+    def not_started(cls, workflow_id: str, process_id: str) -> JourneyStatus:
+        """A journey none of whose commands is recorded yet: what its first command is judged on."""
+        return cls(journey_id="", workflow_id=workflow_id, process_id=process_id)
+
     @property
     def is_final(self) -> bool:
         return self.stage in FINAL_STAGES

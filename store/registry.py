@@ -142,8 +142,7 @@ class JourneyRegistry(Application[UUID]):
                 continue
             try:
                 self._admit(process, workflow_id, journey, cmd, command_id)
-                rules.check(process, status or JourneyStatus(journey_id="", workflow_id=workflow_id,
-                                                             process_id=process.id), cmd)
+                rules.check(process, status or JourneyStatus.not_started(workflow_id, process.id), cmd)
             except DomainError as error:
                 outcomes.append(CommandOutcome.refused(command_id, error))
                 continue

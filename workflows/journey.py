@@ -90,7 +90,7 @@ class JourneyWorkflow:  # a Temporal workflow: ``workflow.defn`` below, once its
         if self._status is not None:
             return self._status
         info = workflow.info()
-        return JourneyStatus(journey_id="", workflow_id=info.workflow_id, process_id=self._process.id)
+        return JourneyStatus.not_started(info.workflow_id, self._process.id)
 
     # -- validation and recording -------------------------------------------------------------
 
