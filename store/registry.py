@@ -38,8 +38,6 @@ from domain.vault import CitizenVault
 from store.events import select_events_of
 from store.keys import PostgresKeyStore, SQLiteKeyStore
 
-# Commands whose events seal personal data with the citizen's key.
-
 
 def process_of_or_none(workflow_id: str) -> str | None:
     try:
