@@ -5,6 +5,7 @@ the body is read (401, 403), ``BodyCheck`` bounds and checks the body (413, 422)
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -119,9 +120,13 @@ async def _send_json(send, status: int, body: dict[str, Any], headers: list | No
     await send({"type": "http.response.body", "body": data})
 
 
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 class BodyCheck:
     """ASGI middleware: a body over ``limit`` bytes gets 413, whether it declares its length
-    or streams it; a body that is not UTF-8 (as JSON must be) gets 422. Bodies are small
+    or streams it; a body that is not UTF-8 (as JSON must be), or holds a raw control character
+    (JSON allows none outside its whitespace), gets 422. Bodies are small
     (commands), so it reads the body whole before the application sees it."""
 
     def __init__(self, app, limit: int, larger: dict[str, int] | None = None) -> None:
@@ -156,6 +161,11 @@ class BodyCheck:
         except UnicodeDecodeError as error:
             return await _send_json(send, 422, {"detail": [
                 {"loc": ["body"], "msg": f"the body is not UTF-8 (byte {error.start})", "type": "unicode_error"}]})
+        if control := _RAW_CONTROL.search(body):
+            # Left in, a leading NUL makes the JSON parser guess UTF-32 and fail with a bare 400.
+            return await _send_json(send, 422, {"detail": [
+                {"loc": ["body"], "msg": f"the body has a raw control character (byte {control.start()})",
+                 "type": "json_invalid"}]})
         replayed = False
 
         async def replay():

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ PAYLOAD_KEYS = "test=" + base64.b64encode(hashlib.sha256(b"lnere test payload ke
 DATA_CONVERTER = data_converter(PAYLOAD_KEYS)
 
 
+# The SDK's default (5 s) is too short for a cold start on a busy 2-core machine: the first
+# test of a fresh session failed there once.
+SERVER_STARTUP = timedelta(seconds=60)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Writes pytest's verdict for scripts/test.sh (see there: sdk-python #300)."""
     path = os.environ.get("LNERE_PYTEST_STATUS_FILE")
@@ -56,6 +62,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(TEMPORAL_CLI),
         data_converter=DATA_CONVERTER,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"],
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     async with env:
         yield env
@@ -66,6 +73,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
         data_converter=DATA_CONVERTER,
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     async with env:
         yield env

@@ -115,6 +115,11 @@ async def test_malformed_requests_get_field_messages(api):
     assert not_json.status_code == 422
     not_utf8 = await api.http.post(requests_url, content=b'{"at": "\xff\xfe"}', headers=as_json)
     assert not_utf8.status_code == 422
+    # Raw NULs are UTF-8 but never JSON; left to the parser, they made it guess UTF-32 (a bare 400).
+    for raw in (b"\x00\x00\x00\x00\x00", b'{"at": "2020-10-20\x1b"}'):
+        answer = await api.http.post(f"/api/v1/journeys/{JOURNEY.format(process=api.process)}/credential-activation",
+                                     content=raw, headers=as_json)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["type"] == "json_invalid", answer.text
     assert (await api.http.get(f"/api/v1/processes/{api.process}/report", params={"as_of": "2020-13-01"},
                                headers=operator)).status_code == 422
     assert (await api.http.get(f"/api/v1/processes/{api.process}/review-inbox", params={"after": "%%%"},
