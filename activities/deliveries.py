@@ -123,13 +123,13 @@ class DeliveryActivities:
         log.info("definitive list delivered", process_id=input.process_id, **result.model_dump())
         return result
 
-    def _deliver_page(self, input: DeliveryInput, workflow_ids: list[str]) -> dict[str, int]:
+    def _deliver_page(self, input: DeliveryInput, workflow_ids: list[str]) -> dict[DeliveryStatus, int]:
         """Asks the adapters for a page's deliveries, by modality, and records them in one
         transaction. A delivery recorded by an earlier attempt counts again (the adapters are
         idempotent, the command id too), so a resumed run reports every delivery once."""
         process_id = input.process_id
         journeys = self._registry.journeys(workflow_ids)
-        wanted: dict[str, list[str]] = {kind: [] for kind in DELIVERY_KIND.values()}
+        wanted: dict[DeliveryStatus, list[str]] = {kind: [] for kind in DELIVERY_KIND.values()}
         already = {kind: 0 for kind in DELIVERY_KIND.values()}
         for workflow_id in workflow_ids:
             journey = journeys.get(workflow_id)
@@ -142,7 +142,7 @@ class DeliveryActivities:
                 already[kind] += 1
             elif journey.delivery is None:
                 wanted[kind].append(workflow_id)
-        references: dict[str, list[str]] = {}
+        references: dict[DeliveryStatus, list[str]] = {}
         for kind, ids in wanted.items():
             if not ids:
                 continue

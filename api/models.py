@@ -7,7 +7,7 @@ and who acts — ``recorded_by``, the reviewer, the staff member — which come 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -24,7 +24,7 @@ from domain.commands import (
     SendSubsaneDocuments,
 )
 from domain.rules import JourneyStatus
-from domain.values import Clave
+from domain.values import Clave, Credential
 
 FILLED_BY_API = frozenset({"kind", "recorded_by", "reviewer", "staff", "party", "representative", "resolver"})
 
@@ -41,29 +41,42 @@ def body_of(command: type[Command], description: str, omit: frozenset[str] = fro
     )
 
 
-CredentialBody = body_of(RecordCredential, "A credential (CPVE issued abroad, or a CPV issued in Mexico).")
-ActivationBody = body_of(ActivateCredential, "The citizen activated the CPVE.")
-ReviewBody = body_of(DecideReview, "A review decision; the reviewer is the caller.")
-SubsaneBody = body_of(SendSubsaneDocuments, "Documents the citizen sent to correct inconsistencies.")
-ReopenBody = body_of(ReopenRejection, "A rejected request reopened after the citizen's clarification.")
-ObservationBody = body_of(FileObservation, "A party's observation on a citizen of the list for review.")
-ResolutionBody = body_of(ResolveObservation, "The registry's resolution of an observation: upheld excludes the "
-                         "citizen with the reason.", omit=frozenset({"observation_id"}))
-DeliveryBody = body_of(RecordDelivery, "News of the postal package or the internet access of an included citizen.")
-_RequestFields = body_of(FileRequest, "")
+if TYPE_CHECKING:  # built below, at import; to the type checker, models
+    CredentialBody = BaseModel
+    ActivationBody = BaseModel
+    ReviewBody = BaseModel
+    SubsaneBody = BaseModel
+    ReopenBody = BaseModel
+    ObservationBody = BaseModel
+    ResolutionBody = BaseModel
+    DeliveryBody = BaseModel
+    _RequestFields = BaseModel
+else:
+    CredentialBody = body_of(RecordCredential, "A credential (CPVE issued abroad, or a CPV issued in Mexico).")
+    ActivationBody = body_of(ActivateCredential, "The citizen activated the CPVE.")
+    ReviewBody = body_of(DecideReview, "A review decision; the reviewer is the caller.")
+    SubsaneBody = body_of(SendSubsaneDocuments, "Documents the citizen sent to correct inconsistencies.")
+    ReopenBody = body_of(ReopenRejection, "A rejected request reopened after the citizen's clarification.")
+    ObservationBody = body_of(FileObservation, "A party's observation on a citizen of the list for review.")
+    ResolutionBody = body_of(ResolveObservation, "The registry's resolution of an observation: upheld excludes the "
+                             "citizen with the reason.", omit=frozenset({"observation_id"}))
+    DeliveryBody = body_of(RecordDelivery, "News of the postal package or the internet access of an included citizen.")
+    _RequestFields = body_of(FileRequest, "")
 
 
-class RequestBody(_RequestFields):  # type: ignore[misc, valid-type]
+class RequestBody(_RequestFields):
     """A registration request (SIILNERE). The citizen is named by ``clave``, or by the
     ``credential`` sent with the request when none was recorded before."""
 
     model_config = ConfigDict(extra="forbid")
 
     clave: Clave | None = None
+    if TYPE_CHECKING:  # a field of FileRequest's
+        credential: Credential | None
 
     @model_validator(mode="after")
     def _citizen_named(self) -> RequestBody:
-        credential = getattr(self, "credential", None)
+        credential = self.credential
         if self.clave is None and credential is None:
             raise ValueError("give clave, or the credential with the request")
         if self.clave is not None and credential is not None and credential.clave != self.clave:
@@ -71,7 +84,10 @@ class RequestBody(_RequestFields):  # type: ignore[misc, valid-type]
         return self
 
     def citizen_clave(self) -> str:
-        return self.clave or self.credential.clave
+        if self.clave is not None:
+            return self.clave
+        assert self.credential is not None  # _citizen_named
+        return self.credential.clave
 
 
 class MilestoneBody(BaseModel):

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.commands import CommandEnvelope, FireMilestone, OutreachEnvelope
+from domain.commands import Command, CommandEnvelope, FireMilestone, OutreachEnvelope
 from domain.identity import journey_workflow_id, process_of
 from domain.process import ProcessCatalog
 
@@ -69,7 +69,7 @@ class Entry:
     at: datetime
     process: str
     workflow_id: str | None  # None for a milestone
-    command: object
+    command: Command | FireMilestone
     outreach: bool = False  # an outreach contact (call, notice): recorded apart from the journey
 
 

@@ -27,6 +27,7 @@ from typing import TextIO
 
 from application.command_file import Entry, InvalidLine, parse_line
 from application.gateway import JourneyClient
+from domain.commands import FireMilestone
 from domain.refusals import RefusalKind, Refused
 from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 
@@ -201,12 +202,13 @@ def segments(entries: list[Entry]) -> list[tuple[list[Entry], Entry | None]]:
     return out
 
 
-def by_journey(entries: list[Entry]) -> list[list[Entry]]:
+def by_journey(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """Journey lines by journey (workflow id), in the order of the file."""
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
-        assert entry.workflow_id is not None
+        assert entry.workflow_id is not None, "a milestone is not a journey's line"
         groups.setdefault(entry.workflow_id, []).append(entry)
-    return list(groups.values())
+    return groups
 
 
 async def run_import(
@@ -250,15 +252,14 @@ async def run_import(
         if on_progress is not None:
             on_progress(progress.done)
 
-    async def send_journey(group: list[Entry]) -> None:
+    async def send_journey(workflow_id: str, group: list[Entry]) -> None:
         pending = [e for e in group if e.line not in journal.results]
         if not pending:
             return
         async with semaphore:
             for start in range(0, len(pending), MAX_BATCH):
                 chunk = pending[start:start + MAX_BATCH]
-                await record(chunk, client.send_batch(chunk[0].process, chunk[0].workflow_id,
-                                                      [e.command for e in chunk]))
+                await record(chunk, client.send_batch(chunk[0].process, workflow_id, [e.command for e in chunk]))
 
     # One outreach workflow per process takes the batches one at a time, and Temporal caps the
     # Updates in flight per workflow (10 on the dev server): a few in flight keep it busy.
@@ -283,8 +284,8 @@ async def run_import(
         journeys: set[str] = set()
         for segment_entries, milestone in segments(command_file.entries):
             groups = by_journey([e for e in segment_entries if not e.outreach])
-            journeys.update(g[0].workflow_id for g in groups)  # type: ignore[misc]
-            await run_all(send_journey(g) for g in groups)
+            journeys.update(groups)
+            await run_all(send_journey(workflow_id, g) for workflow_id, g in groups.items())
             # After the journeys: a call that registered a citizen names a request now recorded.
             outreach = [e for e in segment_entries if e.outreach and e.line not in journal.results]
             summary.outreach_contacts += sum(e.outreach for e in segment_entries)
@@ -329,8 +330,10 @@ async def _fire_and_wait(client: JourneyClient, milestone: Entry, stream: TextIO
     """Fires the milestone and waits for the calendar to apply it, saying every few seconds how
     long it has waited; past ``timeout`` the import stops (the calendar goes on, and the import
     run again resumes at this line)."""
-    name = milestone.command.milestone.value  # type: ignore[union-attr]
-    fire = asyncio.ensure_future(client.fire_milestone(milestone.process, milestone.command))  # type: ignore[arg-type]
+    command = milestone.command
+    assert isinstance(command, FireMilestone), "a line without a journey is a milestone"
+    name = command.milestone.value
+    fire = asyncio.ensure_future(client.fire_milestone(milestone.process, command))
     started = time.monotonic()
     try:
         while True:

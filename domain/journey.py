@@ -35,13 +35,22 @@ from domain.vault import CitizenVault
 class Journey(Aggregate):
     """Every method that changes the journey first checks the rules (``domain.rules``)
     against the journey's status, then triggers its events. Each event records the
-    command that caused it, so a command applied twice is recognised and skipped."""
+    command that caused it, so a command applied twice is recognised and skipped. Event
+    classes are declared (their names, hence the stored topics, unchanged) so that projections
+    and the type checker can name them."""
 
     @staticmethod
     def create_id(workflow_id: str) -> UUID:
         return journey_uuid(workflow_id)
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        process_id: str
+        workflow_id: str
+        timezone: str
+        at: datetime
+        command_id: str
+
+    @event(Started)
     def __init__(self, process_id: str, workflow_id: str, timezone: str, at: datetime, command_id: str):
         self.process_id = process_id
         self.timezone = timezone  # business days of this journey are days in this timezone
@@ -125,7 +134,16 @@ class Journey(Aggregate):
         if credential.activated_on is not None:
             self._credential_activated(at=at, command_id=command_id, recorded_by=recorded_by)
 
-    @event("CredentialRecorded")
+    class CredentialRecorded(Aggregate.Event):
+        at: datetime
+        command_id: str
+        credential_sealed: str
+        kind: str
+        sex: str
+        adult_on_election_day: bool
+        recorded_by: str | None = None
+
+    @event(CredentialRecorded)
     def _credential_recorded(
         self,
         at: datetime,
@@ -147,7 +165,12 @@ class Journey(Aggregate):
         rules.check_activate_credential(process, self.status(), cmd)
         self._credential_activated(at=cmd.at, command_id=command_id, recorded_by=cmd.recorded_by)
 
-    @event("CredentialActivated")
+    class CredentialActivated(Aggregate.Event):
+        at: datetime
+        command_id: str
+        recorded_by: str | None = None
+
+    @event(CredentialActivated)
     def _credential_activated(self, at: datetime, command_id: str, recorded_by: str | None = None) -> None:
         self.credential_activated = True
         self._noted(at, command_id)
@@ -183,7 +206,20 @@ class Journey(Aggregate):
             recorded_by=cmd.recorded_by,
         )
 
-    @event("RequestFiled")
+    class RequestFiled(Aggregate.Event):
+        at: datetime
+        command_id: str
+        channel: str
+        state_of_reference: str
+        country: str
+        modality: str
+        credential_kind: str
+        sex: str
+        age_at_filing: int
+        personal_sealed: str
+        recorded_by: str | None = None
+
+    @event(RequestFiled)
     def _request_filed(
         self,
         at: datetime,
@@ -227,7 +263,16 @@ class Journey(Aggregate):
                 at=cmd.at, command_id=command_id, deadline=process.milestone_at(Milestone.ANALYSIS_DEADLINE)
             )
 
-    @event("ReviewDecided")
+    class ReviewDecided(Aggregate.Event):
+        at: datetime
+        command_id: str
+        reviewer: str
+        outcome: str
+        reasons: list[str]
+        notes: str | None
+        recorded_by: str | None = None
+
+    @event(ReviewDecided)
     def _review_decided(
         self,
         at: datetime,
@@ -243,7 +288,12 @@ class Journey(Aggregate):
         self.reasons = list(reasons)
         self._noted(at, command_id)
 
-    @event("SubsaneRequested")
+    class SubsaneRequested(Aggregate.Event):
+        at: datetime
+        command_id: str
+        deadline: datetime
+
+    @event(SubsaneRequested)
     def _subsane_requested(self, at: datetime, command_id: str, deadline: datetime) -> None:
         self._noted(at, command_id)
 
@@ -253,7 +303,13 @@ class Journey(Aggregate):
             at=cmd.at, command_id=command_id, documents=list(cmd.documents), recorded_by=cmd.recorded_by
         )
 
-    @event("SubsaneDocumentsReceived")
+    class SubsaneDocumentsReceived(Aggregate.Event):
+        at: datetime
+        command_id: str
+        documents: list[str]
+        recorded_by: str | None = None
+
+    @event(SubsaneDocumentsReceived)
     def _subsane_documents_received(
         self, at: datetime, command_id: str, documents: list[str], recorded_by: str | None = None
     ) -> None:
@@ -261,7 +317,11 @@ class Journey(Aggregate):
         self.analysis_status = AnalysisStatus.IN_REVIEW
         self._noted(at, command_id)
 
-    @event("SubsaneExpired")
+    class SubsaneExpired(Aggregate.Event):
+        at: datetime
+        command_id: str
+
+    @event(SubsaneExpired)
     def _subsane_expired(self, at: datetime, command_id: str) -> None:
         self.stage = Stage.REJECTED
         self.analysis_status = AnalysisStatus.REJECTED
@@ -275,7 +335,14 @@ class Journey(Aggregate):
             recorded_by=cmd.recorded_by,
         )
 
-    @event("RejectionReopened")
+    class RejectionReopened(Aggregate.Event):
+        at: datetime
+        command_id: str
+        staff: str
+        clarification: str
+        recorded_by: str | None = None
+
+    @event(RejectionReopened)
     def _rejection_reopened(
         self, at: datetime, command_id: str, staff: str, clarification: str, recorded_by: str | None = None
     ) -> None:
@@ -298,7 +365,16 @@ class Journey(Aggregate):
             recorded_by=cmd.recorded_by,
         )
 
-    @event("PartyObservationFiled")
+    class PartyObservationFiled(Aggregate.Event):
+        at: datetime
+        command_id: str
+        observation_id: str
+        party: str
+        representative: str
+        reason: str
+        recorded_by: str | None = None
+
+    @event(PartyObservationFiled)
     def _observation_filed(
         self,
         at: datetime,
@@ -327,7 +403,16 @@ class Journey(Aggregate):
         if cmd.upheld:
             self._excluded(at=cmd.at, command_id=command_id, reason="OBSERVATION_UPHELD")
 
-    @event("PartyObservationResolved")
+    class PartyObservationResolved(Aggregate.Event):
+        at: datetime
+        command_id: str
+        observation_id: str
+        resolver: str
+        upheld: bool
+        reason: str
+        recorded_by: str | None = None
+
+    @event(PartyObservationResolved)
     def _observation_resolved(
         self,
         at: datetime,
@@ -349,29 +434,53 @@ class Journey(Aggregate):
         if cmd.result != "OK":
             self._excluded(at=cmd.at, command_id=command_id, reason=cmd.result)
 
-    @event("RegistralCheckRecorded")
+    class RegistralCheckRecorded(Aggregate.Event):
+        at: datetime
+        command_id: str
+        result: str
+        source: str
+        recorded_by: str | None = None
+
+    @event(RegistralCheckRecorded)
     def _registral_check_recorded(
         self, at: datetime, command_id: str, result: str, source: str, recorded_by: str | None = None
     ) -> None:
         self._noted(at, command_id)
 
-    @event("ListedForReview")
+    class ListedForReview(Aggregate.Event):
+        at: datetime
+        command_id: str
+
+    @event(ListedForReview)
     def _listed_for_review(self, at: datetime, command_id: str) -> None:
         self.stage = Stage.LISTED_FOR_REVIEW
         self._noted(at, command_id)
 
-    @event("IncludedInDefinitiveList")
+    class IncludedInDefinitiveList(Aggregate.Event):
+        at: datetime
+        command_id: str
+
+    @event(IncludedInDefinitiveList)
     def _included(self, at: datetime, command_id: str) -> None:
         self.stage = Stage.INCLUDED
         self._noted(at, command_id)
 
-    @event("ExcludedFromDefinitiveList")
+    class ExcludedFromDefinitiveList(Aggregate.Event):
+        at: datetime
+        command_id: str
+        reason: str
+
+    @event(ExcludedFromDefinitiveList)
     def _excluded(self, at: datetime, command_id: str, reason: str) -> None:
         self.stage = Stage.EXCLUDED
         self.reasons = [reason]
         self._noted(at, command_id)
 
-    @event("ClosedWithoutRequest")
+    class ClosedWithoutRequest(Aggregate.Event):
+        at: datetime
+        command_id: str
+
+    @event(ClosedWithoutRequest)
     def _closed_without_request(self, at: datetime, command_id: str) -> None:
         self.stage = Stage.CLOSED_WITHOUT_REQUEST
         self._noted(at, command_id)
@@ -383,7 +492,14 @@ class Journey(Aggregate):
         self._delivery_recorded(at=cmd.at, command_id=command_id, status=cmd.status, reference=cmd.reference,
                                 recorded_by=cmd.recorded_by)
 
-    @event("DeliveryRecorded")
+    class DeliveryRecorded(Aggregate.Event):
+        at: datetime
+        command_id: str
+        status: str
+        reference: str
+        recorded_by: str | None = None
+
+    @event(DeliveryRecorded)
     def _delivery_recorded(
         self, at: datetime, command_id: str, status: str, reference: str, recorded_by: str | None = None
     ) -> None:
@@ -425,7 +541,14 @@ class Journey(Aggregate):
             at=cmd.at, command_id=command_id, staff=cmd.staff, reason=cmd.reason, recorded_by=cmd.recorded_by
         )
 
-    @event("PersonalDataErased")
+    class PersonalDataErased(Aggregate.Event):
+        at: datetime
+        command_id: str
+        staff: str
+        reason: str
+        recorded_by: str | None = None
+
+    @event(PersonalDataErased)
     def _personal_data_erased(
         self, at: datetime, command_id: str, staff: str, reason: str, recorded_by: str | None = None
     ) -> None:

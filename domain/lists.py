@@ -26,7 +26,14 @@ class ListCut(Aggregate):
     def create_id(process_id: str, kind: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"lnere:list:{process_id}:{kind}")
 
-    @event("Cut")
+    class Cut(Aggregate.Created):
+        process_id: str
+        kind: str
+        at: datetime
+        position: int
+        parts: list[dict[str, Any]]
+
+    @event(Cut)
     def __init__(self, process_id: str, kind: str, at: datetime, position: int, parts: list[dict[str, Any]]) -> None:
         self.process_id = process_id
         self.kind = kind

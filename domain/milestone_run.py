@@ -19,7 +19,12 @@ class MilestoneRun(Aggregate):
     def create_id(process_id: str, milestone: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"lnere:milestone-run:{process_id}:{milestone}")
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        process_id: str
+        milestone: str
+        at: datetime
+
+    @event(Started)
     def __init__(self, process_id: str, milestone: str, at: datetime) -> None:
         self.process_id = process_id
         self.milestone = milestone
@@ -31,20 +36,31 @@ class MilestoneRun(Aggregate):
         self.journeys_changed = 0
         self.completed = False
 
-    @event("PageApplied")
+    class PageApplied(Aggregate.Event):
+        cursor: str
+        seen: int
+        changed: int
+
+    @event(PageApplied)
     def page_applied(self, cursor: str, seen: int, changed: int) -> None:
         self.cursor = cursor
         self.journeys_seen += seen
         self.journeys_changed += changed
         self.changed_in_sweep += changed
 
-    @event("PassEnded")
+    class PassEnded(Aggregate.Event):
+        pass
+
+    @event(PassEnded)
     def pass_ended(self) -> None:
         """A pass ended; another starts from the first journey (the last one changed nothing)."""
         self.sweep += 1
         self.cursor = ""
         self.changed_in_sweep = 0
 
-    @event("Completed")
+    class Completed(Aggregate.Event):
+        pass
+
+    @event(Completed)
     def complete(self) -> None:
         self.completed = True

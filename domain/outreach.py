@@ -22,7 +22,12 @@ class Outreach(Aggregate):
     def create_id(workflow_id: str) -> UUID:
         return outreach_uuid(workflow_id)
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        process_id: str
+        workflow_id: str
+        timezone: str
+
+    @event(Started)
     def __init__(self, process_id: str, workflow_id: str, timezone: str) -> None:
         self.process_id = process_id
         self.workflow_id = workflow_id  # the citizen's journey id (a keyed hash)
@@ -39,7 +44,17 @@ class Outreach(Aggregate):
             recorded_by=cmd.recorded_by,
         )
 
-    @event("OutboundCallRecorded")
+    class OutboundCallRecorded(Aggregate.Event):
+        at: datetime
+        command_id: str
+        process_id: str
+        timezone: str
+        campaign: str
+        outcome: str
+        request_command_id: str | None
+        recorded_by: str | None = None
+
+    @event(OutboundCallRecorded)
     def _call_recorded(
         self, at: datetime, command_id: str, process_id: str, timezone: str, campaign: str, outcome: str,
         request_command_id: str | None, recorded_by: str | None = None,
@@ -52,7 +67,16 @@ class Outreach(Aggregate):
             campaign=cmd.campaign, channel=cmd.channel, recorded_by=cmd.recorded_by,
         )
 
-    @event("AutomatedNoticeSent")
+    class AutomatedNoticeSent(Aggregate.Event):
+        at: datetime
+        command_id: str
+        process_id: str
+        timezone: str
+        campaign: str
+        channel: str
+        recorded_by: str | None = None
+
+    @event(AutomatedNoticeSent)
     def _notice_sent(
         self, at: datetime, command_id: str, process_id: str, timezone: str, campaign: str, channel: str,
         recorded_by: str | None = None,

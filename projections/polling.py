@@ -1,20 +1,18 @@
-"""A polling subscription for eventsourcing's SQLite recorder, which has no ``subscribe()``,
-and for its PostgreSQL recorder, so that a lost notification never stalls a projection.
+"""A polling subscription over the event store, SQLite or PostgreSQL alike, so that a lost
+notification never stalls a projection: it reads the stored events after the last one it
+handed out, a batch of plain rows at a time.
 
-``PollingSQLiteApplicationRecorder`` is selected with the environment variable
-``APPLICATION_RECORDER_TOPIC`` so that eventsourcing's own ``ProjectionRunner`` can follow an
-SQLite event store exactly as it follows PostgreSQL with LISTEN/NOTIFY.
+The recorders here (selected with eventsourcing's ``APPLICATION_RECORDER_TOPIC``) add the one
+query it needs, ``select_rows``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import deque
-from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from collections.abc import Collection
+from typing import NamedTuple, Protocol
 
-from eventsourcing.persistence import Notification, Subscription
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -41,26 +39,24 @@ def _rows_statement(table: str, id_column: str, placeholder: str, topics: Collec
             f"WHERE {id_column} >= {placeholder} ORDER BY {id_column} LIMIT {placeholder}")
 
 
-class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
-    """Yields notifications after ``gt`` in order; when none are left it sleeps for the poll
-    interval and asks again, until stopped."""
+class RowSource(Protocol):
+    def select_rows(self, start: int, limit: int, state_topics: Collection[str]) -> list[StoredRow]: ...
 
-    def __init__(
-        self,
-        recorder: PollingSQLiteApplicationRecorder,  # or the PostgreSQL one: the same interface
-        gt: int | None = None,
-        topics: Sequence[str] = (),
-        poll_interval: float = 0.2,
-        batch_size: int = 1000,
-    ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        self._poll_interval = poll_interval
+
+class PollingSubscription:
+    """Hands out the stored events after ``gt`` in order, a batch at a time; when none are left
+    it sleeps for the poll interval and asks again, until stopped."""
+
+    def __init__(self, recorder: RowSource, gt: int | None = None, poll_interval: float | None = None,
+                 batch_size: int = 1000) -> None:
+        self._recorder = recorder
+        self._last_notification_id = gt
+        self._poll_interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2")) if poll_interval is None \
+            else poll_interval
         self._batch_size = batch_size
-        self._buffer: deque[Notification] = deque()
         self._stopped = threading.Event()
 
     def stop(self) -> None:
-        super().stop()
         self._stopped.set()
 
     @property
@@ -82,22 +78,6 @@ class PollingSubscription(Subscription["PollingSQLiteApplicationRecorder"]):
                 return rows
             self._stopped.wait(self._poll_interval)
 
-    def __next__(self) -> Notification:
-        while not self._buffer:
-            if self._stopped.is_set():
-                raise StopIteration
-            start = (self._last_notification_id or 0) + 1
-            self._buffer.extend(
-                self._recorder.select_notifications(start=start, limit=self._batch_size, topics=self._topics)
-            )
-            if not self._buffer:
-                self._stopped.wait(self._poll_interval)
-        if self._stopped.is_set():
-            raise StopIteration
-        notification = self._buffer.popleft()
-        self._last_notification_id = notification.id
-        return notification
-
 
 class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def select_rows(self, start: int, limit: int, state_topics: Collection[str]) -> list[StoredRow]:
@@ -106,10 +86,6 @@ class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.sqlite_cursor.row_factory = None  # plain tuples
             c.execute(_rows_statement(self.events_table_name, "rowid", "?", topics), (*topics, start, limit))
             return list(map(StoredRow._make, c.fetchall()))
-
-    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
-        interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2"))
-        return PollingSubscription(self, gt=gt, topics=topics, poll_interval=interval)
 
 
 class PollingPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -124,10 +100,6 @@ class PollingPostgresApplicationRecorder(PostgresApplicationRecorder):
             c.execute(_rows_statement(table, "notification_id", "%s", topics), (*topics, start, limit))
             return [StoredRow(row["notification_id"], str(row["originator_id"]), row["originator_version"],
                               row["topic"], row["state"]) for row in c.fetchall()]
-
-    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
-        interval = float(os.environ.get(POLL_INTERVAL_ENV, "0.2"))
-        return PollingSubscription(self, gt=gt, topics=topics, poll_interval=interval)
 
 
 RECORDER_TOPIC = f"{__name__}:PollingSQLiteApplicationRecorder"

@@ -66,7 +66,7 @@ def report_from_counts(
     for key, n in counts.get("country_state", {}).items():
         country, state = key.split("|")
         per_country.setdefault(country, {s.code: 0 for s in states})[state] = n
-    by_country_entity = [
+    by_country_entity: list[dict[str, Any]] = [
         {
             "country_code": country,
             "country": country_name_es(country),

@@ -33,6 +33,7 @@ from projections.polling import (
     POSTGRES_RECORDER_TOPIC,
     RECORDER_TOPIC,
     PollingSubscription,
+    RowSource,
     StoredRow,
 )
 from settings import Settings
@@ -165,8 +166,7 @@ class BatchingProjectionRunner:
         self.projection = JourneyCountsProjection(view=self.view)
         self.is_interrupted = threading.Event()
         self._error: BaseException | None = None
-        # Our recorders' subscriptions poll and hand out plain rows (projections/polling.py).
-        self.subscription = cast(PollingSubscription, self.app.recorder.subscribe(gt=self.view.position()))
+        self.subscription = PollingSubscription(cast(RowSource, self.app.recorder), gt=self.view.position())
         self._thread = threading.Thread(target=self._process, name="journey_counts", daemon=True)
 
     def __enter__(self) -> BatchingProjectionRunner:
@@ -190,19 +190,18 @@ class BatchingProjectionRunner:
         with self.view.batch():
             for row in rows:
                 if row.state is not None:
-                    self._handlers[row.topic](self.projection, self._decode(row), Tracking(self.app.name, row.id))
+                    self.projection.process_event(self._decode(row), Tracking(self.app.name, row.id))
             self.view.insert_tracking(Tracking(self.app.name, rows[-1].id))
 
     def _process(self) -> None:
         try:
             # Events of other topics are neither fetched nor decrypted: they only advance the
             # position, which the batch's tracking record carries.
-            self._handlers = self.projection.handlers()
             self._decode = EventDecoder(self.app.mapper)
             if self.view.halt() is not None:
                 log.warning("the projection was halted: trying again from its position", halt=self.view.halt())
             cleared = False
-            while rows := self.subscription.next_rows(self._handlers, BATCH_SIZE):
+            while rows := self.subscription.next_rows(self.projection.topics, BATCH_SIZE):
                 try:
                     self._apply(rows)
                 except Exception:  # noqa: BLE001 - a failing batch is taken apart below
@@ -253,9 +252,10 @@ def start_runner(settings: Settings, stopped: threading.Event | None = None) -> 
 
 
 def view_path(settings: Settings) -> Path:
-    """The view's file. Its name carries the view's version: a new version starts a new file,
-    which the runner fills from the start of the event log (an older file can be deleted)."""
-    return settings.projection_db(f"{JourneyCountsProjection.name}.v{JourneyCountsView.VERSION}")
+    """The view's file. Its name carries the view's version (a digest of its definition): a new
+    version starts a new file, which the runner fills from the start of the event log (an older
+    file can be deleted)."""
+    return settings.projection_db(f"{JourneyCountsProjection.name}.{JourneyCountsProjection.version}")
 
 
 def _create_tables(view: Any) -> None:
@@ -283,9 +283,9 @@ def open_view(settings: Settings) -> CountsView:
             dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
             user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], pool_size=8, max_overflow=8,
         )
-        view = PostgresJourneyCountsView(datastore)
-        _create_tables(view)
-        return view
+        postgres_view = PostgresJourneyCountsView(datastore)
+        _create_tables(postgres_view)
+        return postgres_view
     view = JourneyCountsView(SQLiteDatastore(str(view_path(settings)), lock_timeout=30))
     _create_tables(view)
     return view

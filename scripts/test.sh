@@ -13,6 +13,8 @@ bash scripts/system_packages.sh || exit 1
 bash scripts/setup.sh || exit 1
 echo "== ruff (configured in pyproject.toml) =="
 .venv/bin/ruff check . || { echo "ruff found the issues above: fix them before the tests run"; exit 1; }
+echo "== mypy (configured in pyproject.toml) =="
+.venv/bin/mypy || { echo "mypy found the issues above: fix them before the tests run"; exit 1; }
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT
 

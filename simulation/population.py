@@ -257,7 +257,7 @@ def outreach_commands(
         for clave, request in inetel_requests
     ]
     clock = _Clock(process, rng)
-    pool = []
+    pool: list[str] = []
     while len(pool) < scenario.outreach_pool:
         sex = rng.choice("HM")
         given = rng.choice(people.GIVEN_NAMES[sex])

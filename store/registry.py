@@ -8,14 +8,14 @@ its commit never appends twice.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
@@ -63,7 +63,7 @@ def postgres_conninfo(env: Mapping[str, str]) -> str:
                          password=env.get("POSTGRES_PASSWORD", ""))
 
 
-def event_rows(events: list[DomainEventProtocol[UUID]]) -> list[dict[str, Any]]:
+def event_rows(events: Sequence[Aggregate.Event]) -> list[dict[str, Any]]:
     """A journey's events as rows: name, version, when recorded, and their fields except the
     sealed personal data."""
     rows = []
@@ -147,8 +147,9 @@ class JourneyRegistry(Application[UUID]):
             return status, None
         return status, outcomes
 
-    def history(self, workflow_id: str) -> list[DomainEventProtocol[UUID]]:
-        return list(self.events.get(journey_uuid(workflow_id)))
+    def history(self, workflow_id: str) -> list[Aggregate.Event]:
+        """A journey's events, in order ([] for no such journey)."""
+        return [e for e in self.events.get(journey_uuid(workflow_id)) if isinstance(e, Aggregate.Event)]
 
     def record_commands(
         self, process: ElectoralProcess, workflow_id: str, commands: list[Any]
@@ -189,10 +190,12 @@ class JourneyRegistry(Application[UUID]):
         """Many citizens' credentials (names, clave) at once: only their ``CredentialRecorded``
         events are read and decrypted (a list's export needs nothing else); None once erased."""
         by_uuid = {journey_uuid(w): w for w in workflow_ids}
-        topic = get_topic(Journey.CredentialRecorded)  # type: ignore[attr-defined]
+        topic = get_topic(Journey.CredentialRecorded)
         sealed: dict[str, str] = {}
         for stored in select_events_of(self.recorder, list(by_uuid), topic):
-            sealed[str(UUID(str(stored.originator_id)))] = self.mapper.to_domain_event(stored).credential_sealed
+            recorded = self.mapper.to_domain_event(stored)
+            assert isinstance(recorded, Journey.CredentialRecorded)
+            sealed[str(UUID(str(stored.originator_id)))] = recorded.credential_sealed
         opened = self.vault.open_many(sealed)  # the citizens' keys in one query
         return {by_uuid[UUID(journey_id)]: data for journey_id, data in opened.items()}
 

@@ -12,6 +12,7 @@ definitive list, it sends each included citizen the postal package or the intern
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -50,6 +51,9 @@ class ProcessCalendarWorkflow:
         self._requested: dict[Milestone, datetime] = {}
         self._fired_by: dict[Milestone, str] = {}  # milestones an administrator fired early
 
+    def _is_requested(self, milestone: Milestone) -> Callable[[], bool]:
+        return lambda: milestone in self._requested
+
     @workflow.run
     async def run(self, input: CalendarInput) -> list[MilestoneReport]:
         for milestone in MILESTONE_ORDER:
@@ -58,12 +62,12 @@ class ProcessCalendarWorkflow:
                 delay = configured - workflow.now()
                 if delay > timedelta(0):
                     try:
-                        await workflow.wait_condition(lambda m=milestone: m in self._requested, timeout=delay)
+                        await workflow.wait_condition(self._is_requested(milestone), timeout=delay)
                     except TimeoutError:
                         pass
                 at = self._requested.get(milestone, configured)
             else:
-                await workflow.wait_condition(lambda m=milestone: m in self._requested)
+                await workflow.wait_condition(self._is_requested(milestone))
                 at = self._requested[milestone]
             report = await self._fan_out(milestone, at)
             if milestone in LIST_CUTS and workflow.patched("list-cuts"):

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import AbstractContextManager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.lists import ListKind
 from domain.rules import Stage
 from projections.journey_counts.schema import INBOX_FILTERS
+from projections.journey_counts.storage import ViewStorage
 
 
-class CountsQueries:
+class CountsQueries(ViewStorage):
     """The view's reads, for SQLite and PostgreSQL alike (see ``views``)."""
-
-    if TYPE_CHECKING:  # given by the view and its tracking recorder (``views``)
-        tracking_table: str
-
-        def _transaction(self, commit: bool) -> AbstractContextManager[Any]: ...
-
-        def max_tracking_id(self, application_name: str) -> int | None: ...
-
 
     def position(self, application_name: str = "journeys") -> int:
         return self.max_tracking_id(application_name) or 0
@@ -32,15 +24,16 @@ class CountsQueries:
 
     def counts_and_position(self, process_id: str, as_of: date | None) -> tuple[int, dict[str, dict[str, int]]]:
         """The counts and the event-log position they reflect, read in one transaction."""
+        m = self.mark
         if as_of is None:
-            sql, params = "SELECT dimension, key, n FROM totals WHERE process_id = ?", [process_id]
+            sql, params = f"SELECT dimension, key, n FROM totals WHERE process_id = {m}", [process_id]
         else:
-            sql = ("SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = ? AND day <= ? "
+            sql = (f"SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = {m} AND day <= {m} "
                    "GROUP BY dimension, key")
             params = [process_id, as_of.isoformat()]
         result: dict[str, dict[str, int]] = defaultdict(dict)
         with self._transaction(commit=False) as c:
-            c.execute(f"SELECT MAX(notification_id) AS n FROM {self.tracking_table} WHERE application_name = ?",
+            c.execute(f"SELECT MAX(notification_id) AS n FROM {self.tracking_table} WHERE application_name = {m}",
                       ("journeys",))
             position = c.fetchone()["n"] or 0
             c.execute(sql, params)
@@ -51,10 +44,11 @@ class CountsQueries:
 
     def filed_per_day(self, process_id: str, as_of: date | None) -> dict[str, int]:
         """Requests filed on each business day (every request counts once in ``sex``)."""
-        sql = "SELECT day, SUM(n) AS n FROM counts WHERE process_id = ? AND dimension = 'sex'"
+        m = self.mark
+        sql = f"SELECT day, SUM(n) AS n FROM counts WHERE process_id = {m} AND dimension = 'sex'"
         params: list[Any] = [process_id]
         if as_of is not None:
-            sql += " AND day <= ?"
+            sql += f" AND day <= {m}"
             params.append(as_of.isoformat())
         with self._transaction(commit=False) as c:
             c.execute(sql + " GROUP BY day ORDER BY day", params)
@@ -64,13 +58,14 @@ class CountsQueries:
         self, process_id: str, kind: str, position: int, state: str | None = None, modality: str | None = None
     ) -> list[dict[str, Any]]:
         """The journeys of a list ("review" or "definitive") as it stood at log ``position``."""
+        m = self.mark
         column = {ListKind.REVIEW: "listed_position", ListKind.DEFINITIVE: "included_position"}[ListKind(kind)]
         sql = (f"SELECT journey_id, workflow_id, state_of_reference, country, modality, stage, excluded_reason "
-               f"FROM journeys WHERE process_id = ? AND {column} <= ?")
+               f"FROM journeys WHERE process_id = {m} AND {column} <= {m}")
         params: list[Any] = [process_id, position]
         for name, value in (("state_of_reference", state), ("modality", modality)):
             if value is not None:
-                sql += f" AND {name} = ?"
+                sql += f" AND {name} = {m}"
                 params.append(value)
         with self._transaction(commit=False) as c:
             c.execute(sql, params)
@@ -87,19 +82,20 @@ class CountsQueries:
     ) -> list[dict[str, Any]]:
         """Journeys awaiting a review decision, oldest first: a page of at most ``limit``
         after the (in_review_since, journey_id) ``after``."""
+        m = self.mark
         sql = ("SELECT journey_id, workflow_id, in_review_since, reviews, state_of_reference, country, modality,"
-               " channel, credential_kind FROM journeys WHERE process_id = ? AND stage = ?")
+               f" channel, credential_kind FROM journeys WHERE process_id = {m} AND stage = {m}")
         params: list[Any] = [process_id, Stage.IN_REVIEW.value]
         for name, value in filters.items():
             assert name in INBOX_FILTERS
-            sql += f" AND {name} = ?"
+            sql += f" AND {name} = {m}"
             params.append(value)
         if re_review is not None:
             sql += " AND reviews > 1" if re_review else " AND reviews = 1"
         if after is not None:
-            sql += " AND (in_review_since, journey_id) > (?, ?)"
+            sql += f" AND (in_review_since, journey_id) > ({m}, {m})"
             params.extend(after)
-        sql += " ORDER BY in_review_since, journey_id LIMIT ?"
+        sql += f" ORDER BY in_review_since, journey_id LIMIT {m}"
         params.append(limit)
         with self._transaction(commit=False) as c:
             c.execute(sql, params)
@@ -109,11 +105,12 @@ class CountsQueries:
         self, process_id: str, stages: list[str], after: str, below: str, limit: int
     ) -> list[tuple[str, str]]:
         """A page of (journey_id, workflow_id) in the given stages, in id order within [after, below)."""
-        marks = ",".join("?" * len(stages))
+        m = self.mark
+        marks = ",".join([m] * len(stages))
         with self._transaction(commit=False) as c:
             c.execute(
-                f"SELECT journey_id, workflow_id FROM journeys WHERE process_id = ? AND stage IN ({marks}) "
-                "AND journey_id > ? AND journey_id < ? ORDER BY journey_id LIMIT ?",
+                f"SELECT journey_id, workflow_id FROM journeys WHERE process_id = {m} AND stage IN ({marks}) "
+                f"AND journey_id > {m} AND journey_id < {m} ORDER BY journey_id LIMIT {m}",
                 (process_id, *stages, after, below, limit),
             )
             return [(row["journey_id"], row["workflow_id"]) for row in c.fetchall()]

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
-from domain.rules import Stage
+from domain.rules import AnalysisStatus, Stage
 from projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_COLUMN
+from projections.journey_counts.storage import ViewStorage
 
 
 class _Batch:
@@ -49,17 +50,10 @@ def _in_batch(write):
 
 
 
-class CountsWrites:
+class CountsWrites(ViewStorage):
     """The view's writes, for SQLite and PostgreSQL alike (see ``views``)."""
 
     _batch: _Batch | None = None
-    if TYPE_CHECKING:  # given by the view and its tracking recorder (``views``)
-        def _transaction(self, commit: bool) -> AbstractContextManager[Any]: ...
-
-        @staticmethod
-        def _raw(c: Any) -> Any: ...
-
-        def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...
 
 
     @contextmanager
@@ -85,14 +79,15 @@ class CountsWrites:
         """Advances the position (an event that changes no figure)."""
 
     def _flush(self, c: Any, batch: _Batch) -> None:
+        m = self.mark
         if batch.inserted:
             c.executemany(f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) "
-                          f"VALUES ({', '.join('?' * len(JOURNEY_COLUMNS))})",
+                          f"VALUES ({', '.join([m] * len(JOURNEY_COLUMNS))})",
                           [tuple(batch.journeys[j][k] for k in JOURNEY_COLUMNS) for j in batch.inserted])
         updated = batch.updated - batch.inserted.keys()
         if updated:
-            c.executemany(f"UPDATE journeys SET {', '.join(f'{k} = ?' for k in JOURNEY_COLUMNS[1:])} "
-                          "WHERE journey_id = ?",
+            c.executemany(f"UPDATE journeys SET {', '.join(f'{k} = {m}' for k in JOURNEY_COLUMNS[1:])} "
+                          f"WHERE journey_id = {m}",
                           [(*(batch.journeys[j][k] for k in JOURNEY_COLUMNS[1:]), j) for j in sorted(updated)])
         counts = [(process_id, day, dimension, str(key), n)
                   for (process_id, day, dimension, key), n in batch.counts.items() if n]
@@ -101,21 +96,27 @@ class CountsWrites:
             totals_of[(process_id, dimension, key)] += n
         if counts:
             c.executemany(
-                "INSERT INTO counts (process_id, day, dimension, key, n) VALUES (?, ?, ?, ?, ?) "
+                f"INSERT INTO counts (process_id, day, dimension, key, n) VALUES ({m}, {m}, {m}, {m}, {m}) "
                 "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n", counts)
         totals = [(*key, n) for key, n in totals_of.items() if n]
         if totals:
             c.executemany(
-                "INSERT INTO totals (process_id, dimension, key, n) VALUES (?, ?, ?, ?) "
+                f"INSERT INTO totals (process_id, dimension, key, n) VALUES ({m}, {m}, {m}, {m}) "
                 "ON CONFLICT (process_id, dimension, key) DO UPDATE SET n = totals.n + excluded.n", totals)
         if batch.tracking is not None:
-            self._insert_tracking(self._raw(c), batch.tracking)
+            # The tracking recorder's own statement, in this transaction: the position moves
+            # with the figures, and only forward (a position already passed is an IntegrityError).
+            c.execute(self.insert_tracking_statement, {"application_name": batch.tracking.application_name,
+                                                       "notification_id": batch.tracking.notification_id})
+            if self.datastore.single_row_tracking and c.fetchone() is None:
+                raise IntegrityError(f"position {batch.tracking.notification_id} was already passed")
 
     def _journey(self, batch: _Batch, journey_id: str) -> dict[str, Any]:
+        m = self.mark
         row = batch.journeys.get(journey_id)
         if row is None:
             assert batch.cursor is not None
-            batch.cursor.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = ?",
+            batch.cursor.execute(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE journey_id = {m}",
                                  (journey_id,))
             found = batch.cursor.fetchone()
             assert found is not None, f"journey {journey_id} has events before it started"
@@ -132,8 +133,8 @@ class CountsWrites:
         start: tuple[str, str, str] | None = None,
         filed: dict[str, str] | None = None,
         request: dict[str, str] | None = None,
-        stage: str | None = None,
-        analysis: str | None = None,
+        stage: Stage | None = None,
+        analysis: AnalysisStatus | None = None,
         reason: str | None = None,
     ) -> None:
         """Applies one event's changes, on the business day of ``at`` in the journey's process
@@ -192,16 +193,18 @@ class CountsWrites:
         if journey_id is not None:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
+        assert process_id is not None and timezone is not None, "a count names its process, or its journey"
         b.add(process_id, _business_day(at, timezone), dimension, key, +1)
 
     # -- halts: an event the projection cannot apply ------------------------------------------
 
     def record_halt(self, position: int, originator_id: str, originator_version: int, topic: str,
                     error: str) -> None:
+        m = self.mark
         with self._transaction(commit=True) as c:
             c.execute("DELETE FROM projection_halt")
             c.execute("INSERT INTO projection_halt (position, originator_id, originator_version, topic, error, "
-                      "halted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                      f"halted_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
                       (position, originator_id, originator_version, topic, error[:500],
                        datetime.now(UTC).isoformat()))
 
@@ -219,9 +222,11 @@ class CountsWrites:
 
     def skip(self, position: int, reason: str, skipped_by: str) -> None:
         """Records that the event at ``position`` is to be passed over (the runner does it)."""
+        m = self.mark
         with self._transaction(commit=True) as c:
-            c.execute("DELETE FROM projection_skips WHERE position = ?", (position,))
-            c.execute("INSERT INTO projection_skips (position, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?)",
+            c.execute(f"DELETE FROM projection_skips WHERE position = {m}", (position,))
+            c.execute("INSERT INTO projection_skips (position, reason, skipped_by, skipped_at) "
+                      f"VALUES ({m}, {m}, {m}, {m})",
                       (position, reason[:500], skipped_by[:100], datetime.now(UTC).isoformat()))
 
     def skips(self) -> list[dict[str, Any]]:
