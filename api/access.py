@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.routing import Match
 
-from application.staff import Role, Staff
+from application.staff import Staff
+from domain.roles import Role
 
 
 def roles(*allowed: Role) -> dict[str, Any]:

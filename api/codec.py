@@ -35,7 +35,8 @@ from temporalio.api.common.v1 import Payloads
 
 import logs
 from api.access import bearer_token
-from application.staff import Authenticator, Role, Staff
+from application.staff import Authenticator, Staff
+from domain.roles import Role
 from payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
 
 log = logs.get_logger("lnere.codec")

@@ -1,8 +1,9 @@
 """Bodies and answers of the HTTP API.
 
-Command bodies are built from the domain's command models, so a field's type and limits are
-declared once: the body is the command without the fields the API fills in itself (``kind``,
-and who acts — ``recorded_by``, the reviewer, the staff member — which come from the token).
+Command bodies are built from the commands' declarations (``domain.commands.JOURNEY_COMMANDS``),
+so a field's type and limits are declared once: the body is the command without the fields the
+API fills in itself (``kind``, and who acts — ``recorded_by`` and the command's acting fields,
+which come from the token).
 """
 
 from __future__ import annotations
@@ -11,57 +12,39 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from domain.commands import (
-    ActivateCredential,
-    Command,
-    DecideReview,
-    FileObservation,
-    FileRequest,
-    RecordCredential,
-    RecordDelivery,
-    ReopenRejection,
-    ResolveObservation,
-    SendSubsaneDocuments,
-)
+from domain.commands import JOURNEY_COMMANDS, CommandSpec
 from domain.rules import JourneyStatus
 from domain.values import Clave, Credential
 
-FILLED_BY_API = frozenset({"kind", "recorded_by", "reviewer", "staff", "party", "representative", "resolver"})
 
-
-def body_of(command: type[Command], description: str, omit: frozenset[str] = frozenset()) -> type[BaseModel]:
+def body_of(spec: CommandSpec, omit: frozenset[str] = frozenset()) -> type[BaseModel]:
+    """A command's body over HTTP: its model's fields but its kind and who sends it (its acting
+    fields and ``recorded_by``: they come from the caller's token, never from the body)."""
+    filled = {"kind", "recorded_by", *spec.acting, *omit}
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in command.model_fields.items()
-        if name not in FILLED_BY_API | omit
+        name: (info.annotation, info) for name, info in spec.model.model_fields.items() if name not in filled
     }
+    description = (spec.model.__doc__ or "").strip()
     return create_model(
-        f"{command.__name__}Body",
+        f"{spec.model.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"description": description}),
         **fields,
     )
 
 
 if TYPE_CHECKING:  # built below, at import; to the type checker, models
+    BODIES: dict[str, type[BaseModel]]
     CredentialBody = BaseModel
-    ActivationBody = BaseModel
-    ReviewBody = BaseModel
-    SubsaneBody = BaseModel
-    ReopenBody = BaseModel
     ObservationBody = BaseModel
     ResolutionBody = BaseModel
-    DeliveryBody = BaseModel
     _RequestFields = BaseModel
 else:
-    CredentialBody = body_of(RecordCredential, "A credential (CPVE issued abroad, or a CPV issued in Mexico).")
-    ActivationBody = body_of(ActivateCredential, "The citizen activated the CPVE.")
-    ReviewBody = body_of(DecideReview, "A review decision; the reviewer is the caller.")
-    SubsaneBody = body_of(SendSubsaneDocuments, "Documents the citizen sent to correct inconsistencies.")
-    ReopenBody = body_of(ReopenRejection, "A rejected request reopened after the citizen's clarification.")
-    ObservationBody = body_of(FileObservation, "A party's observation on a citizen of the list for review.")
-    ResolutionBody = body_of(ResolveObservation, "The registry's resolution of an observation: upheld excludes the "
-                             "citizen with the reason.", omit=frozenset({"observation_id"}))
-    DeliveryBody = body_of(RecordDelivery, "News of the postal package or the internet access of an included citizen.")
-    _RequestFields = body_of(FileRequest, "")
+    BODIES = {kind: body_of(spec) for kind, spec in JOURNEY_COMMANDS.items()}
+    CredentialBody = BODIES["record_credential"]
+    ObservationBody = BODIES["file_observation"]
+    # Its observation is named by the route's path.
+    ResolutionBody = body_of(JOURNEY_COMMANDS["resolve_observation"], omit=frozenset({"observation_id"}))
+    _RequestFields = BODIES["file_request"]
 
 
 class RequestBody(_RequestFields):

@@ -17,21 +17,13 @@ import json
 import os
 import secrets
 import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.commands import Code, StaffId
-
-
-class Role(StrEnum):
-    OPERATOR = "operator"  # files requests (INETEL by phone, SRVE on the web), credentials, subsane documents
-    REVIEWER = "reviewer"  # decides reviews, reopens rejections, reads a journey's personal data
-    SUPERVISOR = "supervisor"  # everything above, fires milestones, reads the configuration
-    VIEWER = "viewer"  # dashboard and reports
-    PARTY = "party"  # a political party's representative: the list for review, observations on it
+from domain.roles import Role
 
 
 class Staff(BaseModel):

@@ -143,48 +143,24 @@ async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
 # -- command handlers ------------------------------------------------------------------------
 
 
-def cmd_credential_record(args: argparse.Namespace) -> None:
-    body = _read_json(args.file)
-    body.setdefault("kind", "record_credential")
-    clave = (body.get("credential") or {}).get("clave") if isinstance(body, dict) else None
-    asyncio.run(_send(args, _envelope(args, body, clave=clave)))
+def cmd_send(args: argparse.Namespace) -> None:
+    """Any command of ``domain.commands.JOURNEY_COMMANDS`` (its subcommand is derived: cli/commands.py)."""
+    from cli.commands import command_body, reads_a_file
+    from domain.commands import JOURNEY_COMMANDS
 
-
-def cmd_credential_activate(args: argparse.Namespace) -> None:
-    asyncio.run(_send(args, _envelope(args, {"kind": "activate_credential", "at": args.at})))
-
-
-def cmd_request_file(args: argparse.Namespace) -> None:
-    body = _read_json(args.file)
-    if not isinstance(body, dict):
-        raise UsageError(f"{args.file}: a request is a JSON object")
-    body.setdefault("kind", "file_request")
-    clave = args.clave or (body.get("credential") or {}).get("clave")
+    spec = JOURNEY_COMMANDS[args.kind]
+    from_file = None
+    if reads_a_file(spec):
+        from_file = _read_json(args.file)
+        if not isinstance(from_file, dict):
+            raise UsageError(f"{args.file}: a command is a JSON object")
+    body = command_body(args, spec, from_file)
+    credential = body.get("credential")
+    clave = args.clave or (credential.get("clave") if isinstance(credential, dict) else None)
     if not clave and not args.journey:
-        raise UsageError("clave: give --clave, --journey, or the credential in the request")
-    asyncio.run(_send(args, _envelope(args, body, clave=clave)))
-
-
-def cmd_review_decide(args: argparse.Namespace) -> None:
-    command = {
-        "kind": "decide_review",
-        "at": args.at,
-        "reviewer": args.reviewer,
-        "outcome": args.outcome,
-        "reasons": args.reason or [],
-        "notes": args.notes,
-    }
-    asyncio.run(_send(args, _envelope(args, command)))
-
-
-def cmd_subsane_send(args: argparse.Namespace) -> None:
-    command = {"kind": "send_subsane_documents", "at": args.at, "documents": args.document or []}
-    asyncio.run(_send(args, _envelope(args, command)))
-
-
-def cmd_rejection_reopen(args: argparse.Namespace) -> None:
-    command = {"kind": "reopen_rejection", "at": args.at, "staff": args.staff, "clarification": args.clarification}
-    asyncio.run(_send(args, _envelope(args, command)))
+        raise UsageError("clave: give --clave, --journey" + (", or the credential in the file" if from_file else ""))
+    envelope = _envelope(args, body, clave=clave)
+    asyncio.run(_erase(args, envelope) if spec.erases else _send(args, envelope))
 
 
 def cmd_milestone_fire(args: argparse.Namespace) -> None:
@@ -232,29 +208,17 @@ def cmd_journey_history(args: argparse.Namespace) -> None:
     _print({"journey": workflow_id, "personal_data": registry.personal_data(workflow_id), "events": rows})
 
 
-def cmd_journey_erase(args: argparse.Namespace) -> None:
-    from domain.commands import ErasePersonalData
-
+async def _erase(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
+    """An erasure is sent like any other command (the journey's Update, its rule, its activity,
+    which deletes the citizen's key once the erasure is recorded); then Temporal's history of
+    the journey (its commands, encrypted under the installation's payload key) is deleted too,
+    every run of it, the erasure's own."""
     settings = _existing_settings(args)
-    try:
-        command = ErasePersonalData.model_validate({"at": args.at, "staff": args.staff, "reason": args.reason})
-    except ValidationError as error:
-        raise UsageError(_format_validation(error)) from None
-    workflow_id = _workflow_id(args, settings)
-
-    async def erase_and_delete_history() -> tuple[Any, int]:
-        # The erasure is a command like any other (the journey's Update, its rule, its activity,
-        # which deletes the citizen's key once the erasure is recorded).
-        with _registry(settings) as registry:
-            if registry.status(workflow_id) is None:
-                raise NotFound("journey: no such journey")
-            journeys = await _journey_client(settings, registry)
-            status = await journeys.send(CommandEnvelope(process=args.process, journey=workflow_id, command=command))
-        # Temporal keeps the journey's commands (encrypted under the installation's payload
-        # key) in its history: the erasure deletes it too, every run of it, the erasure's own.
-        return status, await _delete_runs(journeys.client, settings, workflow_id)
-
-    status, deleted = asyncio.run(erase_and_delete_history())
+    with _registry(settings) as registry:
+        journeys = await _journey_client(settings, registry)
+        status = await journeys.send(envelope)
+    workflow_id = status.workflow_id
+    deleted = await _delete_runs(journeys.client, settings, workflow_id)
     _print({"journey": workflow_id, "stage": status.stage, "personal_data": "erased",
             "temporal_history": f"{deleted} run(s) deleted" if deleted else "none"})
 
@@ -501,7 +465,7 @@ def _staff_directory(args: argparse.Namespace):
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
-    from application.staff import Role
+    from domain.roles import Role
 
     try:
         token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
@@ -567,6 +531,8 @@ def _business_time(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cli.commands import add_command_parsers
+
     parser = argparse.ArgumentParser(prog="lnere", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data directory (default $LNERE_DATA_DIR or ./data)")
     parser.add_argument("--address", help="Temporal address (default $LNERE_TEMPORAL_ADDRESS or 127.0.0.1:7233)")
@@ -605,45 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--journey", help="journey id (journey-<process>-<hash>)")
         group.add_argument("--clave", help="the citizen's clave de elector")
 
-    credential = sub.add_parser("credential", help="credentials").add_subparsers(dest="action", required=True)
-    record = credential.add_parser("record", help="record a credential from a JSON file (- for stdin)")
-    record.add_argument("file")
-    record.set_defaults(handler=cmd_credential_record)
-    activate = credential.add_parser("activate", help="record that a CPVE was activated")
-    journey_ref(activate)
-    activate.add_argument("--at", required=True, type=_business_time)
-    activate.set_defaults(handler=cmd_credential_activate)
-
-    request = sub.add_parser("request", help="SIILNERE").add_subparsers(dest="action", required=True)
-    file_ = request.add_parser("file", help="file a request from a JSON file (- for stdin)")
-    file_.add_argument("file")
-    journey_ref(file_)
-    file_.set_defaults(handler=cmd_request_file)
-
-    review = sub.add_parser("review", help="review decisions").add_subparsers(dest="action", required=True)
-    decide = review.add_parser("decide", help="decide a review")
-    journey_ref(decide)
-    decide.add_argument("--outcome", required=True, choices=["meets_requirements", "inconsistencies", "rejected"])
-    decide.add_argument("--reason", action="append", help="reason code (repeatable)")
-    decide.add_argument("--reviewer", required=True)
-    decide.add_argument("--notes")
-    decide.add_argument("--at", required=True, type=_business_time)
-    decide.set_defaults(handler=cmd_review_decide)
-
-    subsane = sub.add_parser("subsane", help="subsane").add_subparsers(dest="action", required=True)
-    send = subsane.add_parser("send", help="receive the citizen's correcting documents")
-    journey_ref(send)
-    send.add_argument("--document", action="append", help="document code (repeatable)")
-    send.add_argument("--at", required=True, type=_business_time)
-    send.set_defaults(handler=cmd_subsane_send)
-
-    rejection = sub.add_parser("rejection", help="rejections").add_subparsers(dest="action", required=True)
-    reopen = rejection.add_parser("reopen", help="reopen a rejection on a clarification")
-    journey_ref(reopen)
-    reopen.add_argument("--staff", required=True)
-    reopen.add_argument("--clarification", required=True)
-    reopen.add_argument("--at", required=True, type=_business_time)
-    reopen.set_defaults(handler=cmd_rejection_reopen)
+    groups: dict[str, Any] = {}
+    add_command_parsers(sub, groups, cmd_send, journey_ref, _business_time)
 
     milestone = sub.add_parser("milestone", help="the process calendar").add_subparsers(dest="action", required=True)
     fire = milestone.add_parser("fire", help="fire a milestone (replay mode)")
@@ -686,20 +615,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--timeout", type=float, default=600, help="seconds to wait for the projections")
     simulate.set_defaults(handler=cmd_simulate)
 
-    journey = sub.add_parser("journey", help="read a journey, or erase its personal data").add_subparsers(
-        dest="action", required=True)
+    journey = groups["journey"]
     status = journey.add_parser("status", help="a journey's current status")
     journey_ref(status)
     status.set_defaults(handler=cmd_journey_status)
     history = journey.add_parser("history", help="a journey's events")
     journey_ref(history)
     history.set_defaults(handler=cmd_journey_history)
-    erase = journey.add_parser("erase", help="erase an ended journey's personal data (crypto-shredding)")
-    journey_ref(erase)
-    erase.add_argument("--staff", required=True)
-    erase.add_argument("--reason", required=True)
-    erase.add_argument("--at", required=True, type=_business_time)
-    erase.set_defaults(handler=cmd_journey_erase)
 
     report = sub.add_parser("report", help="report section 4.1 as of a date")
     report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")

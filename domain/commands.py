@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from domain.identity import JOURNEY_ID_PATTERN
 from domain.process import Channel, Milestone, Modality
+from domain.roles import Role
 from domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
 
 StaffId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$")]
@@ -67,16 +68,21 @@ def reused(processed: set[str] | frozenset[str], command_id: str) -> bool:
 
 
 class RecordCredential(Command):
+    """A credential: a CPVE issued abroad, or a CPV issued in Mexico. Starts the citizen's journey."""
+
     kind: Literal["record_credential"] = "record_credential"
     credential: Credential
 
 
 class ActivateCredential(Command):
+    """The CPVE's activation: the citizen confirmed receiving it."""
+
     kind: Literal["activate_credential"] = "activate_credential"
 
 
 class FileRequest(Command):
-    """The SIILNERE. ``at`` is when it was filed."""
+    """A registration request (SIILNERE): by phone (INETEL) or on the web (SRVE). ``at`` is when
+    it was filed."""
 
     kind: Literal["file_request"] = "file_request"
     channel: Channel
@@ -91,44 +97,59 @@ class FileRequest(Command):
 
 
 class DecideReview(Command):
+    """A review decision by the registry's staff (DERFE). Two decisions at once: one is
+    recorded, the other refused."""
+
     kind: Literal["decide_review"] = "decide_review"
     reviewer: StaffId
     outcome: Literal["meets_requirements", "inconsistencies", "rejected"]
-    reasons: tuple[Code, ...] = ()
-    notes: str | None = Field(default=None, max_length=2000)
+    reasons: tuple[Code, ...] = Field(default=(), description="reason codes of the process's catalogue")
+    notes: str | None = Field(default=None, max_length=2000, description="the reviewer's notes")
 
 
 class SendSubsaneDocuments(Command):
+    """The documents the citizen sent to correct the inconsistencies (subsane)."""
+
     kind: Literal["send_subsane_documents"] = "send_subsane_documents"
-    documents: tuple[Code, ...] = Field(min_length=1)
+    documents: tuple[Code, ...] = Field(min_length=1, description="document codes of the process's catalogue")
 
 
 class ReopenRejection(Command):
+    """A rejected request reopened after the citizen's clarification."""
+
     kind: Literal["reopen_rejection"] = "reopen_rejection"
     staff: StaffId
-    clarification: str = Field(min_length=1, max_length=2000)
+    clarification: str = Field(min_length=1, max_length=2000, description="what the citizen clarified")
 
 
 class FileObservation(Command):
+    """A party's observation on a citizen of the list for review, inside the observation window."""
+
     kind: Literal["file_observation"] = "file_observation"
-    observation_id: Code
+    observation_id: Code = Field(description="the party's id for the observation, e.g. PAN_0001")
     party: Code
     representative: StaffId
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="why the citizen should not be on the list")
 
 
 class ResolveObservation(Command):
+    """The registry's resolution of a party's observation: upheld excludes the citizen with the
+    reason; dismissed, the citizen stays."""
+
     kind: Literal["resolve_observation"] = "resolve_observation"
-    observation_id: Code
+    observation_id: Code = Field(description="the observation resolved")
     resolver: StaffId
-    upheld: bool
-    reason: str = Field(min_length=1, max_length=2000)
+    upheld: bool = Field(description="whether the observation is upheld")
+    reason: str = Field(min_length=1, max_length=2000, description="the grounds of the resolution")
 
 
 class RecordRegistralCheck(Command):
+    """The final registral check of a citizen on the list (DERFE's registry, before the
+    definitive list)."""
+
     kind: Literal["record_registral_check"] = "record_registral_check"
     result: Code = Field(description="OK, or an exclusion reason code of the process")
-    source: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=200, description="where the result comes from, e.g. DERFE")
 
 
 class DeliveryStatus(StrEnum):
@@ -143,7 +164,7 @@ class RecordDelivery(Command):
     internet-voting access (issued), as the carrier or the voting system reports it."""
 
     kind: Literal["record_delivery"] = "record_delivery"
-    status: DeliveryStatus
+    status: DeliveryStatus = Field(description="what the carrier or the voting system reports")
     reference: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$",
                            description="the carrier's tracking number or the voting system's access id")
 
@@ -153,7 +174,7 @@ class ErasePersonalData(Command):
 
     kind: Literal["erase_personal_data"] = "erase_personal_data"
     staff: StaffId
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="why (e.g. the retention period ended)")
 
 
 # The outcomes of INETEL's outbound calls, as report table 4.2.1 counts them.
@@ -204,11 +225,13 @@ class ApplyMilestone(Command):
 @dataclass(frozen=True)
 class CommandSpec:
     """What the layers need to know of a kind of command a user sends to a journey, said once:
-    the workflow's Update, the activity, the registry and the gateway are derived from this
-    table; the rule is ``domain.rules``' check for the model, the effect the ``Journey`` method
-    named like the kind."""
+    the workflow's Update and its validator, the activity, the registry, the gateway, the HTTP
+    routes and the CLI subcommands are derived from this table; the rule is ``domain.rules``'
+    check for the model, the effect the ``Journey`` method named like the kind."""
 
     model: type[Command]
+    senders: tuple[Role, ...]  # who may send it (a supervisor may send any)
+    acting: tuple[str, ...] = ()  # fields naming who sends it (the last: the person), filled in from them
     seals: bool = False  # carries personal data that the citizen's vault seals
     starts: Callable[[Any], bool] = lambda command: False  # may start a journey that does not exist yet
     closed_by: Milestone | None = None  # once this milestone has fired, the command is refused
@@ -220,18 +243,19 @@ class CommandSpec:
 
 
 JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
-    CommandSpec(RecordCredential, seals=True, starts=lambda command: True, closed_by=Milestone.REGISTRATION_CLOSED),
-    CommandSpec(ActivateCredential, closed_by=Milestone.REGISTRATION_CLOSED),
-    CommandSpec(FileRequest, seals=True, starts=lambda command: command.credential is not None,
+    CommandSpec(RecordCredential, (Role.OPERATOR,), seals=True, starts=lambda command: True,
                 closed_by=Milestone.REGISTRATION_CLOSED),
-    CommandSpec(DecideReview, closed_by=Milestone.ANALYSIS_DEADLINE),
-    CommandSpec(SendSubsaneDocuments, closed_by=Milestone.ANALYSIS_DEADLINE),
-    CommandSpec(ReopenRejection, closed_by=Milestone.ANALYSIS_DEADLINE),
-    CommandSpec(FileObservation, closed_by=Milestone.OBSERVATIONS_CLOSED),
-    CommandSpec(ResolveObservation, closed_by=Milestone.DEFINITIVE_LIST),
-    CommandSpec(RecordRegistralCheck, closed_by=Milestone.DEFINITIVE_LIST),
-    CommandSpec(RecordDelivery),
-    CommandSpec(ErasePersonalData, erases=True),
+    CommandSpec(ActivateCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(FileRequest, (Role.OPERATOR,), seals=True, starts=lambda command: command.credential is not None,
+                closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(DecideReview, (Role.REVIEWER,), ("reviewer",), closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(SendSubsaneDocuments, (Role.OPERATOR,), closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(ReopenRejection, (Role.REVIEWER,), ("staff",), closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(FileObservation, (Role.PARTY,), ("party", "representative"), closed_by=Milestone.OBSERVATIONS_CLOSED),
+    CommandSpec(ResolveObservation, (Role.REVIEWER,), ("resolver",), closed_by=Milestone.DEFINITIVE_LIST),
+    CommandSpec(RecordRegistralCheck, (Role.SUPERVISOR,), closed_by=Milestone.DEFINITIVE_LIST),
+    CommandSpec(RecordDelivery, (Role.OPERATOR,)),
+    CommandSpec(ErasePersonalData, (Role.SUPERVISOR,), ("staff",), erases=True),
 )}
 _USER_COMMANDS = tuple(spec.model for spec in JOURNEY_COMMANDS.values())
 
@@ -245,20 +269,9 @@ else:
     RecordedCommand = Annotated[Union[(*_USER_COMMANDS, ApplyMilestone)], Field(discriminator="kind")]
 
 
-def starts_journey(command: Command) -> bool:
-    """Whether a command can start a journey that does not exist yet."""
-    spec = JOURNEY_COMMANDS.get(command.kind)
-    return spec is not None and spec.starts(command)
-
-
-def seals_personal_data(command: Command) -> bool:
-    spec = JOURNEY_COMMANDS.get(command.kind)
-    return spec is not None and spec.seals
-
-
-def erases_personal_data(command: Command) -> bool:
-    spec = JOURNEY_COMMANDS.get(command.kind)
-    return spec is not None and spec.erases
+def spec_of(command: Command) -> CommandSpec | None:
+    """A user's command's declaration (None for a command no user sends: a milestone)."""
+    return JOURNEY_COMMANDS.get(command.kind)
 
 
 class FireMilestone(BaseModel):

@@ -39,8 +39,9 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from eventsourcing.persistence import Tracking  # noqa: E402
 
-from application.staff import Role, StaffDirectory  # noqa: E402
+from application.staff import StaffDirectory  # noqa: E402
 from domain.process import ProcessCatalog  # noqa: E402
+from domain.roles import Role  # noqa: E402
 from projections.journey_counts import AGE_RANGES, JourneyCountsView  # noqa: E402
 from projections.runner import open_view, view_path  # noqa: E402
 from runtime.stack import free_port  # noqa: E402

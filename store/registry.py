@@ -22,9 +22,7 @@ from eventsourcing.utils import get_topic
 from domain import rules
 from domain.commands import (
     ApplyMilestone,
-    erases_personal_data,
-    seals_personal_data,
-    starts_journey,
+    spec_of,
 )
 from domain.identity import journey_uuid, outreach_uuid, process_of
 from domain.journey import Journey
@@ -134,7 +132,7 @@ class JourneyRegistry(Application[UUID]):
         for cmd in commands:
             command_id = cmd.effective_id()
             if journey is not None and journey.has_processed(command_id):
-                if erases_personal_data(cmd):
+                if (spec := spec_of(cmd)) is not None and spec.erases:
                     return status, None  # recorded: the activity deletes the key again (a crash between)
                 outcomes.append(CommandOutcome(command_id=command_id, accepted=True, already_recorded=True))
                 continue
@@ -380,7 +378,7 @@ class JourneyRegistry(Application[UUID]):
                 at=cmd.at,
                 command_id=f"start:{command_id}",
             )
-        if seals_personal_data(cmd):
+        if (spec := spec_of(cmd)) is not None and spec.seals:
             getattr(journey, cmd.kind)(process, cmd, command_id, self.vault)
         else:
             getattr(journey, cmd.kind)(process, cmd, command_id)
@@ -398,7 +396,7 @@ class JourneyRegistry(Application[UUID]):
         rules.check_doors(process, lambda m: self.milestone_fired(process.id, m), cmd)
         if journey is not None:
             journey.check_command_id(command_id)
-        elif not starts_journey(cmd):
+        elif (spec := spec_of(cmd)) is None or not spec.starts(cmd):
             raise DomainError("journey", "journey-exists", f"no journey {workflow_id}", RefusalKind.NOT_FOUND)
 
     def execute(self, process: ElectoralProcess, workflow_id: str, cmd: Any) -> JourneyStatus:
@@ -416,6 +414,6 @@ class JourneyRegistry(Application[UUID]):
     def _shred_if_erased(self, workflow_id: str, cmd: Any) -> None:
         """An erasure is recorded, then the citizen's key is deleted: again on a repeat, in case
         a crash came between the two."""
-        if erases_personal_data(cmd):
+        if (spec := spec_of(cmd)) is not None and spec.erases:
             self.vault.erase(str(journey_uuid(workflow_id)), cmd.at)
 

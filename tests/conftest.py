@@ -211,7 +211,8 @@ async def running_api(
     import uvicorn
 
     from api.app import create_app
-    from application.staff import Role, StaffDirectory
+    from application.staff import StaffDirectory
+    from domain.roles import Role
     from runtime.stack import free_port
 
     directory = StaffDirectory(settings.staff_path)

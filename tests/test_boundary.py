@@ -320,7 +320,8 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
 
 
 async def test_a_party_sees_only_its_own_observations(api):
-    from application.staff import Role, StaffDirectory
+    from application.staff import StaffDirectory
+    from domain.roles import Role
     from tests.test_api import body
 
     prd = StaffDirectory(api.stack.settings.staff_path).add("prd.1", Role.PARTY, "PRD")

@@ -17,7 +17,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
 from api.codec import SESSION_COOKIE
-from application.staff import Role, StaffDirectory
+from application.staff import StaffDirectory
+from domain.roles import Role
 from payload_codec import WORKFLOW_ID
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -4,11 +4,14 @@ validator) and the activity of the same name. A kind missing from any of them fa
 
 from __future__ import annotations
 
+import argparse
+import inspect
+
 from temporalio import workflow
 
 from activities.journeys import JourneyActivities
 from domain import rules
-from domain.commands import JOURNEY_COMMANDS, JourneyCommand, starts_journey
+from domain.commands import JOURNEY_COMMANDS, JourneyCommand, spec_of
 from domain.journey import Journey
 from workflows.journey import JourneyWorkflow
 
@@ -31,7 +34,6 @@ def test_the_table_says_which_commands_start_a_journey_and_seal_personal_data():
 
     from pydantic import TypeAdapter
 
-    from domain.commands import seals_personal_data
     from tests.citizens import at, credential, request
 
     commands = TypeAdapter(JourneyCommand)
@@ -42,5 +44,44 @@ def test_the_table_says_which_commands_start_a_journey_and_seal_personal_data():
                                          "credential": citizen})
     decision = commands.validate_python({"kind": "decide_review", "at": at("2020-10-20 10:00").isoformat(),
                                          "reviewer": "r", "outcome": "meets_requirements"})
-    assert [starts_journey(c) for c in (recorded, with_credential, without, decision)] == [True, True, False, False]
-    assert [seals_personal_data(c) for c in (recorded, with_credential, decision)] == [True, True, False]
+    specs = [spec_of(c) for c in (recorded, with_credential, without, decision)]
+    assert [s is not None and s.starts(c) for s, c in zip(specs, (recorded, with_credential, without, decision),
+                                                           strict=True)] == [True, True, False, False]
+    assert [s is not None and s.seals for s in specs] == [True, True, True, False]
+
+
+def test_every_kind_of_command_has_its_route_and_its_subcommand():
+    from api.routes.journeys import COMMAND_PATHS, router
+    from cli.commands import CLI_NAMES
+    from cli.main import build_parser
+    from domain.roles import Role
+
+    posts = {route.path: route for route in router.routes if "POST" in getattr(route, "methods", ())}
+    def choices(parser) -> dict:
+        found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return found[0].choices if found else {}
+
+    subcommands = {(group, action): sub for group, parser in choices(build_parser()).items()
+                   for action, sub in choices(parser).items()}
+    for kind, spec in JOURNEY_COMMANDS.items():
+        where = COMMAND_PATHS.get(kind, (f"commands/{kind}", "journeys"))
+        if where is not None:
+            route = posts[f"/api/v1/journeys/{{journey}}/{where[0]}"]
+            assert set(route.openapi_extra["x-roles"]) == {r.value for r in (*spec.senders, Role.SUPERVISOR)}, kind
+            body = inspect.signature(route.endpoint).parameters["body"].annotation
+            assert not set(spec.acting) & set(body.model_fields), f"{kind}: who acts comes from the token"
+        name = CLI_NAMES.get(kind, ("send", kind.replace("_", "-")))
+        if name is not None:
+            parser = subcommands[name]
+            assert parser.get_default("kind") == kind
+            options = {o for action in parser._actions for o in action.option_strings}
+            assert {f"--{field}" for field in spec.acting} <= options, kind
+
+
+def test_the_command_file_document_lists_the_declared_commands():
+    from cli.command_docs import DOC, rewrite
+
+    text = DOC.read_text(encoding="utf-8")
+    assert rewrite(text) == text, "docs/command-file.md differs from the declarations: python -m cli.command_docs"
+    for kind in JOURNEY_COMMANDS:
+        assert f"| `{kind}` |" in text

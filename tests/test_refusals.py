@@ -104,7 +104,8 @@ def test_an_engine_that_does_not_answer_is_503_and_exit_5_and_records_nothing(se
     api = subprocess.Popen([sys.executable, "-m", "api"], env={**env, "LNERE_API_PORT": str(port)}, cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        from application.staff import Role, StaffDirectory
+        from application.staff import StaffDirectory
+        from domain.roles import Role
 
         token = StaffDirectory(settings.staff_path).add("ana.operator", Role.OPERATOR)
         base = f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
@@ -14,33 +13,25 @@ from fastapi.encoders import jsonable_encoder
 import logs
 from api.access import StaffDep, roles
 from api.models import (
-    ActivationBody,
+    BODIES,
     CredentialBody,
-    DeliveryBody,
     JourneyAnswer,
     ObservationBody,
     RefusalAnswer,
-    ReopenBody,
     RequestBody,
     ResolutionBody,
-    ReviewBody,
-    SubsaneBody,
 )
 from api.services import PREFIX, JourneyId, ServicesDep, existing, send, to_journey
-from application.staff import Role
 from domain.commands import (
-    ActivateCredential,
-    Command,
+    JOURNEY_COMMANDS,
     CommandEnvelope,
-    DecideReview,
+    CommandSpec,
     FileObservation,
     FileRequest,
     RecordCredential,
-    RecordDelivery,
-    ReopenRejection,
     ResolveObservation,
-    SendSubsaneDocuments,
 )
+from domain.roles import Role
 from store.registry import event_rows
 
 log = logs.get_logger("lnere.api")
@@ -77,8 +68,12 @@ async def personal_data(state: ServicesDep, staff: StaffDep, journey: JourneyId)
 
 # -- journeys: commands ---------------------------------------------------------------------------
 
+def _senders(kind: str) -> dict[str, Any]:
+    return roles(*JOURNEY_COMMANDS[kind].senders)
+
+
 @router.post(f"{PREFIX}/processes/{{process}}/credentials", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+             responses={409: {"model": RefusalAnswer}}, openapi_extra=_senders("record_credential"), tags=["journeys"])
 async def record_credential(state: ServicesDep, staff: StaffDep, process: str,
                             body: CredentialBody) -> JourneyAnswer:
     """Records a citizen's credential; starts the citizen's journey."""
@@ -88,7 +83,7 @@ async def record_credential(state: ServicesDep, staff: StaffDep, process: str,
 
 
 @router.post(f"{PREFIX}/processes/{{process}}/requests", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.OPERATOR), tags=["journeys"])
+             responses={409: {"model": RefusalAnswer}}, openapi_extra=_senders("file_request"), tags=["journeys"])
 async def file_request(state: ServicesDep, staff: StaffDep, process: str, body: RequestBody) -> JourneyAnswer:
     """Files a registration request (SIILNERE): by phone (INETEL) or on the web (SRVE)."""
     fields = {k: v for k, v in dict(body).items() if k != "clave"}
@@ -102,7 +97,8 @@ async def file_request(state: ServicesDep, staff: StaffDep, process: str, body: 
 
 
 @router.post(f"{PREFIX}/journeys/{{journey}}/observations", response_model=JourneyAnswer,
-             responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(Role.PARTY), tags=["final list"])
+             responses={409: {"model": RefusalAnswer}}, openapi_extra=_senders("file_observation"),
+             tags=["final list"])
 async def file_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                            body: ObservationBody) -> JourneyAnswer:
     """A party's observation on a citizen of the list for review, inside the observation window.
@@ -116,7 +112,7 @@ async def file_observation(state: ServicesDep, staff: StaffDep, journey: Journey
 
 @router.post(f"{PREFIX}/journeys/{{journey}}/observations/{{observation_id}}/resolution",
              response_model=JourneyAnswer, responses={409: {"model": RefusalAnswer}},
-             openapi_extra=roles(Role.REVIEWER), tags=["final list"])
+             openapi_extra=_senders("resolve_observation"), tags=["final list"])
 async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: JourneyId,
                               observation_id: Annotated[str, PathParam(pattern=r"^[A-Z0-9_]{1,60}$")],
                               body: ResolutionBody) -> JourneyAnswer:
@@ -127,55 +123,39 @@ async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: Jour
 
 # -- commands of one shape: the body, plus who the caller is ----------------------------------
 
-
-@dataclass(frozen=True)
-class CommandRoute:
-    """A command sent to a journey over HTTP: where, by whom, and what the caller's identity
-    fills in (never the body)."""
-
-    model: type[Command]
-    body: type
-    path: str  # after /journeys/{journey}/
-    roles: tuple[Role, ...]
-    tag: str
-    caller_fields: tuple[str, ...]  # set to the caller's staff id, besides recorded_by
-    doc: str
-
-
-COMMAND_ROUTES = (
-    CommandRoute(ActivateCredential, ActivationBody, "credential-activation", (Role.OPERATOR,), "journeys", (),
-                 "The CPVE's activation (the citizen confirmed receiving it)."),
-    CommandRoute(DecideReview, ReviewBody, "review", (Role.REVIEWER,), "review", ("reviewer",),
-                 "Decides a review; the caller is the reviewer. Two decisions at once: one is recorded, "
-                 "the other gets 409."),
-    CommandRoute(SendSubsaneDocuments, SubsaneBody, "subsane-documents", (Role.OPERATOR,), "review", (),
-                 "The documents the citizen sent to correct the inconsistencies (subsane)."),
-    CommandRoute(ReopenRejection, ReopenBody, "rejection-reopening", (Role.REVIEWER,), "review", ("staff",),
-                 "A rejected request reopened after the citizen's clarification."),
-    CommandRoute(RecordDelivery, DeliveryBody, "delivery", (Role.OPERATOR,), "final list", (),
-                 "The carrier's or the voting system's news for an included citizen (sent, delivered, "
-                 "returned; access issued)."),
-)
+# Where a command is sent, under /journeys/{journey}/, and its tag in the API's docs; a kind not
+# named here is sent to commands/<kind>. None: it has a route of its own above, or none (the
+# registral check is a batch from a file; the erasure also deletes Temporal's history: the CLI's).
+COMMAND_PATHS: dict[str, tuple[str, str] | None] = {
+    "record_credential": None, "file_request": None, "file_observation": None, "resolve_observation": None,
+    "record_registral_check": None, "erase_personal_data": None,
+    "activate_credential": ("credential-activation", "journeys"),
+    "decide_review": ("review", "review"),
+    "send_subsane_documents": ("subsane-documents", "review"),
+    "reopen_rejection": ("rejection-reopening", "review"),
+    "record_delivery": ("delivery", "final list"),
+}
 
 
-def _add_command_route(route: CommandRoute) -> None:
+def _add_command_route(spec: CommandSpec, path: str, tag: str) -> None:
     async def send_command(state, staff, journey, body) -> JourneyAnswer:
-        caller = {field: staff.id for field in route.caller_fields}
-        return await to_journey(state, journey, route.model(**dict(body), **caller, recorded_by=staff.id))
+        caller = dict.fromkeys(spec.acting, staff.id)
+        return await to_journey(state, journey, spec.model(**dict(body), **caller, recorded_by=staff.id))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     send_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("state", keyword, annotation=ServicesDep),
          inspect.Parameter("staff", keyword, annotation=StaffDep),
          inspect.Parameter("journey", keyword, annotation=JourneyId),
-         inspect.Parameter("body", keyword, annotation=route.body)],
+         inspect.Parameter("body", keyword, annotation=BODIES[spec.kind])],
         return_annotation=JourneyAnswer)
-    send_command.__name__ = send_command.__qualname__ = route.model.model_fields["kind"].default
-    send_command.__doc__ = route.doc
-    router.post(f"{PREFIX}/journeys/{{journey}}/{route.path}", response_model=JourneyAnswer,
-                responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(*route.roles),
-                tags=[route.tag])(send_command)
+    send_command.__name__ = send_command.__qualname__ = spec.kind
+    send_command.__doc__ = spec.model.__doc__
+    router.post(f"{PREFIX}/journeys/{{journey}}/{path}", response_model=JourneyAnswer,
+                responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(*spec.senders), tags=[tag])(send_command)
 
 
-for _route in COMMAND_ROUTES:
-    _add_command_route(_route)
+for _kind, _spec in JOURNEY_COMMANDS.items():
+    _where = COMMAND_PATHS.get(_kind, (f"commands/{_kind}", "journeys"))
+    if _where is not None:
+        _add_command_route(_spec, *_where)

@@ -12,9 +12,9 @@ from fastapi.responses import Response
 import logs
 from api.access import ANY_ROLE, StaffDep, roles
 from api.services import PREFIX, ServicesDep
-from application.staff import Role
 from domain.lists import ListKind
 from domain.process import Modality
+from domain.roles import Role
 from projections import lists
 
 log = logs.get_logger("lnere.api")

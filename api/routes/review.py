@@ -14,8 +14,8 @@ import logs
 from api.access import roles
 from api.models import InboxItem, InboxPage
 from api.services import PREFIX, ServicesDep
-from application.staff import Role
 from domain.process import Channel, Modality
+from domain.roles import Role
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()
