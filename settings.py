@@ -95,7 +95,7 @@ class Settings(BaseModel):
 
     @cached_property
     def _stored_secrets(self) -> dict[str, str]:
-        from payload_codec import new_key_spec
+        from lnere.payload_codec import new_key_spec
 
         path = self.data_dir / "secrets.json"
         wanted = {
@@ -136,7 +136,7 @@ class Settings(BaseModel):
 
     def data_converter(self):
         """Temporal's data converter: pydantic, with payloads encrypted (AES-GCM)."""
-        from payload_codec import data_converter
+        from lnere.payload_codec import data_converter
 
         return data_converter(self.payload_keys or self._stored_secrets["payload_keys"])
 

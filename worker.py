@@ -17,19 +17,19 @@ from temporalio.worker.workflow_sandbox import (
     SandboxRestrictions,
 )
 
-import logs
-from activities.deliveries import DeliveryActivities, load_adapter
-from activities.journeys import AfterCommit, JourneyActivities
-from activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
-from application.gateway import connect, load_processes
-from domain.process import Milestone, ProcessCatalog
-from projections.journey_counts import CountsView
-from projections.runner import open_view
-from settings import Settings
-from store.registry import JourneyRegistry
-from workflows.calendar import ProcessCalendarWorkflow
-from workflows.journey import JourneyWorkflow
-from workflows.outreach import OutreachWorkflow
+from lnere import logs
+from lnere.activities.deliveries import DeliveryActivities, load_adapter
+from lnere.activities.journeys import AfterCommit, JourneyActivities
+from lnere.activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
+from lnere.application.gateway import connect, load_processes
+from lnere.domain.process import Milestone, ProcessCatalog
+from lnere.projections.journey_counts import CountsView
+from lnere.projections.runner import open_view
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.calendar import ProcessCalendarWorkflow
+from lnere.workflows.journey import JourneyWorkflow
+from lnere.workflows.outreach import OutreachWorkflow
 
 log = logs.get_logger("lnere.worker")
 

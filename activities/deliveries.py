@@ -21,13 +21,13 @@ from typing import Any, Protocol
 from eventsourcing.persistence import IntegrityError
 from temporalio import activity
 
-import logs
-from domain.commands import DeliveryStatus, RecordDelivery
-from domain.process import Modality, ProcessCatalog
-from domain.rules import Stage
-from projections.journey_counts import CountsView
-from store.registry import JourneyRegistry
-from workflows.messages import DeliveryInput, DeliveryResult
+from lnere import logs
+from lnere.domain.commands import DeliveryStatus, RecordDelivery
+from lnere.domain.process import Modality, ProcessCatalog
+from lnere.domain.rules import Stage
+from lnere.projections.journey_counts import CountsView
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.messages import DeliveryInput, DeliveryResult
 
 log = logs.get_logger("lnere.activities.deliveries")
 

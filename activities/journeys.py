@@ -10,13 +10,19 @@ from collections.abc import Callable
 
 from temporalio import activity
 
-import logs
-from domain.commands import JOURNEY_COMMANDS
-from domain.process import ProcessCatalog
-from domain.rules import DomainError, JourneyStatus
-from store.registry import JourneyRegistry
-from workflows.messages import BatchResult, JourneyBatchInput, JourneyCommandInput, OutreachBatchInput, OutreachResult
-from workflows.refusals import refusal_failure
+from lnere import logs
+from lnere.domain.commands import JOURNEY_COMMANDS
+from lnere.domain.process import ProcessCatalog
+from lnere.domain.rules import DomainError, JourneyStatus
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.messages import (
+    BatchResult,
+    JourneyBatchInput,
+    JourneyCommandInput,
+    OutreachBatchInput,
+    OutreachResult,
+)
+from lnere.workflows.refusals import refusal_failure
 
 log = logs.get_logger("lnere.activities")
 

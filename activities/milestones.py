@@ -26,15 +26,15 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-import logs
-from domain.commands import ApplyMilestone
-from domain.process import Milestone, ProcessCatalog
-from domain.rules import MILESTONE_STAGES
-from projections.journey_counts import CountsView
-from projections.lists import cut_parts
-from store.registry import JourneyRegistry
-from workflows.journey import JourneyWorkflow
-from workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
+from lnere import logs
+from lnere.domain.commands import ApplyMilestone
+from lnere.domain.process import Milestone, ProcessCatalog
+from lnere.domain.rules import MILESTONE_STAGES
+from lnere.projections.journey_counts import CountsView
+from lnere.projections.lists import cut_parts
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.journey import JourneyWorkflow
+from lnere.workflows.messages import BulkMilestoneInput, CutListInput, FanOutInput, FanOutResult, ListCutReport
 
 log = logs.get_logger("lnere.activities.milestones")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uvicorn
 
-import logs
-from api.app import create_app
-from settings import Settings
+from lnere import logs
+from lnere.api.app import create_app
+from lnere.settings import Settings
 
 
 def main() -> None:

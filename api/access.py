@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.routing import Match
 
-from application.staff import Staff
-from domain.roles import Role
+from lnere.application.staff import Staff
+from lnere.domain.roles import Role
 
 
 def roles(*allowed: Role) -> dict[str, Any]:

@@ -22,20 +22,20 @@ from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-import logs
-from api import routes
-from api.access import AccessControl, BodyCheck, SecurityHeaders
-from api.codec import MAX_BODY as CODEC_MAX_BODY
-from api.codec import CodecSessions, create_codec_app, session_secret
-from api.models import RefusalAnswer
-from api.services import Services
-from application.gateway import JourneyClient
-from application.staff import Authenticator, StaffDirectory
-from domain.process import ProcessCatalog
-from domain.refusals import Refusal, RefusalKind, Refused
-from projections.runner import open_view
-from settings import Settings
-from store.registry import JourneyRegistry
+from lnere import logs
+from lnere.api import routes
+from lnere.api.access import AccessControl, BodyCheck, SecurityHeaders
+from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
+from lnere.api.codec import CodecSessions, create_codec_app, session_secret
+from lnere.api.models import RefusalAnswer
+from lnere.api.services import Services
+from lnere.application.gateway import JourneyClient
+from lnere.application.staff import Authenticator, StaffDirectory
+from lnere.domain.process import ProcessCatalog
+from lnere.domain.refusals import Refusal, RefusalKind, Refused
+from lnere.projections.runner import open_view
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.api")
 
@@ -51,7 +51,7 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from application.gateway import connect, load_processes
+        from lnere.application.gateway import connect, load_processes
 
         catalog = processes or load_processes(settings)
         temporal = client or await connect(settings, lazy=True)

@@ -33,11 +33,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
-import logs
-from api.access import bearer_token
-from application.staff import Authenticator, Staff
-from domain.roles import Role
-from payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
+from lnere import logs
+from lnere.api.access import bearer_token
+from lnere.application.staff import Authenticator, Staff
+from lnere.domain.roles import Role
+from lnere.payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
 
 log = logs.get_logger("lnere.codec")
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from domain.commands import JOURNEY_COMMANDS, CommandSpec
-from domain.rules import JourneyStatus
-from domain.values import Clave, Credential
+from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec
+from lnere.domain.rules import JourneyStatus
+from lnere.domain.values import Clave, Credential
 
 
 def body_of(spec: CommandSpec, omit: frozenset[str] = frozenset()) -> type[BaseModel]:

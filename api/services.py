@@ -14,16 +14,16 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 
-import logs
-from api.models import JourneyAnswer
-from application.gateway import JourneyClient
-from domain.commands import CommandEnvelope
-from domain.identity import JOURNEY_ID_PATTERN, process_of
-from domain.process import ElectoralProcess, ProcessCatalog
-from projections.journey_counts import CountsView
-from projections.report import dashboard_figures
-from settings import Settings
-from store.registry import JourneyRegistry
+from lnere import logs
+from lnere.api.models import JourneyAnswer
+from lnere.application.gateway import JourneyClient
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.identity import JOURNEY_ID_PATTERN, process_of
+from lnere.domain.process import ElectoralProcess, ProcessCatalog
+from lnere.projections.journey_counts import CountsView
+from lnere.projections.report import dashboard_figures
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.api")
 

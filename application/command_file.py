@@ -15,9 +15,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.commands import Command, CommandEnvelope, FireMilestone, OutreachEnvelope
-from domain.identity import journey_workflow_id, process_of
-from domain.process import ProcessCatalog
+from lnere.domain.commands import Command, CommandEnvelope, FireMilestone, OutreachEnvelope
+from lnere.domain.identity import journey_workflow_id, process_of
+from lnere.domain.process import ProcessCatalog
 
 
 class MilestoneLine(BaseModel):

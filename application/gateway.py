@@ -17,16 +17,16 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.commands import CommandEnvelope, FireMilestone
-from domain.identity import journey_workflow_id, process_of
-from domain.process import ElectoralProcess, ProcessCatalog
-from domain.refusals import Refusal, RefusalKind, Refused
-from domain.rules import CommandOutcome, DomainError, JourneyStatus
-from settings import Settings
-from store.registry import JourneyRegistry
-from workflows.calendar import ProcessCalendarWorkflow
-from workflows.journey import JourneyWorkflow
-from workflows.messages import (
+from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.identity import journey_workflow_id, process_of
+from lnere.domain.process import ElectoralProcess, ProcessCatalog
+from lnere.domain.refusals import Refusal, RefusalKind, Refused
+from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.calendar import ProcessCalendarWorkflow
+from lnere.workflows.journey import JourneyWorkflow
+from lnere.workflows.messages import (
     BatchResult,
     CalendarInput,
     CommandBatch,
@@ -35,8 +35,8 @@ from workflows.messages import (
     OutreachBatch,
     OutreachContact,
 )
-from workflows.outreach import OutreachWorkflow
-from workflows.refusals import refusal_of_update
+from lnere.workflows.outreach import OutreachWorkflow
+from lnere.workflows.refusals import refusal_of_update
 
 # A journey's run ends once it has handled its commands; an Update admitted while the run was
 # ending is aborted ("workflow execution already completed") and goes to a new run.

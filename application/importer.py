@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from application.command_file import Entry, InvalidLine, parse_line
-from application.gateway import JourneyClient
-from domain.commands import FireMilestone
-from domain.refusals import RefusalKind, Refused
-from workflows.messages import MAX_BATCH, BatchResult, OutreachContact
+from lnere.application.command_file import Entry, InvalidLine, parse_line
+from lnere.application.gateway import JourneyClient
+from lnere.domain.commands import FireMilestone
+from lnere.domain.refusals import RefusalKind, Refused
+from lnere.workflows.messages import MAX_BATCH, BatchResult, OutreachContact
 
 INVALID_RULE = "invalid-line"
 # A command line is a few kilobytes; a longer one is refused without being read whole.

@@ -22,8 +22,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.commands import Code, StaffId
-from domain.roles import Role
+from lnere.domain.commands import Code, StaffId
+from lnere.domain.roles import Role
 
 
 class Staff(BaseModel):

@@ -1,5 +1,5 @@
 """The command file's table of journey commands (docs/command-file.md), written from the
-commands' declarations: ``python -m cli.command_docs`` rewrites it, and a test fails while the
+commands' declarations: ``python -m lnere.cli.command_docs`` rewrites it, and a test fails while the
 document differs from the declarations."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from api.routes.journeys import COMMAND_PATHS
-from cli.commands import CLI_NAMES, FILLED, _unwrap
-from domain.commands import JOURNEY_COMMANDS
+from lnere.api.routes.journeys import COMMAND_PATHS
+from lnere.cli.commands import CLI_NAMES, FILLED, _unwrap
+from lnere.domain.commands import JOURNEY_COMMANDS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "command-file.md"
-BEGIN, END = "<!-- journey commands: begin (python -m cli.command_docs) -->", "<!-- journey commands: end -->"
+BEGIN, END = "<!-- journey commands: begin (python -m lnere.cli.command_docs) -->", "<!-- journey commands: end -->"
 SPECIAL_ROUTES = {"record_credential": "POST /api/v1/processes/{p}/credentials",
                   "file_request": "POST /api/v1/processes/{p}/requests",
                   "file_observation": "POST /api/v1/journeys/{j}/observations",

@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from domain.commands import JOURNEY_COMMANDS, CommandSpec
+from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec
 
 # (group, action) of a kind; None: no subcommand of its own (a batch command sends it).
 CLI_NAMES: dict[str, tuple[str, str] | None] = {

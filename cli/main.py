@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.commands import CommandEnvelope, FireMilestone
-from domain.identity import journey_workflow_id
-from domain.lists import ListKind
-from domain.process import Milestone
-from domain.refusals import RefusalKind, Refused
-from settings import Settings
+from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.identity import journey_workflow_id
+from lnere.domain.lists import ListKind
+from lnere.domain.process import Milestone
+from lnere.domain.refusals import RefusalKind, Refused
+from lnere.settings import Settings
 
 DEFAULT_PROCESS = os.environ.get("LNERE_PROCESS", "pel-2020-2021")
 
@@ -56,7 +56,7 @@ class NotFound(Exception):
 
 
 def _format_validation(error: ValidationError) -> str:
-    from application.command_file import format_validation
+    from lnere.application.command_file import format_validation
 
     return format_validation(error)
 
@@ -112,7 +112,7 @@ def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | No
 
 @contextmanager
 def _registry(settings: Settings):
-    from store.registry import JourneyRegistry
+    from lnere.store.registry import JourneyRegistry
 
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
@@ -122,7 +122,7 @@ def _registry(settings: Settings):
 
 
 async def _journey_client(settings: Settings, registry=None):
-    from application.gateway import JourneyClient, connect, load_processes
+    from lnere.application.gateway import JourneyClient, connect, load_processes
 
     try:
         client = await connect(settings)
@@ -145,8 +145,8 @@ async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
 
 def cmd_send(args: argparse.Namespace) -> None:
     """Any command of ``domain.commands.JOURNEY_COMMANDS`` (its subcommand is derived: cli/commands.py)."""
-    from cli.commands import command_body, reads_a_file
-    from domain.commands import JOURNEY_COMMANDS
+    from lnere.cli.commands import command_body, reads_a_file
+    from lnere.domain.commands import JOURNEY_COMMANDS
 
     spec = JOURNEY_COMMANDS[args.kind]
     from_file = None
@@ -185,7 +185,7 @@ def _workflow_id(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def cmd_journey_status(args: argparse.Namespace) -> None:
-    from store.registry import JourneyRegistry
+    from lnere.store.registry import JourneyRegistry
 
     settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -196,7 +196,7 @@ def cmd_journey_status(args: argparse.Namespace) -> None:
 
 
 def cmd_journey_history(args: argparse.Namespace) -> None:
-    from store.registry import JourneyRegistry, event_rows
+    from lnere.store.registry import JourneyRegistry, event_rows
 
     settings = _existing_settings(args)
     registry = JourneyRegistry(env=settings.event_store_env())
@@ -250,9 +250,9 @@ async def _delete_runs(client, settings: Settings, workflow_id: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from application.gateway import load_processes
-    from projections.report import build_report, render_csv, render_markdown
-    from projections.runner import open_view
+    from lnere.application.gateway import load_processes
+    from lnere.projections.report import build_report, render_csv, render_markdown
+    from lnere.projections.runner import open_view
 
     settings = _existing_settings(args)
     try:
@@ -273,9 +273,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def _process_and_stores(args: argparse.Namespace):
-    from application.gateway import load_processes
-    from projections.runner import open_view
-    from store.registry import JourneyRegistry
+    from lnere.application.gateway import load_processes
+    from lnere.projections.runner import open_view
+    from lnere.store.registry import JourneyRegistry
 
     settings = _existing_settings(args)
     try:
@@ -292,7 +292,7 @@ def cmd_list_show(args: argparse.Namespace) -> None:
 
 
 def cmd_list_export(args: argparse.Namespace) -> None:
-    from projections import lists
+    from lnere.projections import lists
 
     process, view, registry = _process_and_stores(args)
     cut = registry.list_cut(process.id, args.kind)
@@ -320,7 +320,7 @@ def cmd_list_export(args: argparse.Namespace) -> None:
 
 
 def cmd_list_departures(args: argparse.Namespace) -> None:
-    from projections import lists
+    from lnere.projections import lists
 
     process, view, registry = _process_and_stores(args)
     review, definitive = (registry.list_cut(process.id, k) for k in ListKind)
@@ -336,8 +336,8 @@ def cmd_registral_check(args: argparse.Namespace) -> None:
     """Turns a CSV of registry changes (clave,result[,source]) into a command file and imports it."""
     import csv as csv_module
 
-    from application.command_file import journey_line
-    from domain.commands import RecordRegistralCheck
+    from lnere.application.command_file import journey_line
+    from lnere.domain.commands import RecordRegistralCheck
 
     path = Path(args.file)
     if not path.is_file():
@@ -359,7 +359,7 @@ def cmd_registral_check(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from application.importer import run_import
+    from lnere.application.importer import run_import
 
     path = Path(args.file)
     if not path.is_file():
@@ -388,12 +388,12 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from application.gateway import load_processes
-    from application.importer import run_import
-    from projections.report import build_report
-    from projections.runner import open_view, wait_for_head
-    from simulation.compare import render_comparison
-    from simulation.population import generate, load_scenario, load_targets
+    from lnere.application.gateway import load_processes
+    from lnere.application.importer import run_import
+    from lnere.projections.report import build_report
+    from lnere.projections.runner import open_view, wait_for_head
+    from lnere.simulation.compare import render_comparison
+    from lnere.simulation.population import generate, load_scenario, load_targets
 
     try:
         scenario = load_scenario(args.scenario)
@@ -445,7 +445,7 @@ def _every(seconds: float, call):
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    from runtime.stack import run_stack
+    from lnere.runtime.stack import run_stack
 
     settings = _settings(args)
     raise SystemExit(run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
@@ -453,19 +453,19 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    from api.__main__ import main as serve
+    from lnere.api.__main__ import main as serve
 
     serve()
 
 
 def _staff_directory(args: argparse.Namespace):
-    from application.staff import StaffDirectory
+    from lnere.application.staff import StaffDirectory
 
     return StaffDirectory(_settings(args).staff_path)
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
-    from domain.roles import Role
+    from lnere.domain.roles import Role
 
     try:
         token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
@@ -487,13 +487,13 @@ def cmd_staff_revoke(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    import worker
+    from lnere import worker
 
     worker.main()
 
 
 def cmd_projections(args: argparse.Namespace) -> None:
-    from projections import runner
+    from lnere.projections import runner
 
     if args.action == "run":
         runner.main()
@@ -507,7 +507,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
         if halt is None or halt["position"] != args.position:
             raise UsageError(f"the projection is not halted at position {args.position}: nothing to skip")
         view.skip(args.position, args.reason, args.staff)
-    from store.registry import JourneyRegistry
+    from lnere.store.registry import JourneyRegistry
 
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
@@ -531,7 +531,7 @@ def _business_time(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import add_command_parsers
+    from lnere.cli.commands import add_command_parsers
 
     parser = argparse.ArgumentParser(prog="lnere", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data directory (default $LNERE_DATA_DIR or ./data)")
@@ -631,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str] | None = None) -> int:
-    import logs
+    from lnere import logs
 
     logs.configure(os.environ.get("LNERE_LOG_LEVEL", "WARNING"))
     args = build_parser().parse_args(argv)

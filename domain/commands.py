@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.identity import JOURNEY_ID_PATTERN
-from domain.process import Channel, Milestone, Modality
-from domain.roles import Role
-from domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
+from lnere.domain.identity import JOURNEY_ID_PATTERN
+from lnere.domain.process import Channel, Milestone, Modality
+from lnere.domain.roles import Role
+from lnere.domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
 
 StaffId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$")]
 Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Z0-9_]+$")]

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import rules
-from domain.commands import (
+from lnere.domain import rules
+from lnere.domain.commands import (
     ActivateCredential,
     ApplyMilestone,
     DecideReview,
@@ -25,11 +25,11 @@ from domain.commands import (
     reused,
     seen,
 )
-from domain.identity import journey_uuid
-from domain.process import ElectoralProcess, Milestone
-from domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
-from domain.values import Credential, CredentialKind, age_on
-from domain.vault import CitizenVault
+from lnere.domain.identity import journey_uuid
+from lnere.domain.process import ElectoralProcess, Milestone
+from lnere.domain.rules import AnalysisStatus, DomainError, JourneyStatus, Stage
+from lnere.domain.values import Credential, CredentialKind, age_on
+from lnere.domain.vault import CitizenVault
 
 
 class Journey(Aggregate):

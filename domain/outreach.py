@@ -12,9 +12,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.commands import RecordOutboundCall, SendAutomatedNotice, seen
-from domain.identity import outreach_uuid
-from domain.process import ElectoralProcess
+from lnere.domain.commands import RecordOutboundCall, SendAutomatedNotice, seen
+from lnere.domain.identity import outreach_uuid
+from lnere.domain.process import ElectoralProcess
 
 
 class Outreach(Aggregate):

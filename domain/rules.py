@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.commands import (
+from lnere.domain.commands import (
     JOURNEY_COMMANDS,
     ActivateCredential,
     DecideReview,
@@ -28,9 +28,9 @@ from domain.commands import (
     ResolveObservation,
     SendSubsaneDocuments,
 )
-from domain.process import Channel, ElectoralProcess, Milestone
-from domain.refusals import Refusal, RefusalKind
-from domain.values import Credential, CredentialKind, age_on
+from lnere.domain.process import Channel, ElectoralProcess, Milestone
+from lnere.domain.refusals import Refusal, RefusalKind
+from lnere.domain.values import Credential, CredentialKind, age_on
 
 
 class Stage(StrEnum):

@@ -17,11 +17,11 @@ from typing import Any
 
 from defusedcsv import csv
 
-from domain.lists import ListKind
-from domain.process import ElectoralProcess
-from domain.values import country_name_es
-from projections.journey_counts import CountsView
-from store.registry import JourneyRegistry
+from lnere.domain.lists import ListKind
+from lnere.domain.process import ElectoralProcess
+from lnere.domain.values import country_name_es
+from lnere.projections.journey_counts import CountsView
+from lnere.store.registry import JourneyRegistry
 
 READ_BATCH = 1000
 COLUMNS = ["journey", "clave_elector", "apellido_paterno", "apellido_materno", "nombre", "pais_residencia", "entidad"]

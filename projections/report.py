@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from domain.commands import CallOutcome, DeliveryStatus
-from domain.process import ElectoralProcess, Modality
-from domain.rules import Stage
-from domain.values import country_name_es
-from projections.journey_counts import AGE_RANGES, CountsView
+from lnere.domain.commands import CallOutcome, DeliveryStatus
+from lnere.domain.process import ElectoralProcess, Modality
+from lnere.domain.rules import Stage
+from lnere.domain.values import country_name_es
+from lnere.projections.journey_counts import AGE_RANGES, CountsView
 
 SEX_LABELS = {"H": "Hombres", "M": "Mujeres"}
 MODALITY_LABELS = {

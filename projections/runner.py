@@ -21,14 +21,14 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
-import logs
-from projections.journey_counts import (
+from lnere import logs
+from lnere.projections.journey_counts import (
     CountsView,
     JourneyCountsProjection,
     JourneyCountsView,
     PostgresJourneyCountsView,
 )
-from projections.polling import (
+from lnere.projections.polling import (
     POLL_INTERVAL_ENV,
     POSTGRES_RECORDER_TOPIC,
     RECORDER_TOPIC,
@@ -36,8 +36,8 @@ from projections.polling import (
     RowSource,
     StoredRow,
 )
-from settings import Settings
-from store.registry import JourneyRegistry
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.projections")
 
@@ -80,7 +80,7 @@ class RunnerLock:
         if self.settings.persistence == "postgres":
             import psycopg
 
-            from store.registry import postgres_conninfo
+            from lnere.store.registry import postgres_conninfo
 
             if self._connection is None:
                 self._connection = psycopg.connect(postgres_conninfo(self.settings.postgres_env()), autocommit=True)

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import logs
-from settings import Settings
+from lnere import logs
+from lnere.settings import Settings
 
 log = logs.get_logger("lnere.up")
 
@@ -79,7 +79,7 @@ def wait_for_port(
 
 
 async def _start_live_calendars(settings: Settings) -> list[str]:
-    from application.gateway import JourneyClient, connect, load_processes
+    from lnere.application.gateway import JourneyClient, connect, load_processes
 
     client = await connect(settings)
     processes = load_processes(settings)
@@ -104,7 +104,7 @@ def _stop(process: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
         process.wait()
 
 
-CHILD_MODULES = {"worker": "worker", "projections": "projections.runner", "api": "api"}
+CHILD_MODULES = {"worker": "lnere.worker", "projections": "lnere.projections.runner", "api": "lnere.api"}
 # A child that stops is started again after this many seconds, doubled at each stop in a row up
 # to the maximum; one that ran this long before stopping starts the count again.
 RESTART_FIRST, RESTART_MAX, RESTART_RESET_AFTER = 1.0, 60.0, 120.0

@@ -33,19 +33,18 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
+from eventsourcing.persistence import Tracking
+
+from lnere.application.staff import StaffDirectory
+from lnere.domain.process import ProcessCatalog
+from lnere.domain.roles import Role
+from lnere.projections.journey_counts import AGE_RANGES, JourneyCountsView
+from lnere.projections.runner import open_view, view_path
+from lnere.runtime.stack import free_port
+from lnere.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import httpx  # noqa: E402
-from eventsourcing.persistence import Tracking  # noqa: E402
-
-from application.staff import StaffDirectory  # noqa: E402
-from domain.process import ProcessCatalog  # noqa: E402
-from domain.roles import Role  # noqa: E402
-from projections.journey_counts import AGE_RANGES, JourneyCountsView  # noqa: E402
-from projections.runner import open_view, view_path  # noqa: E402
-from runtime.stack import free_port  # noqa: E402
-from settings import Settings  # noqa: E402
 
 STAGES = {"in_review": 3, "meets_requirements": 80, "inconsistencies": 6, "rejected": 3, "listed_for_review": 8}
 
@@ -120,7 +119,7 @@ def main() -> None:
         env = {**os.environ, "LNERE_DATA_DIR": str(settings.data_dir), "LNERE_JOURNEY_KEY": settings.journey_key,
                "LNERE_CIPHER_KEY": settings.cipher_key, "LNERE_API_PORT": str(port), "LNERE_LOG_LEVEL": "WARNING",
                "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
-        server = subprocess.Popen([sys.executable, "-m", "api"], env=env, cwd=REPO)
+        server = subprocess.Popen([sys.executable, "-m", "lnere.api"], env=env, cwd=REPO)
         try:
             base = f"http://127.0.0.1:{port}/api/v1/processes/{process.id}"
             with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:

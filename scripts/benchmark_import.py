@@ -27,22 +27,21 @@ import time
 import uuid
 from pathlib import Path
 
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from lnere import logs
+from lnere.application.gateway import JourneyClient, load_processes
+from lnere.application.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import
+from lnere.projections.report import build_report
+from lnere.projections.runner import open_view, wait_for_head
+from lnere.runtime.stack import free_port, temporal_server_command, wait_for_port
+from lnere.settings import Settings
+from lnere.simulation.compare import render_comparison
+from lnere.simulation.population import generate, load_scenario, load_targets
+from lnere.workflows.messages import MAX_BATCH
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
-from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
-
-import logs  # noqa: E402
-from application.gateway import JourneyClient, load_processes  # noqa: E402
-from application.importer import OUTREACH_IN_FLIGHT, by_journey, read_entries, run_import  # noqa: E402
-from projections.report import build_report  # noqa: E402
-from projections.runner import open_view, wait_for_head  # noqa: E402
-from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
-from settings import Settings  # noqa: E402
-from simulation.compare import render_comparison  # noqa: E402
-from simulation.population import generate, load_scenario, load_targets  # noqa: E402
-from workflows.messages import MAX_BATCH  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -120,7 +119,7 @@ async def main(scenario_name: str, concurrency: int, skip_floor: bool, floor_onl
         processes: dict[str, subprocess.Popen] = {"temporal server": server}
         try:
             wait_for_port(HOST, port, server, timeout=60)
-            for name, module in (("worker", "worker"), ("projection runner", "projections.runner")):
+            for name, module in (("worker", "lnere.worker"), ("projection runner", "lnere.projections.runner")):
                 processes[name] = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=REPO,
                                                    stderr=subprocess.DEVNULL)
             process = load_processes(settings).get(scenario.process)

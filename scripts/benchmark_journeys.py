@@ -25,19 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # for the tests' helpers (synthetic citizens, PostgreSQL cluster); lnere is installed
 
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-import logs  # noqa: E402
-from application.gateway import JourneyClient  # noqa: E402
-from domain.commands import CommandEnvelope  # noqa: E402
-from domain.process import ProcessCatalog  # noqa: E402
-from projections.runner import start_runner, wait_for_position  # noqa: E402
-from settings import Settings  # noqa: E402
-from store.registry import JourneyRegistry  # noqa: E402
+from lnere import logs  # noqa: E402
+from lnere.application.gateway import JourneyClient  # noqa: E402
+from lnere.domain.commands import CommandEnvelope  # noqa: E402
+from lnere.domain.process import ProcessCatalog  # noqa: E402
+from lnere.projections.runner import start_runner, wait_for_position  # noqa: E402
+from lnere.settings import Settings  # noqa: E402
+from lnere.store.registry import JourneyRegistry  # noqa: E402
+from lnere.worker import build_worker  # noqa: E402
 from tests.citizens import at, credential, request  # noqa: E402
-from worker import build_worker  # noqa: E402
 
 PROCESS = "pel-2020-2021"
 

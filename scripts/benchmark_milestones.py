@@ -30,23 +30,20 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from temporalio.testing import ActivityEnvironment
 
-from temporalio.testing import ActivityEnvironment  # noqa: E402
-
-from activities.deliveries import DeliveryActivities, InProcessInternetVoting, InProcessPostalCarrier  # noqa: E402
-from activities.milestones import MilestoneActivities  # noqa: E402
-from application.command_file import OUTREACH_KINDS, parse_line  # noqa: E402
-from application.gateway import load_processes  # noqa: E402
-from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
-from projections.runner import open_view, start_runner, wait_for_position  # noqa: E402
-from settings import Settings  # noqa: E402
-from simulation.event_log import replica  # noqa: E402
-from simulation.federal import population as population_lines  # noqa: E402
-from simulation.population import generate, load_scenario  # noqa: E402
-from store.registry import JourneyRegistry  # noqa: E402
-from workflows.messages import BulkMilestoneInput, CutListInput, DeliveryInput  # noqa: E402
+from lnere.activities.deliveries import DeliveryActivities, InProcessInternetVoting, InProcessPostalCarrier
+from lnere.activities.milestones import MilestoneActivities
+from lnere.application.command_file import OUTREACH_KINDS, parse_line
+from lnere.application.gateway import load_processes
+from lnere.domain.process import MILESTONE_ORDER, Milestone
+from lnere.projections.runner import open_view, start_runner, wait_for_position
+from lnere.settings import Settings
+from lnere.simulation.event_log import replica
+from lnere.simulation.federal import population as population_lines
+from lnere.simulation.population import generate, load_scenario
+from lnere.store.registry import JourneyRegistry
+from lnere.workflows.messages import BulkMilestoneInput, CutListInput, DeliveryInput
 
 
 def fill(settings: Settings, journeys: int, population: str) -> tuple[str, int, float]:

@@ -48,21 +48,21 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # for the tests' helpers (synthetic citizens, PostgreSQL cluster); lnere is installed
 
 from benchmark_import import CpuMeter, floor  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
-import logs  # noqa: E402
-from application.gateway import JourneyClient, load_processes  # noqa: E402
-from application.importer import run_import  # noqa: E402
-from domain.commands import CommandEnvelope  # noqa: E402
-from projections.runner import open_view, wait_for_head  # noqa: E402
-from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
-from settings import Settings  # noqa: E402
-from simulation.event_log import slice_lines  # noqa: E402
-from simulation.population import generate, load_scenario  # noqa: E402
-from store.registry import JourneyRegistry  # noqa: E402
+from lnere import logs  # noqa: E402
+from lnere.application.gateway import JourneyClient, load_processes  # noqa: E402
+from lnere.application.importer import run_import  # noqa: E402
+from lnere.domain.commands import CommandEnvelope  # noqa: E402
+from lnere.projections.runner import open_view, wait_for_head  # noqa: E402
+from lnere.runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from lnere.settings import Settings  # noqa: E402
+from lnere.simulation.event_log import slice_lines  # noqa: E402
+from lnere.simulation.population import generate, load_scenario  # noqa: E402
+from lnere.store.registry import JourneyRegistry  # noqa: E402
 from tests.citizens import at, credential, request  # noqa: E402
 from tests.postgres_cluster import PostgresCluster  # noqa: E402
 
@@ -169,9 +169,9 @@ async def run_lnere(address: str, namespace: str, folder: Path, lines: list[str]
     path = settings.data_dir / "slice.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = child_env(settings)
-    children = [subprocess.Popen([sys.executable, "-m", "worker"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+    children = [subprocess.Popen([sys.executable, "-m", "lnere.worker"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
                 for _ in range(workers)]
-    children.append(subprocess.Popen([sys.executable, "-m", "projections.runner"], env=env, cwd=REPO,
+    children.append(subprocess.Popen([sys.executable, "-m", "lnere.projections.runner"], env=env, cwd=REPO,
                                      stderr=subprocess.DEVNULL))
     try:
         client = await Client.connect(address, namespace=namespace, data_converter=converter)
@@ -211,7 +211,7 @@ async def open_journeys(address: str, namespace: str, folder: Path,
     returns (open journeys, worker RSS MiB, seconds) at each threshold."""
     settings = new_settings(folder, address, temporal_namespace=namespace)
     converter = settings.data_converter()
-    worker = subprocess.Popen([sys.executable, "-m", "worker"], env=child_env(settings), cwd=REPO,
+    worker = subprocess.Popen([sys.executable, "-m", "lnere.worker"], env=child_env(settings), cwd=REPO,
                               stderr=subprocess.DEVNULL)
     out = []
     try:

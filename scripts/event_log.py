@@ -16,15 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from application.gateway import load_processes  # noqa: E402
-from projections.runner import open_view, start_runner, view_path, wait_for_position  # noqa: E402
-from settings import Settings  # noqa: E402
-from simulation.event_log import record_scenario, replica  # noqa: E402
-from simulation.population import load_scenario  # noqa: E402
-from store.registry import JourneyRegistry  # noqa: E402
+from lnere.application.gateway import load_processes
+from lnere.projections.runner import open_view, start_runner, view_path, wait_for_position
+from lnere.settings import Settings
+from lnere.simulation.event_log import record_scenario, replica
+from lnere.simulation.population import load_scenario
+from lnere.store.registry import JourneyRegistry
 
 
 def fill(settings: Settings, events: int, scenario_name: str = "seed-2020-11-30", progress=print) -> int:

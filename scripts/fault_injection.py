@@ -33,23 +33,23 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # for the tests' helpers (synthetic citizens, PostgreSQL cluster); lnere is installed
 
 from temporalio.client import Client  # noqa: E402
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter  # noqa: E402
 
-import logs  # noqa: E402
-from application.command_file import OUTREACH_KINDS  # noqa: E402
-from application.gateway import JourneyClient, load_processes  # noqa: E402
-from application.importer import run_import  # noqa: E402
-from domain.commands import FireMilestone  # noqa: E402
-from domain.identity import journey_workflow_id  # noqa: E402
-from domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
-from projections.runner import open_view, wait_for_head  # noqa: E402
-from runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
-from settings import Settings  # noqa: E402
-from simulation.population import generate, load_scenario  # noqa: E402
-from store.registry import JourneyRegistry  # noqa: E402
+from lnere import logs  # noqa: E402
+from lnere.application.command_file import OUTREACH_KINDS  # noqa: E402
+from lnere.application.gateway import JourneyClient, load_processes  # noqa: E402
+from lnere.application.importer import run_import  # noqa: E402
+from lnere.domain.commands import FireMilestone  # noqa: E402
+from lnere.domain.identity import journey_workflow_id  # noqa: E402
+from lnere.domain.process import MILESTONE_ORDER, Milestone  # noqa: E402
+from lnere.projections.runner import open_view, wait_for_head  # noqa: E402
+from lnere.runtime.stack import free_port, temporal_server_command, wait_for_port  # noqa: E402
+from lnere.settings import Settings  # noqa: E402
+from lnere.simulation.population import generate, load_scenario  # noqa: E402
+from lnere.store.registry import JourneyRegistry  # noqa: E402
 from tests.recount import recount  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -191,10 +191,10 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
             "temporal server": Component("temporal", temporal_server_command(
                 settings.temporal_db, HOST, port, ui_port, settings.temporal_namespace), env, port),
             # Several worker processes share the task queue: each fault kills one of them.
-            **({"worker": Component("worker", [sys.executable, "-m", "worker"], env)} if workers == 1 else
-               {f"worker {i}": Component(f"worker-{i}", [sys.executable, "-m", "worker"], env)
+            **({"worker": Component("worker", [sys.executable, "-m", "lnere.worker"], env)} if workers == 1 else
+               {f"worker {i}": Component(f"worker-{i}", [sys.executable, "-m", "lnere.worker"], env)
                 for i in range(1, workers + 1)}),
-            "projection runner": Component("projections", [sys.executable, "-m", "projections.runner"], env),
+            "projection runner": Component("projections", [sys.executable, "-m", "lnere.projections.runner"], env),
         }
         # The first N citizens of the seed scenario.
         scenario = load_scenario("seed-2020-11-30")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from domain.commands import ApplyMilestone
-from domain.process import MILESTONE_ORDER, ProcessCatalog
-from simulation.population import Scenario, generate
-from store.registry import JourneyRegistry
+from lnere.domain.commands import ApplyMilestone
+from lnere.domain.process import MILESTONE_ORDER, ProcessCatalog
+from lnere.simulation.population import Scenario, generate
+from lnere.store.registry import JourneyRegistry
 
 OUTREACH_BATCH = 200
 
@@ -20,7 +20,7 @@ def slice_lines(lines: list[str], journeys: int, outreach_share: float = 1.0) ->
     """A scenario's command lines of its first ``journeys`` citizens with a journey, whole, and
     as large a share of its outreach contacts (those citizens' first), times ``outreach_share``.
     A call that registered a citizen names that citizen's request: only those of citizens kept."""
-    from application.command_file import OUTREACH_KINDS
+    from lnere.application.command_file import OUTREACH_KINDS
 
     parsed = [(line, json.loads(line)) for line in lines]
     citizens = dict.fromkeys(data["clave"] for _, data in parsed if data["command"]["kind"] not in OUTREACH_KINDS)
@@ -39,7 +39,7 @@ def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: Pr
     """Records the scenario (with ``journeys``, only its ``slice_lines``), then, with
     ``milestones``, every milestone of the calendar to every journey in the calendar's order
     (as the calendar's fan-out does: lists, exclusions, closures); returns the event log's head."""
-    from application.command_file import parse_line
+    from lnere.application.command_file import parse_line
 
     process = processes.get(scenario.process)
     lines = generate(scenario, process)

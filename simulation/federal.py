@@ -10,8 +10,8 @@ import json
 import random
 from datetime import datetime, time, timedelta
 
-from domain.process import ElectoralProcess
-from simulation import people
+from lnere.domain.process import ElectoralProcess
+from lnere.simulation import people
 
 # Where citizens abroad live (share of requests): the United States far ahead.
 COUNTRIES = {"US": 0.86, "CA": 0.04, "ES": 0.025, "DE": 0.012, "GB": 0.01, "FR": 0.01, "AR": 0.006, "CL": 0.005,

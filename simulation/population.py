@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.command_file import journey_line
-from domain.commands import (
+from lnere.application.command_file import journey_line
+from lnere.domain.commands import (
     ActivateCredential,
     CallOutcome,
     DecideReview,
@@ -32,10 +32,10 @@ from domain.commands import (
     SendAutomatedNotice,
     SendSubsaneDocuments,
 )
-from domain.process import ElectoralProcess
-from domain.values import age_on
-from projections.report import AUTOMATED_NOTICES, OUTBOUND_CALL_OUTCOMES
-from simulation import people
+from lnere.domain.process import ElectoralProcess
+from lnere.domain.values import age_on
+from lnere.projections.report import AUTOMATED_NOTICES, OUTBOUND_CALL_OUTCOMES
+from lnere.simulation import people
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 

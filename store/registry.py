@@ -17,24 +17,24 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
-from domain import rules
-from domain.commands import (
+from lnere.domain import rules
+from lnere.domain.commands import (
     ApplyMilestone,
     spec_of,
 )
-from domain.identity import journey_uuid, outreach_uuid, process_of
-from domain.journey import Journey
-from domain.lists import ListCut
-from domain.milestone_run import MilestoneRun
-from domain.outreach import Outreach
-from domain.process import ElectoralProcess
-from domain.refusals import RefusalKind
-from domain.rules import CommandOutcome, DomainError, JourneyStatus
-from domain.vault import CitizenVault
-from store.events import select_events_of
-from store.keys import PostgresKeyStore, SQLiteKeyStore
+from lnere.domain.identity import journey_uuid, outreach_uuid, process_of
+from lnere.domain.journey import Journey
+from lnere.domain.lists import ListCut
+from lnere.domain.milestone_run import MilestoneRun
+from lnere.domain.outreach import Outreach
+from lnere.domain.process import ElectoralProcess
+from lnere.domain.refusals import RefusalKind
+from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
+from lnere.domain.vault import CitizenVault
+from lnere.store.events import select_events_of
+from lnere.store.keys import PostgresKeyStore, SQLiteKeyStore
+from lnere.store.topics import topics_of
 
 
 def process_of_or_none(workflow_id: str) -> str | None:
@@ -188,9 +188,8 @@ class JourneyRegistry(Application[UUID]):
         """Many citizens' credentials (names, clave) at once: only their ``CredentialRecorded``
         events are read and decrypted (a list's export needs nothing else); None once erased."""
         by_uuid = {journey_uuid(w): w for w in workflow_ids}
-        topic = get_topic(Journey.CredentialRecorded)
         sealed: dict[str, str] = {}
-        for stored in select_events_of(self.recorder, list(by_uuid), topic):
+        for stored in select_events_of(self.recorder, list(by_uuid), topics_of(Journey.CredentialRecorded)):
             recorded = self.mapper.to_domain_event(stored)
             assert isinstance(recorded, Journey.CredentialRecorded)
             sealed[str(UUID(str(stored.originator_id)))] = recorded.credential_sealed

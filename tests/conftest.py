@@ -22,15 +22,15 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-import logs
-from activities.journeys import AfterCommit
-from application.gateway import JourneyClient
-from domain.process import ProcessCatalog
-from payload_codec import data_converter
-from projections.runner import open_view, start_runner
-from settings import Settings
-from store.registry import JourneyRegistry
-from worker import build_worker
+from lnere import logs
+from lnere.activities.journeys import AfterCommit
+from lnere.application.gateway import JourneyClient
+from lnere.domain.process import ProcessCatalog
+from lnere.payload_codec import data_converter
+from lnere.projections.runner import open_view, start_runner
+from lnere.settings import Settings
+from lnere.store.registry import JourneyRegistry
+from lnere.worker import build_worker
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -93,7 +93,7 @@ def postgres_cluster():
     import shutil
     import tempfile
 
-    from runtime.stack import free_port
+    from lnere.runtime.stack import free_port
     from tests.postgres_cluster import PostgresCluster
 
     # Not under pytest's own temporary folder: that one is readable by root only, and the
@@ -147,7 +147,7 @@ class Stack:
         return self.runner.view
 
     def wait_for_projection(self, timeout: float = 30.0) -> None:
-        from projections.runner import wait_for_position
+        from lnere.projections.runner import wait_for_position
 
         wait_for_position(self.view, self.registry.recorder.max_notification_id() or 0, timeout)
 
@@ -210,10 +210,10 @@ async def running_api(
 
     import uvicorn
 
-    from api.app import create_app
-    from application.staff import StaffDirectory
-    from domain.roles import Role
-    from runtime.stack import free_port
+    from lnere.api.app import create_app
+    from lnere.application.staff import StaffDirectory
+    from lnere.domain.roles import Role
+    from lnere.runtime.stack import free_port
 
     directory = StaffDirectory(settings.staff_path)
     tokens = {role.value: directory.add(f"{role.value}.1", role, "PAN" if role is Role.PARTY else None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from store.registry import JourneyRegistry
+from lnere.store.registry import JourneyRegistry
 
 STAGE_OF_EVENT = {
     "CredentialRecorded": "credential_recorded",
@@ -53,7 +53,7 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
         if not notifications:
             break
         for notification in notifications:
-            if notification.topic.startswith("domain.milestone_run:"):
+            if notification.topic.startswith(("domain.milestone_run:", "lnere.domain.milestone_run:")):
                 continue  # where a milestone's application stands: no citizen's fact
             event = registry.mapper.to_domain_event(notification)
             jid = str(event.originator_id)

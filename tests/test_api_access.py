@@ -78,7 +78,7 @@ async def test_roles_on_every_endpoint(api):
 
 
 async def test_a_revoked_token_stops_working_without_a_restart(api):
-    from application.staff import StaffDirectory
+    from lnere.application.staff import StaffDirectory
 
     assert (await api.http.get("/api/v1/me", headers=api.auth(VIEWER))).json() == {"staff": "viewer.1", "role": VIEWER}
     assert StaffDirectory(api.stack.settings.staff_path).revoke("viewer.1")

@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from domain.commands import CommandEnvelope
-from domain.identity import journey_workflow_id
-from domain.process import ProcessCatalog
-from domain.rules import DomainError
-from store.registry import JourneyRegistry
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.identity import journey_workflow_id
+from lnere.domain.process import ProcessCatalog
+from lnere.domain.rules import DomainError
+from lnere.store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 
 PROCESS = ProcessCatalog.load().get("pel-2020-2021")

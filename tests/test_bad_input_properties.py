@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from application.command_file import OUTREACH_KINDS, InvalidLine, parse_line
-from domain.process import ProcessCatalog
-from simulation.population import generate, load_scenario
-from store.registry import JourneyRegistry
+from lnere.application.command_file import OUTREACH_KINDS, InvalidLine, parse_line
+from lnere.domain.process import ProcessCatalog
+from lnere.simulation.population import generate, load_scenario
+from lnere.store.registry import JourneyRegistry
 
 CATALOG = ProcessCatalog.load()
 PROCESS = CATALOG.get("pel-2020-2021")

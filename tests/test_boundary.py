@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from domain.commands import CommandEnvelope, FireMilestone
-from domain.process import MILESTONE_ORDER, Milestone
-from domain.refusals import Refused
-from domain.rules import FINAL_STAGES
+from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.process import MILESTONE_ORDER, Milestone
+from lnere.domain.refusals import Refused
+from lnere.domain.rules import FINAL_STAGES
 from tests.citizens import at, credential, request
 from tests.conftest import own_process_catalog, running_stack
 from tests.recount import recount
@@ -121,7 +121,7 @@ async def test_out_of_range_times_and_closed_doors_are_refused_and_record_nothin
 async def _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settings, stack, process, rng, filed):
     import json
 
-    from application.importer import run_import
+    from lnere.application.importer import run_import
 
     late, stranger = credential(rng), credential(rng)
     lines = [
@@ -147,13 +147,13 @@ async def _an_import_of_refused_and_repeated_lines_starts_no_run(dev_env, settin
 
 
 def journey_of(stack, process: str, citizen: dict) -> str:
-    from domain.identity import journey_workflow_id
+    from lnere.domain.identity import journey_workflow_id
 
     return journey_workflow_id(stack.journeys.journey_key, process, citizen["clave"])
 
 
 def test_party_exports_neutralise_formulas_and_quote_every_field():
-    from projections.lists import render
+    from lnere.projections.lists import render
 
     rows = [["journey-x", "ABCDEF80070509M123", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "US", "09"]]
     text = render(rows, "review").decode("utf-8")
@@ -164,7 +164,7 @@ def test_party_exports_neutralise_formulas_and_quote_every_field():
 
 
 def test_names_and_addresses_refuse_control_and_invisible_characters():
-    from domain.values import AddressAbroad, Holder
+    from lnere.domain.values import AddressAbroad, Holder
 
     for bad in ("Ana\x00", "Ana\x1b[31m", "Ana\rBeto", "\u202eanA", "A\u200bna", "Ana\tBeto"):
         with pytest.raises(ValidationError, match="control or invisible"):
@@ -178,7 +178,7 @@ def test_names_and_addresses_refuse_control_and_invisible_characters():
 async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_env, settings):
     import json
 
-    from application.importer import MAX_LINE_BYTES, run_import
+    from lnere.application.importer import MAX_LINE_BYTES, run_import
 
     catalog, process = own_process_catalog()
     rng = random.Random(4)
@@ -216,7 +216,7 @@ async def test_an_import_refuses_each_bad_line_by_number_and_takes_the_rest(dev_
 async def test_a_command_id_names_one_command(dev_env, settings):
     import json
 
-    from application.importer import run_import
+    from lnere.application.importer import run_import
 
     catalog, process = own_process_catalog()
     rng = random.Random(5)
@@ -282,7 +282,7 @@ def test_a_read_command_with_a_wrong_data_dir_says_so_and_creates_nothing(tmp_pa
     wrong = tmp_path / "no-such-data"
     for args in (["report"], ["journey", "status", "--journey", "journey-pel-2020-2021-" + "0" * 32],
                  ["list", "show"], ["projections", "status"]):
-        result = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(wrong), "--process",
+        result = subprocess.run([sys.executable, "-m", "lnere.cli.main", "--data-dir", str(wrong), "--process",
                                  "pel-2020-2021", *args], cwd=repo, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, (args, result.stderr)
         assert f"data dir {wrong} does not exist" in result.stderr
@@ -294,8 +294,8 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
 
     from eventsourcing.sqlite import SQLiteDatastore
 
-    from projections.journey_counts import JourneyCountsView
-    from projections.runner import _create_tables
+    from lnere.projections.journey_counts import JourneyCountsView
+    from lnere.projections.runner import _create_tables
 
     errors: list[str] = []
     for trial in range(10):  # without the retry, most of these trials fail (IntegrityError on __migration__)
@@ -320,8 +320,8 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
 
 
 async def test_a_party_sees_only_its_own_observations(api):
-    from application.staff import StaffDirectory
-    from domain.roles import Role
+    from lnere.application.staff import StaffDirectory
+    from lnere.domain.roles import Role
     from tests.test_api import body
 
     prd = StaffDirectory(api.stack.settings.staff_path).add("prd.1", Role.PARTY, "PRD")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.stack import free_port
+from lnere.runtime.stack import free_port
 from tests.citizens import at, credential, request
 from tests.conftest import backend_env
 
-LNERE = [sys.executable, "-m", "cli.main"]
+LNERE = [sys.executable, "-m", "lnere.cli.main"]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -72,8 +72,8 @@ class Stack:
 
 
 def _event_log_head(env: dict[str, str]) -> int:
-    from projections.runner import event_log_head
-    from settings import Settings
+    from lnere.projections.runner import event_log_head
+    from lnere.settings import Settings
 
     fields = {name[len("LNERE_"):].lower(): value for name, value in env.items() if name.startswith("LNERE_")}
     return event_log_head(Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields}))

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import WorkflowSerializationContext
 
-from api.codec import SESSION_COOKIE
-from application.staff import StaffDirectory
-from domain.roles import Role
-from payload_codec import WORKFLOW_ID
+from lnere.api.codec import SESSION_COOKIE
+from lnere.application.staff import StaffDirectory
+from lnere.domain.roles import Role
+from lnere.payload_codec import WORKFLOW_ID
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -9,11 +9,11 @@ import inspect
 
 from temporalio import workflow
 
-from activities.journeys import JourneyActivities
-from domain import rules
-from domain.commands import JOURNEY_COMMANDS, JourneyCommand, spec_of
-from domain.journey import Journey
-from workflows.journey import JourneyWorkflow
+from lnere.activities.journeys import JourneyActivities
+from lnere.domain import rules
+from lnere.domain.commands import JOURNEY_COMMANDS, JourneyCommand, spec_of
+from lnere.domain.journey import Journey
+from lnere.workflows.journey import JourneyWorkflow
 
 
 def test_every_kind_of_command_reaches_every_layer():
@@ -51,10 +51,10 @@ def test_the_table_says_which_commands_start_a_journey_and_seal_personal_data():
 
 
 def test_every_kind_of_command_has_its_route_and_its_subcommand():
-    from api.routes.journeys import COMMAND_PATHS, router
-    from cli.commands import CLI_NAMES
-    from cli.main import build_parser
-    from domain.roles import Role
+    from lnere.api.routes.journeys import COMMAND_PATHS, router
+    from lnere.cli.commands import CLI_NAMES
+    from lnere.cli.main import build_parser
+    from lnere.domain.roles import Role
 
     posts = {route.path: route for route in router.routes if "POST" in getattr(route, "methods", ())}
     def choices(parser) -> dict:
@@ -79,9 +79,9 @@ def test_every_kind_of_command_has_its_route_and_its_subcommand():
 
 
 def test_the_command_file_document_lists_the_declared_commands():
-    from cli.command_docs import DOC, rewrite
+    from lnere.cli.command_docs import DOC, rewrite
 
     text = DOC.read_text(encoding="utf-8")
-    assert rewrite(text) == text, "docs/command-file.md differs from the declarations: python -m cli.command_docs"
+    assert rewrite(text) == text, "docs/command-file.md differs from the declarations: python -m lnere.cli.command_docs"
     for kind in JOURNEY_COMMANDS:
         assert f"| `{kind}` |" in text

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from domain.commands import CommandEnvelope
-from domain.process import ProcessCatalog
-from domain.refusals import Refused
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.process import ProcessCatalog
+from lnere.domain.refusals import Refused
 from tests.citizens import at, credential, request
 from tests.conftest import running_stack
 

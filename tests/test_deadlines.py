@@ -9,16 +9,16 @@ from datetime import timedelta
 
 import pytest
 
-from domain.commands import CommandEnvelope
-from domain.process import (
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.process import (
     ElectoralProcess,
     Milestone,
     ProcessCatalog,
     load_process_file,
 )
+from lnere.workflows.calendar import ProcessCalendarWorkflow
 from tests.citizens import credential, request
 from tests.conftest import running_stack
-from workflows.calendar import ProcessCalendarWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

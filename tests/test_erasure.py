@@ -9,16 +9,16 @@ import secrets
 
 import pytest
 
-from domain.commands import (
+from lnere.domain.commands import (
     ApplyMilestone,
     ErasePersonalData,
     FileRequest,
     RecordCredential,
 )
-from domain.identity import journey_workflow_id
-from domain.process import Milestone, ProcessCatalog
-from domain.rules import DomainError
-from store.registry import JourneyRegistry
+from lnere.domain.identity import journey_workflow_id
+from lnere.domain.process import Milestone, ProcessCatalog
+from lnere.domain.rules import DomainError
+from lnere.store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.recount import recount
 

@@ -13,10 +13,10 @@ import random
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from application.importer import run_import
-from domain.identity import journey_workflow_id
-from projections import lists
-from simulation import people
+from lnere.application.importer import run_import
+from lnere.domain.identity import journey_workflow_id
+from lnere.projections import lists
+from lnere.simulation import people
 from tests.citizens import MEXICO_CITY, at
 
 STATES = ["03", "08", "09", "14", "16"]

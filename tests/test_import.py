@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from application.importer import run_import
-from domain.process import ProcessCatalog
-from projections.report import build_report, render_csv
-from projections.runner import wait_for_head
-from simulation import people
-from simulation.population import generate, load_scenario
+from lnere.application.importer import run_import
+from lnere.domain.process import ProcessCatalog
+from lnere.projections.report import build_report, render_csv
+from lnere.projections.runner import wait_for_head
+from lnere.simulation import people
+from lnere.simulation.population import generate, load_scenario
 from tests.conftest import running_stack
 
 session_loop = pytest.mark.asyncio(loop_scope="session")

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.commands import CommandEnvelope, FireMilestone
-from domain.process import MILESTONE_ORDER, ProcessCatalog
-from domain.refusals import Refused
-from projections.runner import start_runner
+from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.process import MILESTONE_ORDER, ProcessCatalog
+from lnere.domain.refusals import Refused
+from lnere.projections.runner import start_runner
 from tests.citizens import at, credential, request
 from tests.conftest import running_stack as _running_stack
 from tests.recount import recount

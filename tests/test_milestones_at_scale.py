@@ -14,14 +14,14 @@ from datetime import datetime
 
 import pytest
 
-from application.importer import run_import
-from domain.process import MILESTONE_ORDER, Milestone
-from domain.rules import FINAL_STAGES
-from projections.runner import wait_for_head
+from lnere.application.importer import run_import
+from lnere.domain.process import MILESTONE_ORDER, Milestone
+from lnere.domain.rules import FINAL_STAGES
+from lnere.projections.runner import wait_for_head
+from lnere.workflows.calendar import ProcessCalendarWorkflow
 from tests.conftest import running_stack
 from tests.recount import recount
 from tests.test_import import own_process, random_population
-from workflows.calendar import ProcessCalendarWorkflow
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 
@@ -119,8 +119,8 @@ async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_
 
 @session_loop
 async def test_deliveries_follow_the_modality_and_in_person_voters_get_neither(dev_env, settings):
-    from domain.commands import CommandEnvelope, FireMilestone
-    from domain.process import Modality
+    from lnere.domain.commands import CommandEnvelope, FireMilestone
+    from lnere.domain.process import Modality
     from tests.citizens import at, credential, request
     from tests.conftest import own_process_catalog
 

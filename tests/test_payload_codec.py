@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from payload_codec import AesGcmPayloadCodec, PayloadKeyError, new_key_spec, parse_keys
+from lnere.payload_codec import AesGcmPayloadCodec, PayloadKeyError, new_key_spec, parse_keys
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 

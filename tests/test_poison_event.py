@@ -51,7 +51,7 @@ def _children(pid: int) -> dict[str, int]:
 
 
 def _settings(env: dict[str, str]):
-    from settings import Settings
+    from lnere.settings import Settings
 
     fields = {name[len("LNERE_"):].lower(): value for name, value in env.items() if name.startswith("LNERE_")}
     return Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields})
@@ -70,7 +70,7 @@ def test_a_poison_event_halts_only_the_projection_and_an_operator_recovers(tmp_p
         api = f"http://127.0.0.1:{stack.api_port}"
 
         # Below the domain: a review decision at year 1, which no entry point accepts any more.
-        from store.registry import JourneyRegistry
+        from lnere.store.registry import JourneyRegistry
 
         registry = JourneyRegistry(env=_settings(stack.env).event_store_env())
         try:

@@ -14,15 +14,15 @@ from uuid import uuid4
 from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
-from application.gateway import load_processes
-from domain.commands import RecordDelivery
-from projections import runner as runner_module
-from projections.journey_counts import JourneyCountsProjection, JourneyCountsView
-from projections.runner import start_runner, wait_for_position
-from simulation.event_log import record_scenario
-from simulation.population import load_scenario
-from store.event_codec import EventTranscoder
-from store.registry import JourneyRegistry
+from lnere.application.gateway import load_processes
+from lnere.domain.commands import RecordDelivery
+from lnere.projections import runner as runner_module
+from lnere.projections.journey_counts import JourneyCountsProjection, JourneyCountsView
+from lnere.projections.runner import start_runner, wait_for_position
+from lnere.simulation.event_log import record_scenario
+from lnere.simulation.population import load_scenario
+from lnere.store.event_codec import EventTranscoder
+from lnere.store.registry import JourneyRegistry
 from tests.recount import recount
 
 PROCESS = "pel-2020-2021"
@@ -134,3 +134,63 @@ def test_the_transcoder_revives_nested_values_and_falls_back_for_what_orjson_ref
     odd = theirs.encode({"x": float("nan"), "at": when})  # NaN is not JSON: orjson refuses it
     decoded = ours.decode(odd)
     assert math.isnan(decoded["x"]) and decoded["at"] == when
+
+
+def _store_as_before_the_package(registry: JourneyRegistry) -> int:
+    """Rewrites every stored event as lnere wrote it before it was one package: its topic and,
+    in a journey's first event, the aggregate's topic (``domain.journey:…``, no ``lnere.``)."""
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    head = registry.recorder.max_notification_id() or 0
+    rows = []
+    for notification in registry.recorder.select_notifications(start=1, limit=head):
+        event = registry.mapper.to_domain_event(notification)
+        if hasattr(event, "originator_topic"):
+            object.__setattr__(event, "originator_topic", event.originator_topic.removeprefix("lnere."))
+        stored = registry.mapper.to_stored_event(event)
+        assert stored.topic.startswith("lnere.domain.")
+        rows.append((stored.topic.removeprefix("lnere."), stored.state, notification.originator_id,
+                     notification.originator_version))
+    recorder = registry.recorder
+    if isinstance(recorder, PostgresAggregateRecorder):
+        table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+        with recorder.datastore.transaction(commit=True) as c:
+            c.executemany(f"UPDATE {table} SET topic = %s, state = %s WHERE originator_id = %s "
+                          "AND originator_version = %s", rows)
+    else:
+        with recorder.datastore.transaction(commit=True) as c:
+            c.executemany(f"UPDATE {recorder.events_table_name} SET topic = ?, state = ? WHERE originator_id = ? "
+                          "AND originator_version = ?", [(t, s, i.hex, v) for t, s, i, v in rows])
+    return len(rows)
+
+
+def test_an_event_store_written_before_lnere_was_one_package_reads_as_before(settings):
+    """Events stored as ``domain.journey:Journey.…`` (before the move to ``lnere.domain``): the
+    journeys, their personal data, the lists' credentials and the figures all read as before."""
+    registry = JourneyRegistry(env=settings.event_store_env())
+    try:
+        head = record_log(registry, settings)
+        expected = recount(registry)
+        journeys = sorted({registry.repository.get(n.originator_id).workflow_id
+                           for n in registry.recorder.select_notifications(start=1, limit=head)
+                           if n.topic.endswith("Journey.Started")})
+        statuses = {w: registry.status(w) for w in journeys}
+        credentials = registry.credentials_of(journeys)
+        assert _store_as_before_the_package(registry) == head
+    finally:
+        registry.close()
+    old = JourneyRegistry(env=settings.event_store_env())
+    try:
+        topics = {n.topic.split(":")[0] for n in old.recorder.select_notifications(start=1, limit=head)}
+        assert topics and all(t.startswith("domain.") for t in topics), topics
+        assert {w: old.status(w) for w in journeys} == statuses
+        assert old.credentials_of(journeys) == credentials and any(credentials.values())
+        runner = start_runner(settings)
+        try:
+            wait_for_position(runner.view, head, timeout=120)
+            figures = runner.view.counts_as_of(PROCESS, None)
+            assert {k: v for k, v in figures.items() if k in expected} == expected
+        finally:
+            runner.__exit__(None, None, None)
+    finally:
+        old.close()

@@ -8,10 +8,10 @@ import random
 import threading
 import time
 
-from domain.commands import CommandEnvelope
-from domain.process import ProcessCatalog
-from projections.runner import start_runner, wait_for_position
-from store.registry import JourneyRegistry
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.process import ProcessCatalog
+from lnere.projections.runner import start_runner, wait_for_position
+from lnere.store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.recount import recount
 

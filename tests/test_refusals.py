@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.commands import CommandEnvelope
-from domain.refusals import RefusalKind, Refused
-from runtime.stack import free_port
-from store.registry import JourneyRegistry
+from lnere.domain.commands import CommandEnvelope
+from lnere.domain.refusals import RefusalKind, Refused
+from lnere.runtime.stack import free_port
+from lnere.store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 from tests.conftest import backend_env, own_process_catalog, running_stack
 
@@ -95,17 +95,17 @@ def test_an_engine_that_does_not_answer_is_503_and_exit_5_and_records_nothing(se
     citizen = credential(random.Random(43))
     recorded = settings.data_dir / "credential.json"
     recorded.write_text(json.dumps({"at": at("2020-09-20 09:00").isoformat(), "credential": citizen}))
-    cli = subprocess.run([sys.executable, "-m", "cli.main", "credential", "record", str(recorded)], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    cli = subprocess.run([sys.executable, "-m", "lnere.cli.main", "credential", "record", str(recorded)], env=env,
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 5, cli.stderr
     assert f"cannot reach Temporal at {dead}" in cli.stderr and citizen["clave"] not in cli.stderr
 
     port = free_port()
-    api = subprocess.Popen([sys.executable, "-m", "api"], env={**env, "LNERE_API_PORT": str(port)}, cwd=REPO,
+    api = subprocess.Popen([sys.executable, "-m", "lnere.api"], env={**env, "LNERE_API_PORT": str(port)}, cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        from application.staff import StaffDirectory
-        from domain.roles import Role
+        from lnere.application.staff import StaffDirectory
+        from lnere.domain.roles import Role
 
         token = StaffDirectory(settings.staff_path).add("ana.operator", Role.OPERATOR)
         base = f"http://127.0.0.1:{port}"

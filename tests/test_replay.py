@@ -19,11 +19,11 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from domain.commands import CommandEnvelope, FireMilestone
-from domain.process import MILESTONE_ORDER, ProcessCatalog
+from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.process import MILESTONE_ORDER, ProcessCatalog
+from lnere.worker import WORKFLOWS, workflow_runner
 from tests.citizens import at, credential, request
 from tests.conftest import DATA_CONVERTER, running_stack
-from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("LNERE_RECORD_HISTORIES") == "1"
@@ -86,8 +86,8 @@ async def test_journeys_run_now_replay(dev_env, settings):
             {"process": process.id, "clave": four["clave"],
              "command": {"kind": "record_credential", "at": at("2020-10-04 10:00").isoformat(), "credential": four}}))
         # Outreach: the call that registered the first citizen, and a notice.
-        from domain.commands import RecordOutboundCall, SendAutomatedNotice
-        from workflows.messages import OutreachContact
+        from lnere.domain.commands import RecordOutboundCall, SendAutomatedNotice
+        from lnere.workflows.messages import OutreachContact
 
         filed = CommandEnvelope.model_validate(
             {"process": process.id, "clave": one["clave"], "command": request(one, when=at("2020-10-01 10:00"))})

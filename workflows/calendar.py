@@ -19,12 +19,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain import rules
-    from domain.commands import FireMilestone
-    from domain.lists import ListKind
-    from domain.process import MILESTONE_ORDER, Milestone
-    from domain.refusals import RefusalKind
-    from workflows.messages import (
+    from lnere.domain import rules
+    from lnere.domain.commands import FireMilestone
+    from lnere.domain.lists import ListKind
+    from lnere.domain.process import MILESTONE_ORDER, Milestone
+    from lnere.domain.refusals import RefusalKind
+    from lnere.workflows.messages import (
         BulkMilestoneInput,
         CalendarInput,
         CutListInput,
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ListCutReport,
         MilestoneReport,
     )
-    from workflows.refusals import refusal_failure
+    from lnere.workflows.refusals import refusal_failure
 
 FAN_OUT_SHARDS = 4
 # The lists cut when these milestones have been applied to every journey.

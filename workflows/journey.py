@@ -21,12 +21,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import rules
-    from domain.commands import JOURNEY_COMMANDS, ApplyMilestone
-    from domain.process import Milestone
-    from domain.refusals import Refusal, RefusalKind
-    from domain.rules import CommandOutcome, DomainError, JourneyStatus
-    from workflows.messages import (
+    from lnere.domain import rules
+    from lnere.domain.commands import JOURNEY_COMMANDS, ApplyMilestone
+    from lnere.domain.process import Milestone
+    from lnere.domain.refusals import Refusal, RefusalKind
+    from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
+    from lnere.workflows.messages import (
         MAX_BATCH,
         BatchResult,
         CommandBatch,
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyCommandInput,
         JourneyInput,
     )
-    from workflows.refusals import refusal_failure, refusal_of
+    from lnere.workflows.refusals import refusal_failure, refusal_of
 
 # A journey started by a command that was then refused holds no data: it ends after this.
 ABANDON_AFTER = timedelta(minutes=10)

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.commands import JourneyCommand, OutreachCommand, RecordedCommand
-from domain.process import ElectoralProcess, Milestone
-from domain.rules import CommandOutcome, JourneyStatus
+from lnere.domain.commands import JourneyCommand, OutreachCommand, RecordedCommand
+from lnere.domain.process import ElectoralProcess, Milestone
+from lnere.domain.rules import CommandOutcome, JourneyStatus
 
 
 class JourneyInput(BaseModel):

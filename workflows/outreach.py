@@ -11,9 +11,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.rules import DomainError
-    from workflows.messages import MAX_BATCH, OutreachBatch, OutreachBatchInput, OutreachResult
-    from workflows.refusals import refusal_failure
+    from lnere.domain.rules import DomainError
+    from lnere.workflows.messages import MAX_BATCH, OutreachBatch, OutreachBatchInput, OutreachResult
+    from lnere.workflows.refusals import refusal_failure
 
 IDLE = timedelta(minutes=1)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
-from domain.refusals import Refusal, RefusalKind
-from domain.rules import DomainError
+from lnere.domain.refusals import Refusal, RefusalKind
+from lnere.domain.rules import DomainError
 
 REFUSAL_TYPE = "DomainError"
 

@@ -7,12 +7,12 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-import logs
-from api.access import StaffDep, roles
-from api.models import MilestoneBody
-from api.services import ANSWER_TIMEOUT, PREFIX, ServicesDep
-from domain.commands import FireMilestone
-from domain.process import Milestone
+from lnere import logs
+from lnere.api.access import StaffDep, roles
+from lnere.api.models import MilestoneBody
+from lnere.api.services import ANSWER_TIMEOUT, PREFIX, ServicesDep
+from lnere.domain.commands import FireMilestone
+from lnere.domain.process import Milestone
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()

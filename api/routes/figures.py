@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
-import logs
-from api.access import ANY_ROLE, StaffDep, roles
-from api.models import Me
-from api.services import MAX_WAIT, PREFIX, ServicesDep
-from projections.report import build_report, render_csv, render_markdown
-from settings import Settings
+from lnere import logs
+from lnere.api.access import ANY_ROLE, StaffDep, roles
+from lnere.api.models import Me
+from lnere.api.services import MAX_WAIT, PREFIX, ServicesDep
+from lnere.projections.report import build_report, render_csv, render_markdown
+from lnere.settings import Settings
 
 log = logs.get_logger("lnere.api")
 STATIC = Path(__file__).parent.parent / "static"

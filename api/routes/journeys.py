@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 
-import logs
-from api.access import StaffDep, roles
-from api.models import (
+from lnere import logs
+from lnere.api.access import StaffDep, roles
+from lnere.api.models import (
     BODIES,
     CredentialBody,
     JourneyAnswer,
@@ -21,8 +21,8 @@ from api.models import (
     RequestBody,
     ResolutionBody,
 )
-from api.services import PREFIX, JourneyId, ServicesDep, existing, send, to_journey
-from domain.commands import (
+from lnere.api.services import PREFIX, JourneyId, ServicesDep, existing, send, to_journey
+from lnere.domain.commands import (
     JOURNEY_COMMANDS,
     CommandEnvelope,
     CommandSpec,
@@ -31,8 +31,8 @@ from domain.commands import (
     RecordCredential,
     ResolveObservation,
 )
-from domain.roles import Role
-from store.registry import event_rows
+from lnere.domain.roles import Role
+from lnere.store.registry import event_rows
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()

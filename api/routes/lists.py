@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-import logs
-from api.access import ANY_ROLE, StaffDep, roles
-from api.services import PREFIX, ServicesDep
-from domain.lists import ListKind
-from domain.process import Modality
-from domain.roles import Role
-from projections import lists
+from lnere import logs
+from lnere.api.access import ANY_ROLE, StaffDep, roles
+from lnere.api.services import PREFIX, ServicesDep
+from lnere.domain.lists import ListKind
+from lnere.domain.process import Modality
+from lnere.domain.roles import Role
+from lnere.projections import lists
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
-import logs
-from api.access import roles
-from api.models import InboxItem, InboxPage
-from api.services import PREFIX, ServicesDep
-from domain.process import Channel, Modality
-from domain.roles import Role
+from lnere import logs
+from lnere.api.access import roles
+from lnere.api.models import InboxItem, InboxPage
+from lnere.api.services import PREFIX, ServicesDep
+from lnere.domain.process import Channel, Modality
+from lnere.domain.roles import Role
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()

@@ -15,9 +15,9 @@ The package: ``schema`` (tables, age ranges), ``writes`` (batches, halts), ``que
 ``views`` (SQLite and PostgreSQL), ``projection`` (events to figures).
 """
 
-from projections.journey_counts.projection import JourneyCountsProjection
-from projections.journey_counts.schema import AGE_RANGES, INBOX_FILTERS, JOURNEY_COLUMNS, age_range, view_tables
-from projections.journey_counts.views import CountsView, JourneyCountsView, PostgresJourneyCountsView
+from lnere.projections.journey_counts.projection import JourneyCountsProjection
+from lnere.projections.journey_counts.schema import AGE_RANGES, INBOX_FILTERS, JOURNEY_COLUMNS, age_range, view_tables
+from lnere.projections.journey_counts.views import CountsView, JourneyCountsView, PostgresJourneyCountsView
 
 __all__ = ["AGE_RANGES", "INBOX_FILTERS", "JOURNEY_COLUMNS", "CountsView", "JourneyCountsProjection",
            "JourneyCountsView", "PostgresJourneyCountsView", "age_range", "view_tables"]

@@ -8,13 +8,13 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
-from domain.journey import Journey
-from domain.outreach import Outreach
-from domain.rules import AnalysisStatus, Stage
-from projections.journey_counts.schema import AGE_RANGES, age_range, view_tables
-from projections.journey_counts.views import CountsView
+from lnere.domain.journey import Journey
+from lnere.domain.outreach import Outreach
+from lnere.domain.rules import AnalysisStatus, Stage
+from lnere.projections.journey_counts.schema import AGE_RANGES, age_range, view_tables
+from lnere.projections.journey_counts.views import CountsView
+from lnere.store.topics import topics_of
 
 
 def _moves_to(stage: Stage, analysis: AnalysisStatus | None = None):
@@ -35,12 +35,12 @@ class JourneyCountsProjection(Projection[CountsView]):
     # The events that change the view; any other only advances the view's position, and the
     # runner neither fetches nor decrypts it. Each has a handler below (a topic without one, or a
     # handler without its topic, makes the view differ from a recount: the tests compare them).
-    topics = tuple(get_topic(event_class) for event_class in (
+    topics = tuple(topic for event_class in (
         Journey.Started, Journey.CredentialRecorded, Journey.RequestFiled, Journey.ReviewDecided,
         Journey.SubsaneDocumentsReceived, Journey.RejectionReopened, Journey.SubsaneExpired, Journey.ListedForReview,
         Journey.IncludedInDefinitiveList, Journey.ExcludedFromDefinitiveList, Journey.ClosedWithoutRequest,
         Journey.DeliveryRecorded, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent,
-    ))
+    ) for topic in topics_of(event_class))
     # The view's version follows from what defines it: its tables, the age ranges its rows hold
     # and the events it reads. A change to any starts a new view, filled from the event log.
     version = hashlib.sha256(repr((view_tables(), AGE_RANGES, topics)).encode()).hexdigest()[:12]

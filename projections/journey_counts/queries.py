@@ -6,10 +6,10 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from domain.lists import ListKind
-from domain.rules import Stage
-from projections.journey_counts.schema import INBOX_FILTERS
-from projections.journey_counts.storage import ViewStorage
+from lnere.domain.lists import ListKind
+from lnere.domain.rules import Stage
+from lnere.projections.journey_counts.schema import INBOX_FILTERS
+from lnere.projections.journey_counts.storage import ViewStorage
 
 
 class CountsQueries(ViewStorage):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.rules import Stage
+from lnere.domain.rules import Stage
 
 AGE_RANGES: tuple[str, ...] = (
     "18", "19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59", "60-64", "65 o más",

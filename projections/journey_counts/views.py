@@ -10,9 +10,9 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections.journey_counts.queries import CountsQueries
-from projections.journey_counts.schema import view_tables
-from projections.journey_counts.writes import CountsWrites
+from lnere.projections.journey_counts.queries import CountsQueries
+from lnere.projections.journey_counts.schema import view_tables
+from lnere.projections.journey_counts.writes import CountsWrites
 
 
 class CountsView(CountsWrites, CountsQueries, TrackingRecorder):

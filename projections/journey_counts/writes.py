@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from domain.rules import AnalysisStatus, Stage
-from projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_COLUMN
-from projections.journey_counts.storage import ViewStorage
+from lnere.domain.rules import AnalysisStatus, Stage
+from lnere.projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_COLUMN
+from lnere.projections.journey_counts.storage import ViewStorage
 
 
 class _Batch:

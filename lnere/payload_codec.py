@@ -1,0 +1,1 @@
+../payload_codec.py
