@@ -27,7 +27,7 @@ class MilestoneLine(BaseModel):
     command: FireMilestone
 
 
-OUTREACH_KINDS = frozenset({"record_outbound_call", "send_automated_notice"})
+OUTREACH_KINDS = frozenset({"record_outbound_call", "send_automated_notice", "record_attention"})
 
 
 # A command is a few levels deep: deeper lines are refused before they are parsed.
@@ -68,7 +68,7 @@ class Entry:
     line: int
     at: datetime
     process: str
-    workflow_id: str | None  # None for a milestone
+    workflow_id: str | None  # None for a milestone, or an attention that names no citizen
     command: Command | FireMilestone
     outreach: bool = False  # an outreach contact (call, notice): recorded apart from the journey
 
@@ -131,20 +131,21 @@ def _parse_line(text: str, line: int, processes: ProcessCatalog, journey_key: by
         processes.get(envelope.process)
     except KeyError as error:
         raise InvalidLine(f"process: {error.args[0]}") from None
+    workflow_id: str | None = None  # an attention may name no citizen
     if envelope.journey is not None:
         if process_of(envelope.journey) != envelope.process:
             raise InvalidLine(f"journey: {envelope.journey} is not a journey of {envelope.process}")
         workflow_id = envelope.journey
-    else:
-        assert envelope.clave is not None
+    elif envelope.clave is not None:
         workflow_id = journey_workflow_id(journey_key, envelope.process, envelope.clave)
     return Entry(line, envelope.command.at, envelope.process, workflow_id, envelope.command, outreach)
 
 
-def journey_line(process: str, clave: str, command: BaseModel) -> str:
-    """A command line, as the simulator and other tools write it."""
+def journey_line(process: str, clave: str | None, command: BaseModel) -> str:
+    """A command line, as the simulator and other tools write it (an attention may name no citizen)."""
     return json.dumps(
-        {"process": process, "clave": clave, "command": command.model_dump(mode="json", exclude_none=True)},
+        {"process": process, **({"clave": clave} if clave is not None else {}),
+         "command": command.model_dump(mode="json", exclude_none=True)},
         ensure_ascii=False,
         separators=(",", ":"),
     )

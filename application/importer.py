@@ -193,7 +193,7 @@ def segments(entries: list[Entry]) -> list[tuple[list[Entry], Entry | None]]:
     out: list[tuple[list[Entry], Entry | None]] = []
     current: list[Entry] = []
     for entry in entries:
-        if entry.workflow_id is None:
+        if isinstance(entry.command, FireMilestone):
             out.append((current, entry))
             current = []
         else:

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from lnere.domain.identity import JOURNEY_ID_PATTERN
-from lnere.domain.process import Channel, Milestone, Modality
+from lnere.domain.process import (
+    AttentionChannel,
+    AttentionOrigin,
+    AttentionService,
+    Channel,
+    Milestone,
+    Modality,
+)
 from lnere.domain.roles import Role
 from lnere.domain.values import AddressAbroad, Clave, Contact, CountryCode, Credential
 
@@ -214,7 +221,20 @@ class SendAutomatedNotice(Command):
     channel: Literal["email", "automated_call"]
 
 
-OutreachCommand = Annotated[RecordOutboundCall | SendAutomatedNotice, Field(discriminator="kind")]
+class RecordAttention(Command):
+    """A citizen's contact with INETEL (inbound: a call, a voicemail, an e-mail, a message on
+    social media), counted in report section 4.2 by service and topic, channel and origin. It
+    may name the citizen (clave or journey), or nobody."""
+
+    kind: Literal["record_attention"] = "record_attention"
+    service: AttentionService
+    topic: Code = Field(description="a topic code of the process's catalogue for the service")
+    channel: AttentionChannel
+    origin: AttentionOrigin = Field(description="where the citizen is")
+
+
+OutreachCommand = Annotated[RecordOutboundCall | SendAutomatedNotice | RecordAttention, Field(discriminator="kind")]
+ANONYMOUS_KINDS = frozenset({"record_attention"})  # outreach that may name no citizen
 
 
 class ApplyMilestone(Command):
@@ -313,6 +333,8 @@ class OutreachEnvelope(BaseModel):
 
     @model_validator(mode="after")
     def _addressed_once(self) -> OutreachEnvelope:
+        if self.command.kind in ANONYMOUS_KINDS and self.clave is None and self.journey is None:
+            return self
         return _addressed_once(self)
 
 

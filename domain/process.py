@@ -29,6 +29,29 @@ class Modality(StrEnum):
     IN_PERSON = "in_person"
 
 
+class AttentionService(StrEnum):
+    """What a citizen contacts INETEL about (report section 4.2)."""
+
+    CREDENTIALING_ABROAD = "credentialing_abroad"  # Credencialización en el extranjero
+    VMRE = "vmre"  # Voto de las Mexicanas y los Mexicanos Residentes en el Extranjero
+
+
+class AttentionChannel(StrEnum):
+    TELEPHONE = "telephone"
+    VOICEMAIL = "voicemail"
+    EMAIL = "email"
+    FACEBOOK = "facebook"
+    TWITTER = "twitter"
+
+
+class AttentionOrigin(StrEnum):
+    """Where the citizen who contacts INETEL is."""
+
+    UNITED_STATES = "united_states"
+    ELSEWHERE_ABROAD = "elsewhere_abroad"
+    MEXICO = "mexico"
+
+
 class Milestone(StrEnum):
     """The process calendar's milestones, in the order they happen."""
 
@@ -69,6 +92,8 @@ class ElectoralProcess(BaseModel):
     inconsistency_reasons: dict[str, str] = Field(min_length=1)
     rejection_reasons: dict[str, str] = Field(min_length=1)
     exclusion_reasons: dict[str, str] = Field(min_length=1)
+    attention_topics: dict[AttentionService, dict[str, str]] = Field(
+        default_factory=dict, description="INETEL's attention topics per service: code -> label as INE prints it")
     business_time_lead_days: int = Field(
         default=3660, ge=0, le=7320,
         description="how long before registration opens a command's business time may lie (a credential is "

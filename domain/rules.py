@@ -21,6 +21,7 @@ from lnere.domain.commands import (
     ErasePersonalData,
     FileObservation,
     FileRequest,
+    RecordAttention,
     RecordCredential,
     RecordDelivery,
     RecordRegistralCheck,
@@ -415,6 +416,13 @@ def check_doors(process: ElectoralProcess, fired: Callable[[Milestone], bool], c
 # Dates a credential may carry: none of them before this, nor decades after the election.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE_YEARS_AFTER_ELECTION = 30
+
+
+def check_record_attention(process: ElectoralProcess, cmd: RecordAttention) -> None:
+    """An attention's topic is one of the process's catalogue for its service."""
+    if cmd.topic not in process.attention_topics.get(cmd.service, {}):
+        raise DomainError("topic", "attention-topic",
+                          f"{cmd.topic} is not an attention topic of {cmd.service.value} in {process.id}")
 
 
 def check_business_time(process: ElectoralProcess, command) -> None:

@@ -8,7 +8,13 @@ from datetime import date
 from typing import Any
 
 from lnere.domain.commands import CallOutcome, DeliveryStatus
-from lnere.domain.process import ElectoralProcess, Modality
+from lnere.domain.process import (
+    AttentionChannel,
+    AttentionOrigin,
+    AttentionService,
+    ElectoralProcess,
+    Modality,
+)
 from lnere.domain.rules import Stage
 from lnere.domain.values import country_name_es
 from lnere.projections.journey_counts import AGE_RANGES, CountsView
@@ -36,6 +42,25 @@ AUTOMATED_NOTICES = {
     "automated_call": "Campaña Extranjero avisos de llamada automatizada de salida",
 }
 
+
+# Report section 4.2, INETEL's attention: services, channels and origins as INE labels them (the
+# topics' labels are the process's catalogue).
+ATTENTION_SERVICE_LABELS = {
+    AttentionService.CREDENTIALING_ABROAD: "Credencialización en el extranjero",
+    AttentionService.VMRE: "Voto de las Mexicanas y los Mexicanos Residentes en el Extranjero",
+}
+ATTENTION_CHANNEL_LABELS = {
+    AttentionChannel.FACEBOOK: "Facebook",
+    AttentionChannel.TWITTER: "Twitter",
+    AttentionChannel.TELEPHONE: "Vía telefónica",
+    AttentionChannel.VOICEMAIL: "Buzones de voz",
+    AttentionChannel.EMAIL: "Correos electrónicos",
+}
+ATTENTION_ORIGIN_LABELS = {
+    AttentionOrigin.UNITED_STATES: "Estados Unidos de América",
+    AttentionOrigin.ELSEWHERE_ABROAD: "Diversas partes del mundo",
+    AttentionOrigin.MEXICO: "México",
+}
 
 DELIVERY_LABELS = {
     DeliveryStatus.POSTAL_SENT: "Paquetes Electorales Postales enviados",
@@ -111,6 +136,7 @@ def report_from_counts(
             {label: counts.get("call_outcome", {}).get(code, 0) for code, label in OUTBOUND_CALL_OUTCOMES.items()}),
         "automated_outbound": _with_total(
             {label: counts.get("notice", {}).get(code, 0) for code, label in AUTOMATED_NOTICES.items()}),
+        "inetel_attention": _attention(process, counts),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
         "deliveries": {label: counts.get("delivery", {}).get(code, 0) for code, label in DELIVERY_LABELS.items()},
         "definitive_by_entity_modality": _definitive(process, counts.get("definitive", {})),
@@ -118,6 +144,26 @@ def report_from_counts(
             process.exclusion_reasons.get(code, code): n for code, n in sorted(counts.get("exclusion", {}).items())}),
         "log_position": position,
     }
+
+
+def _attention(process: ElectoralProcess, counts: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """Report section 4.2, INETEL's attention: per service its total, and by origin, topic and
+    channel (every label of the catalogue, zero or not)."""
+    def of(dimension: str, service: AttentionService, labels: dict[str, str]) -> dict[str, int]:
+        found = counts.get(dimension, {})
+        return {label: found.get(f"{service.value}|{code}", 0) for code, label in labels.items()}
+
+    out = {}
+    for service, label in ATTENTION_SERVICE_LABELS.items():
+        by_topic = of("attention_topic", service, process.attention_topics.get(service, {}))
+        out[service.value] = {
+            "label": label,
+            "total": sum(by_topic.values()),
+            "by_origin": of("attention_origin", service, {o.value: n for o, n in ATTENTION_ORIGIN_LABELS.items()}),
+            "by_topic": by_topic,
+            "by_channel": of("attention_channel", service, {c.value: n for c, n in ATTENTION_CHANNEL_LABELS.items()}),
+        }
+    return out
 
 
 def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, int]]:
@@ -214,6 +260,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## 4.2.2. Servicios de salida automatizado",
         _table(["SERVICIOS DE SALIDA AUTOMATIZADO", "TOTAL"],
                [[k, _n(v)] for k, v in report["automated_outbound"].items()]),
+        "## 4.2. Atención ciudadana (INETEL)",
+        *(_attention_tables(service) for service in report["inetel_attention"].values()),
         "## LNERE Definitiva por entidad y modalidad",
         _table(
             ["ENTIDAD", *[MODALITY_LABELS[m] for m in process_modalities(report)], "TOTAL"],
@@ -227,6 +275,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _attention_tables(service: dict[str, Any]) -> str:
+    rows = [["Total", _n(service["total"])]]
+    for title, key in (("Origen", "by_origin"), ("Tema", "by_topic"), ("Medio", "by_channel")):
+        rows += [[f"{title}: {label}", _n(n)] for label, n in service[key].items()]
+    return f"### {service['label']}\n\n" + _table(["", "TOTAL"], rows)
 
 
 def process_modalities(report: dict[str, Any]) -> list[Modality]:
@@ -251,6 +306,11 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
     for state, modalities in report["definitive_by_entity_modality"].items():
         for modality, value in modalities.items():
             rows.append(("definitive_by_entity_modality", state, modality, value))
+    for code, service in report["inetel_attention"].items():
+        rows.append(("inetel_attention", code, "TOTAL", service["total"]))
+        for key in ("by_origin", "by_topic", "by_channel"):
+            for label, value in service[key].items():
+                rows.append((f"inetel_attention_{key.removeprefix('by_')}", code, label, value))
     for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "inetel_outbound_calls",
                   "automated_outbound", "exclusions_by_reason", "deliveries", "stages"):
         for key, value in report[table].items():

@@ -1,4 +1,5 @@
-"""Cell-by-cell comparison of our report with a published one (tables of sections 4.1 and 4.2)."""
+"""Cell-by-cell comparison of our report with a published one (tables of sections 4.1 and 4.2,
+INETEL's attention included)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ def cells(published: dict[str, Any], ours: dict[str, Any]) -> list[Cell]:
                             mine["by_entity"].get(state) if mine else None))
     for code, mine in our_countries.items():
         out.append(Cell("by_country_entity", code, "total", None, mine["total"]))
+    # INETEL's attention: services matched by INE's label (the published file keys them its way).
+    our_services = {s["label"]: s for s in ours.get("inetel_attention", {}).values()}
+    for service in published.get("inetel_attention", {}).values():
+        mine = our_services.get(service["label"], {})
+        out.append(Cell("inetel_attention", service["label"], "total", service["total"], mine.get("total")))
+        for breakdown in ("by_origin", "by_topic", "by_channel"):
+            for label, value in service[breakdown].items():
+                out.append(Cell(f"inetel_attention_{breakdown}", service["label"], label, value,
+                                mine.get(breakdown, {}).get(label)))
     return out
 
 
@@ -70,11 +80,12 @@ def render_comparison(published: dict[str, Any], ours: dict[str, Any]) -> tuple[
     differences = [c for c in all_cells if c.differs]
     order = order_differences(published, ours)
     lines = [f"Report as of {ours['as_of']}: published ({published.get('source', 'published')}) vs lnere", ""]
-    for table in (*FLAT_TABLES[:1], "by_credential_channel", *FLAT_TABLES[2:]):
+    attention = dict.fromkeys(c.table for c in all_cells if c.table.startswith("inetel_attention"))
+    for table in (*FLAT_TABLES[:1], "by_credential_channel", *FLAT_TABLES[2:], *attention):
         lines.append(f"{table}:")
         lines.append(f"  {'':46} {'published':>10} {'lnere':>10}")
         for c in (c for c in all_cells if c.table == table):
-            label = f"{c.row} / {c.column}" if c.column else c.row
+            label = (f"{c.row} / {c.column}" if c.column else c.row)[-46:]
             mark = "" if not c.differs else "   <-- differs"
             lines.append(f"  {label:46} {_n(c.published):>10} {_n(c.ours):>10}{mark}")
     country_cells = [c for c in all_cells if c.table == "by_country_entity"]

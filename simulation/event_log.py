@@ -26,8 +26,8 @@ def slice_lines(lines: list[str], journeys: int, outreach_share: float = 1.0) ->
     citizens = dict.fromkeys(data["clave"] for _, data in parsed if data["command"]["kind"] not in OUTREACH_KINDS)
     kept = set(list(citizens)[:journeys])
     share = min(1.0, journeys / len(citizens)) * outreach_share
-    outreach = [(line, data["clave"]) for line, data in parsed if data["command"]["kind"] in OUTREACH_KINDS
-                and (data["clave"] in kept or not data["command"].get("request_command_id"))]
+    outreach = [(line, data.get("clave")) for line, data in parsed if data["command"]["kind"] in OUTREACH_KINDS
+                and (data.get("clave") in kept or not data["command"].get("request_command_id"))]
     outreach.sort(key=lambda contact: contact[1] not in kept)  # stable: time order kept
     chosen = {line for line, _ in outreach[:round(len(outreach) * share)]}
     return [line for line, data in parsed
@@ -46,13 +46,13 @@ def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: Pr
     if journeys is not None:
         lines = slice_lines(lines, journeys)
     commands_of: dict[str, list] = {}
-    outreach: list[tuple[str, object]] = []
+    outreach: list[tuple[str | None, object]] = []
     for number, line in enumerate(lines, start=1):
         entry = parse_line(line, number, processes, journey_key)
-        if entry.workflow_id is None:
-            continue
         if entry.outreach:
             outreach.append((entry.workflow_id, entry.command))
+        elif entry.workflow_id is None:  # a milestone: applied below, with milestones
+            continue
         else:
             commands_of.setdefault(entry.workflow_id, []).append(entry.command)
     for workflow_id, commands in commands_of.items():

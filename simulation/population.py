@@ -27,6 +27,7 @@ from lnere.domain.commands import (
     CallOutcome,
     DecideReview,
     FileRequest,
+    RecordAttention,
     RecordCredential,
     RecordOutboundCall,
     SendAutomatedNotice,
@@ -34,7 +35,13 @@ from lnere.domain.commands import (
 )
 from lnere.domain.process import ElectoralProcess
 from lnere.domain.values import age_on
-from lnere.projections.report import AUTOMATED_NOTICES, OUTBOUND_CALL_OUTCOMES
+from lnere.projections.report import (
+    ATTENTION_CHANNEL_LABELS,
+    ATTENTION_ORIGIN_LABELS,
+    ATTENTION_SERVICE_LABELS,
+    AUTOMATED_NOTICES,
+    OUTBOUND_CALL_OUTCOMES,
+)
 from lnere.simulation import people
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
@@ -71,6 +78,9 @@ class Scenario(BaseModel):
     outreach_pool: int = Field(default=0, ge=0, description="CPVE holders without a request whom the outreach "
                                "campaigns reach (their calls and notices reproduce tables 4.2.1 and 4.2.2)")
 
+    attention_targets: str | None = Field(default=None, description="INETEL's attention figures (report section "
+                                          "4.2), a file beside the scenario")
+
     def targets_path(self) -> Path:
         return SCENARIOS_DIR / self.targets
 
@@ -84,7 +94,12 @@ def load_scenario(name: str) -> Scenario:
 
 
 def load_targets(scenario: Scenario) -> dict[str, Any]:
-    return json.loads(scenario.targets_path().read_text(encoding="utf-8"))
+    """The published tables the scenario reproduces: the report's, and INETEL's attention."""
+    targets = json.loads(scenario.targets_path().read_text(encoding="utf-8"))
+    if scenario.attention_targets is not None:
+        attention = json.loads((SCENARIOS_DIR / scenario.attention_targets).read_text(encoding="utf-8"))
+        targets["inetel_attention"] = attention["inetel_attention"]
+    return targets
 
 
 @dataclass
@@ -285,6 +300,34 @@ def outreach_commands(
     return out
 
 
+def attention_commands(targets: dict[str, Any], scenario: Scenario, process: ElectoralProcess,
+                       rng: random.Random) -> list[RecordAttention]:
+    """INETEL's attention of report section 4.2: per service, as many contacts as its total,
+    their topics, channels and origins drawn so that each breakdown is the published one. They
+    name no citizen (the report counts contacts, not citizens)."""
+    clock = _Clock(process, rng)
+    service_of = {label: service for service, label in ATTENTION_SERVICE_LABELS.items()}
+    channel_of = {label: channel for channel, label in ATTENTION_CHANNEL_LABELS.items()}
+    origin_of = {label: origin for origin, label in ATTENTION_ORIGIN_LABELS.items()}
+    out: list[RecordAttention] = []
+    for figures in targets.get("inetel_attention", {}).values():
+        service = service_of[figures["label"]]
+        topic_of = {label: code for code, label in process.attention_topics[service].items()}
+        topics = _expand({topic_of[label]: n for label, n in figures["by_topic"].items()})
+        channels = _expand({channel_of[label]: n for label, n in figures["by_channel"].items()})
+        origins = _expand({origin_of[label]: n for label, n in figures["by_origin"].items()})
+        if not len(topics) == len(channels) == len(origins) == figures["total"]:
+            raise ValueError(f"the published attention figures of {figures['label']} do not add up")
+        for breakdown in (channels, origins):
+            rng.shuffle(breakdown)
+        for number, (topic, channel, origin) in enumerate(zip(topics, channels, origins, strict=True), start=1):
+            at = clock.on(clock.day_between(scenario.filing_from, scenario.as_of))
+            out.append(RecordAttention(at=at, service=service, topic=topic, channel=channel, origin=origin,
+                                       command_id=f"attention-{service.value}-{number:06d}",
+                                       recorded_by=rng.choice(OPERATORS)))
+    return out
+
+
 def generate(scenario: Scenario, process: ElectoralProcess) -> list[str]:
     """The scenario's command file: one JSON line per command, in business-time order."""
     rng = random.Random(scenario.random_seed)
@@ -301,5 +344,7 @@ def generate(scenario: Scenario, process: ElectoralProcess) -> list[str]:
     # Drawn after the journeys, so the journeys stay those of scenarios without outreach.
     for clave, command in outreach_commands(targets, scenario, process, rng, claves, inetel_requests):
         timed.append((command.at, len(timed), journey_line(process.id, clave, command)))
+    for attention in attention_commands(targets, scenario, process, rng):
+        timed.append((attention.at, len(timed), journey_line(process.id, None, attention)))
     timed.sort(key=lambda t: (t[0], t[1]))
     return [line for _, _, line in timed]

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from lnere.domain import rules
+from lnere.domain.attention import Attention, given_id
 from lnere.domain.commands import (
     ApplyMilestone,
     spec_of,
@@ -294,21 +295,32 @@ class JourneyRegistry(Application[UUID]):
             outcomes.append(CommandOutcome(command_id=command_id, accepted=True))
         return outcomes, changed
 
-    def record_outreach(self, process: ElectoralProcess, contacts: list[tuple[str, Any]]) -> list[CommandOutcome]:
-        """Records outreach contacts (citizen journey id, command), each accepted or refused
-        on its own, in one transaction. Idempotent like the journeys' commands."""
+    def record_outreach(self, process: ElectoralProcess,
+                        contacts: Sequence[tuple[str | None, Any]]) -> list[CommandOutcome]:
+        """Records outreach contacts (citizen journey id, command) and attentions (which may
+        name no citizen), each accepted or refused on its own, in one transaction. Idempotent
+        like the journeys' commands."""
         records: dict[str, Outreach] = {}
-        changed: dict[str, Outreach] = {}
+        changed: dict[str, Any] = {}
         outcomes: list[CommandOutcome] = []
         # The batch's records, and the journeys its registering calls name, read at once.
-        citizens = {w for w, _ in contacts if process_of_or_none(w) == process.id}
+        citizens = {w for w, _ in contacts if w is not None and process_of_or_none(w) == process.id}
         by_uuid = {outreach_uuid(w): w for w in citizens}
         records.update({by_uuid[i]: a for i, a in self._aggregates(list(by_uuid)).items() if isinstance(a, Outreach)})
         linked = self.journeys(sorted(
             {w for w, c in contacts if w in citizens and getattr(c, "request_command_id", None)}))
+        attention_ids = {Attention.create_id(process.id, given_id(c.effective_id())): c.effective_id()
+                         for _, c in contacts if c.kind == "record_attention"}
+        attentions = {a.command_id.partition("#")[0]: a for a in self._aggregates(list(attention_ids)).values()
+                      if isinstance(a, Attention)}
         for workflow_id, cmd in contacts:
             command_id = cmd.effective_id()
+            if cmd.kind == "record_attention":
+                outcomes.append(self._attention(process, workflow_id, cmd, command_id, attentions, changed))
+                continue
             try:
+                if workflow_id is None:
+                    raise DomainError("journey", "journey-exists", "an outreach contact names its citizen")
                 self._check_process(process, workflow_id)
                 record = records.get(workflow_id)
                 if record is None:
@@ -332,6 +344,27 @@ class JourneyRegistry(Application[UUID]):
         if changed:
             self.save(*changed.values())
         return outcomes
+
+    def _attention(self, process: ElectoralProcess, workflow_id: str | None, cmd: Any, command_id: str,
+                   attentions: dict[str, Attention], changed: dict[str, Any]) -> CommandOutcome:
+        """One attention of a batch: recorded once per given id (a repeat answers as recorded;
+        the same id with other content is refused)."""
+        given = given_id(command_id)
+        existing = attentions.get(given)
+        if existing is not None:
+            if existing.command_id != command_id:
+                return CommandOutcome.refused(command_id, DomainError(
+                    "command_id", "command-id-reused", "this command id already names another attention"))
+            return CommandOutcome(command_id=command_id, accepted=True, already_recorded=True)
+        try:
+            if workflow_id is not None:
+                self._check_process(process, workflow_id)
+            rules.check_business_time(process, cmd)
+            attention = Attention.record(process, cmd, command_id, workflow_id)
+        except DomainError as error:
+            return CommandOutcome.refused(command_id, error)
+        attentions[given] = changed[f"attention:{given}"] = attention
+        return CommandOutcome(command_id=command_id, accepted=True)
 
     def record_list_cut(
         self, process: ElectoralProcess, kind: str, at: datetime, position: int, parts: list[dict[str, Any]]

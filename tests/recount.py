@@ -44,7 +44,8 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     zones: dict[str, object] = {}
     counts: dict[str, Counter] = {
         k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
-                               "call_outcome", "notice", "definitive", "exclusion", "delivery")
+                               "call_outcome", "notice", "definitive", "exclusion", "delivery", "attention_topic",
+                               "attention_channel", "attention_origin")
     }
     placed: dict[str, str] = {}
     start = 1
@@ -58,11 +59,12 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
             event = registry.mapper.to_domain_event(notification)
             jid = str(event.originator_id)
             name = type(event).__name__
-            if name == "Started":
+            if name in ("Started", "Recorded"):  # a journey's or outreach's start; an attention, whole
                 from zoneinfo import ZoneInfo
 
                 zones[jid] = ZoneInfo(event.timezone)
-                continue
+                if name == "Started":
+                    continue
             if as_of is not None and event.at.astimezone(zones[jid]).date() > as_of:
                 continue
             if name == "RequestFiled":
@@ -83,6 +85,10 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 counts["call_outcome"][event.outcome] += 1
             if name == "AutomatedNoticeSent":
                 counts["notice"][event.channel] += 1
+            if name == "Recorded":
+                counts["attention_topic"][f"{event.service}|{event.topic}"] += 1
+                counts["attention_channel"][f"{event.service}|{event.channel}"] += 1
+                counts["attention_origin"][f"{event.service}|{event.origin}"] += 1
             if name == "ReviewDecided":
                 stage[jid] = analysis[jid] = event.outcome
             if name in STAGE_OF_EVENT:

@@ -33,6 +33,8 @@ session_loop = pytest.mark.asyncio(loop_scope="session")
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
 SEED = Path(__file__).resolve().parent.parent / "simulation" / "scenarios" / "seed-2020-11-30.report.json"
 SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "lnere_report_2020-11-30.json"
+ATTENTION = SEED.with_name("seed-2020-11-30.attention.json")
+SHARED_ATTENTION = SHARED_SEED.with_name("inetel_attention_2020-11-30.json")
 TABLES = ("by_channel", "by_entity", "by_credential_channel", "by_sex", "by_age_range", "by_modality",
           "inetel_outbound_calls", "automated_outbound")
 
@@ -61,6 +63,7 @@ def test_repository_copy_of_the_seed_is_the_published_one():
     if not SHARED_SEED.exists():
         pytest.skip("the shared seed folder is not beside this clone")
     assert json.loads(SEED.read_text(encoding="utf-8")) == json.loads(SHARED_SEED.read_text(encoding="utf-8"))
+    assert ATTENTION.read_bytes() == SHARED_ATTENTION.read_bytes()
 
 
 def test_simulated_population_is_deterministic_and_plausible():
@@ -94,7 +97,8 @@ async def test_seed_scenario_reproduces_the_published_report(dev_env, settings):
         path.write_text("\n".join(generate(scenario, process)) + "\n", encoding="utf-8")
         summary = await run_import(path, stack.journeys, settings.data_dir / "imports",
                                    settings.data_dir / "rejects.jsonl", concurrency=64)
-        assert (summary.refused, summary.journeys, summary.outreach_contacts) == (0, 6574, 61_157 + 17_851)
+        contacts = 61_157 + 17_851 + 5_307 + 263  # calls, notices, attention
+        assert (summary.refused, summary.journeys, summary.outreach_contacts) == (0, 6574, contacts)
         wait_for_head(settings, stack.view, timeout=300)
         ours = build_report(stack.view, process, date(2020, 11, 30))
 
@@ -103,6 +107,16 @@ async def test_seed_scenario_reproduces_the_published_report(dev_env, settings):
     assert {k: ours["analysis_status"][k] for k in published["analysis_status"]} == published["analysis_status"]
     assert ours["analysis_status"]["rejected"] == 0
     assert_same_countries(published["by_country_entity"], ours["by_country_entity"])
+    # Section 4.2, INETEL's attention: every figure of the published file, service by service.
+    attention = json.loads(ATTENTION.read_text(encoding="utf-8"))["inetel_attention"]
+    mine = {service["label"]: service for service in ours["inetel_attention"].values()}
+    for service in attention.values():
+        ours_ = mine[service["label"]]
+        assert ours_["total"] == service["total"], service["label"]
+        for breakdown in ("by_origin", "by_topic", "by_channel"):
+            # Ours lists every label of its catalogue; INE's table, those with contacts.
+            assert {label: n for label, n in ours_[breakdown].items() if n or label in service[breakdown]} == \
+                service[breakdown], (service["label"], breakdown)
 
 
 # -- a random population, counted independently ----------------------------------------------

@@ -110,7 +110,7 @@ class MilestoneReport(BaseModel):
 
 
 class OutreachContact(BaseModel):
-    journey: str  # the citizen's journey id (a keyed hash, never the clave)
+    journey: str | None = None  # the citizen's journey id (a keyed hash, never the clave); an attention may name none
     command: OutreachCommand
 
 

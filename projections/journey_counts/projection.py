@@ -9,6 +9,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from lnere.domain.attention import Attention
 from lnere.domain.journey import Journey
 from lnere.domain.outreach import Outreach
 from lnere.domain.rules import AnalysisStatus, Stage
@@ -39,7 +40,7 @@ class JourneyCountsProjection(Projection[CountsView]):
         Journey.Started, Journey.CredentialRecorded, Journey.RequestFiled, Journey.ReviewDecided,
         Journey.SubsaneDocumentsReceived, Journey.RejectionReopened, Journey.SubsaneExpired, Journey.ListedForReview,
         Journey.IncludedInDefinitiveList, Journey.ExcludedFromDefinitiveList, Journey.ClosedWithoutRequest,
-        Journey.DeliveryRecorded, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent,
+        Journey.DeliveryRecorded, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent, Attention.Recorded,
     ) for topic in topics_of(event_class))
     # The view's version follows from what defines it: its tables, the age ranges its rows hold
     # and the events it reads. A change to any starts a new view, filled from the event log.
@@ -100,17 +101,27 @@ class JourneyCountsProjection(Projection[CountsView]):
     @process_event.register
     def _(self, domain_event: Outreach.OutboundCallRecorded, tracking: Tracking) -> None:
         self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
-                        "call_outcome", domain_event.outcome)
+                        {"call_outcome": domain_event.outcome})
 
     @process_event.register
     def _(self, domain_event: Outreach.AutomatedNoticeSent, tracking: Tracking) -> None:
         self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at,
-                        "notice", domain_event.channel)
+                        {"notice": domain_event.channel})
 
     @process_event.register
     def _(self, domain_event: Journey.DeliveryRecorded, tracking: Tracking) -> None:
-        self.view.count(tracking, None, None, domain_event.at, "delivery", domain_event.status,
+        self.view.count(tracking, None, None, domain_event.at, {"delivery": domain_event.status},
                         journey_id=str(domain_event.originator_id))
+
+    @process_event.register
+    def _(self, domain_event: Attention.Recorded, tracking: Tracking) -> None:
+        # Report section 4.2 counts attentions by service, and within it by topic, channel, origin.
+        service = domain_event.service
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at, {
+            "attention_topic": f"{service}|{domain_event.topic}",
+            "attention_channel": f"{service}|{domain_event.channel}",
+            "attention_origin": f"{service}|{domain_event.origin}",
+        })
 
     process_event.register(Journey.CredentialRecorded, _moves_to(Stage.CREDENTIAL_RECORDED))
     process_event.register(

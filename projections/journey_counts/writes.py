@@ -184,17 +184,19 @@ class CountsWrites(ViewStorage):
             row["analysis_status"] = str(analysis)
 
     @_in_batch
-    def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime, dimension: str,
-              key: str, journey_id: str | None = None) -> None:
-        """Counts one fact that moves no stage (an outreach contact; a journey's delivery, whose
-        process and timezone are the journey's)."""
+    def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime,
+              keys: dict[str, str], journey_id: str | None = None) -> None:
+        """Counts one fact that moves no stage, under each {dimension: key} (an outreach contact,
+        an attention; a journey's delivery, whose process and timezone are the journey's)."""
         b = self._batch
         assert b is not None  # _in_batch opened it
         if journey_id is not None:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
         assert process_id is not None and timezone is not None, "a count names its process, or its journey"
-        b.add(process_id, _business_day(at, timezone), dimension, key, +1)
+        day = _business_day(at, timezone)
+        for dimension, key in keys.items():
+            b.add(process_id, day, dimension, key, +1)
 
     # -- halts: an event the projection cannot apply ------------------------------------------
 
