@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec
+from lnere.domain.commands import JOURNEY_COMMANDS, Command, CommandSpec, RecordAttention
 from lnere.domain.rules import JourneyStatus
 from lnere.domain.values import Clave, Credential
 
@@ -20,13 +20,17 @@ from lnere.domain.values import Clave, Credential
 def body_of(spec: CommandSpec, omit: frozenset[str] = frozenset()) -> type[BaseModel]:
     """A command's body over HTTP: its model's fields but its kind and who sends it (its acting
     fields and ``recorded_by``: they come from the caller's token, never from the body)."""
-    filled = {"kind", "recorded_by", *spec.acting, *omit}
+    return _body(spec.model, frozenset({*spec.acting, *omit}))
+
+
+def _body(model: type[Command], omit: frozenset[str] = frozenset()) -> type[BaseModel]:
+    filled = {"kind", "recorded_by", *omit}
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in spec.model.model_fields.items() if name not in filled
+        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in filled
     }
-    description = (spec.model.__doc__ or "").strip()
+    description = (model.__doc__ or "").strip()
     return create_model(
-        f"{spec.model.__name__}Body",
+        f"{model.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"description": description}),
         **fields,
     )
@@ -38,6 +42,7 @@ if TYPE_CHECKING:  # built below, at import; to the type checker, models
     ObservationBody = BaseModel
     ResolutionBody = BaseModel
     _RequestFields = BaseModel
+    _AttentionFields = BaseModel
 else:
     BODIES = {kind: body_of(spec) for kind, spec in JOURNEY_COMMANDS.items()}
     CredentialBody = BODIES["record_credential"]
@@ -45,6 +50,7 @@ else:
     # Its observation is named by the route's path.
     ResolutionBody = body_of(JOURNEY_COMMANDS["resolve_observation"], omit=frozenset({"observation_id"}))
     _RequestFields = BODIES["file_request"]
+    _AttentionFields = _body(RecordAttention)
 
 
 class RequestBody(_RequestFields):
@@ -71,6 +77,20 @@ class RequestBody(_RequestFields):
             return self.clave
         assert self.credential is not None  # _citizen_named
         return self.credential.clave
+
+
+class AttentionBody(_AttentionFields):
+    """A citizen's contact with INETEL. ``clave`` names the citizen, when known; give
+    ``command_id`` (the call centre's ticket, say): two contacts alike in every field are one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clave: Clave | None = None
+
+
+class AttentionAnswer(BaseModel):
+    command_id: str
+    already_recorded: bool
 
 
 class MilestoneBody(BaseModel):

@@ -199,3 +199,50 @@ async def test_figures_long_poll_answers_when_an_event_arrives(api):
     after = await asyncio.wait_for(waiting, 10)
     assert after["log_position"] > before["log_position"]
     assert after["report"]["by_channel"]["TOTAL"] >= 1
+
+
+async def test_inetel_attention_is_recorded_once_counted_and_refused_with_its_rule(api):
+    operator = api.auth("operator")
+    url = f"/api/v1/processes/{api.process}/attentions"
+    when = at("2020-10-20 10:00").isoformat()
+    anonymous = {"at": when, "service": "vmre", "topic": "VOTE_INTENTION", "channel": "facebook",
+                 "origin": "elsewhere_abroad", "command_id": "ticket-0001"}
+    first = await api.http.post(url, json=anonymous, headers=operator)
+    assert first.status_code == 200 and first.json()["already_recorded"] is False, first.text
+    again = await api.http.post(url, json=anonymous, headers=operator)
+    assert again.status_code == 200 and again.json()["already_recorded"] is True, again.text
+    named = anonymous | {"command_id": "ticket-0002", "service": "credentialing_abroad", "topic": "CONSULATE_INFO",
+                         "channel": "telephone", "origin": "united_states",
+                         "clave": credential(random.Random(41))["clave"]}
+    assert (await api.http.post(url, json=named, headers=operator)).status_code == 200
+    head = api.stack.registry.recorder.max_notification_id()
+
+    # Refused, naming the field and the rule; nothing recorded.
+    wrong_topic = anonymous | {"command_id": "ticket-0003", "topic": "CONSULATE_INFO"}  # a topic of the other service
+    answer = await api.http.post(url, json=wrong_topic, headers=operator)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["type"] == "attention-topic", answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "topic"]
+    unknown_channel = anonymous | {"command_id": "ticket-0004", "channel": "carrier pigeon"}
+    answer = await api.http.post(url, json=unknown_channel, headers=operator)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "channel"], answer.text
+    reused = anonymous | {"origin": "mexico"}  # ticket-0001 again, other content
+    answer = await api.http.post(url, json=reused, headers=operator)
+    assert answer.status_code == 409 and answer.json()["rule"] == "command-id-reused", answer.text
+    future = anonymous | {"command_id": "ticket-0005", "at": "2999-01-01T00:00:00+00:00"}
+    assert (await api.http.post(url, json=future, headers=operator)).status_code == 422
+    assert (await api.http.post(url, json=anonymous, headers=api.auth("viewer"))).status_code == 403
+    assert api.stack.registry.recorder.max_notification_id() == head
+
+    # Counted in the report's section 4.2.
+    for _ in range(100):
+        report = (await api.http.get(f"/api/v1/processes/{api.process}/report", params={"format": "json"},
+                                     headers=operator)).json()
+        if report["log_position"] >= head:
+            break
+        await asyncio.sleep(0.1)
+    vmre = report["inetel_attention"]["vmre"]
+    assert (vmre["total"], vmre["by_channel"]["Facebook"], vmre["by_origin"]["Diversas partes del mundo"],
+            vmre["by_topic"]["Intención de manifestación del voto"]) == (1, 1, 1, 1)
+    credentialing = report["inetel_attention"]["credentialing_abroad"]
+    assert (credentialing["total"], credentialing["by_channel"]["Vía telefónica"]) == (1, 1)
+

@@ -36,6 +36,7 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/journeys/{journey}/observations"): {PARTY, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/observations/{observation_id}/resolution"): {REVIEWER, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/delivery"): {OPERATOR, SUPERVISOR},
+    ("POST", "/api/v1/processes/{process}/attentions"): {OPERATOR, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/lists"): EVERYONE,
     ("GET", "/api/v1/processes/{process}/lists/departures"): {REVIEWER, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/lists/{kind}/{entity}"): {PARTY, SUPERVISOR},

@@ -49,6 +49,8 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "observations": {"at": when, "observation_id": "PAN_0001", "reason": "the citizen died in 2019"},
         "resolution": {"at": when, "upheld": True, "reason": "death certificate"},
         "delivery": {"at": when, "status": "postal_delivered", "reference": "PKG-1"},
+        "attentions": {"at": when, "service": "vmre", "topic": "VOTE_INTENTION", "channel": "telephone",
+                       "origin": "united_states", "command_id": "ticket-1"},
     }
 
 

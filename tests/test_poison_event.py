@@ -45,7 +45,7 @@ def _children(pid: int) -> dict[str, int]:
     for line in out.splitlines():
         child, _, command = line.partition(" ")
         for name in ("projections.runner", "worker", "api"):
-            if command.endswith(f"-m {name}"):
+            if command.endswith(f"-m lnere.{name}"):
                 found[name] = int(child)
     return found
 
