@@ -87,6 +87,14 @@ class ActivateCredential(Command):
     kind: Literal["activate_credential"] = "activate_credential"
 
 
+class ResendCredential(Command):
+    """The CPVE sent to the citizen again at their request (it did not arrive, or came back),
+    until it is activated."""
+
+    kind: Literal["resend_credential"] = "resend_credential"
+    reason: Literal["not_received", "returned", "damaged"] = Field(description="why it is sent again")
+
+
 class FileRequest(Command):
     """A registration request (SIILNERE): by phone (INETEL) or on the web (SRVE). ``at`` is when
     it was filed."""
@@ -266,6 +274,7 @@ JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
     CommandSpec(RecordCredential, (Role.OPERATOR,), seals=True, starts=lambda command: True,
                 closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(ActivateCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(ResendCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(FileRequest, (Role.OPERATOR,), seals=True, starts=lambda command: command.credential is not None,
                 closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(DecideReview, (Role.REVIEWER,), ("reviewer",), closed_by=Milestone.ANALYSIS_DEADLINE),

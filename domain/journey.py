@@ -20,6 +20,7 @@ from lnere.domain.commands import (
     RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
+    ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
     reused,
@@ -173,6 +174,20 @@ class Journey(Aggregate):
     @event(CredentialActivated)
     def _credential_activated(self, at: datetime, command_id: str, recorded_by: str | None = None) -> None:
         self.credential_activated = True
+        self._noted(at, command_id)
+
+    def resend_credential(self, process: ElectoralProcess, cmd: ResendCredential, command_id: str) -> None:
+        rules.check_resend_credential(process, self.status(), cmd)
+        self._credential_resent(at=cmd.at, command_id=command_id, reason=cmd.reason, recorded_by=cmd.recorded_by)
+
+    class CredentialResent(Aggregate.Event):
+        at: datetime
+        command_id: str
+        reason: str
+        recorded_by: str | None = None
+
+    @event(CredentialResent)
+    def _credential_resent(self, at: datetime, command_id: str, reason: str, recorded_by: str | None = None) -> None:
         self._noted(at, command_id)
 
     # -- request ---------------------------------------------------------------------

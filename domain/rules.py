@@ -26,6 +26,7 @@ from lnere.domain.commands import (
     RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
+    ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
 )
@@ -198,6 +199,19 @@ def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, 
         raise DomainError("credential.kind", "cpve-activation", "only a CPVE is activated")
     if status.credential_activated:
         raise DomainError("credential", "cpve-activation", "the CPVE is already activated")
+    _check_time(status, cmd.at)
+
+
+@rule_for(ResendCredential)
+def check_resend_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ResendCredential) -> None:
+    _check_not_final(status)
+    if status.stage is None:
+        raise DomainError("credential", "credential-recorded", "no credential is recorded for this journey")
+    if status.credential_kind is not CredentialKind.CPVE:
+        raise DomainError("credential.kind", "cpve-resend", "only a CPVE is sent to the citizen")
+    if status.credential_activated:
+        raise DomainError("credential", "cpve-resend", "the CPVE is activated: the citizen has it",
+                          RefusalKind.CONFLICT)
     _check_time(status, cmd.at)
 
 

@@ -246,3 +246,28 @@ async def test_inetel_attention_is_recorded_once_counted_and_refused_with_its_ru
     credentialing = report["inetel_attention"]["credentialing_abroad"]
     assert (credentialing["total"], credentialing["by_channel"]["Vía telefónica"]) == (1, 1)
 
+
+async def test_a_cpve_sent_again_until_it_is_activated(api):
+    """A command added in three files (its model and declaration, its rule, its effect): its
+    route, roles and body come from the declaration."""
+    operator = api.auth("operator")
+    cpve = credential(random.Random(43), activated=False)
+    recorded = await api.http.post(f"/api/v1/processes/{api.process}/credentials", headers=operator,
+                                   json={"at": at("2020-09-20 09:00").isoformat(), "credential": cpve})
+    journey = recorded.json()["journey"]
+    resend = f"/api/v1/journeys/{journey}/commands/resend_credential"
+    sent = await api.http.post(resend, json={"at": at("2020-09-28 10:00").isoformat(), "reason": "returned"},
+                               headers=operator)
+    assert sent.status_code == 200, sent.text
+    unknown = await api.http.post(resend, json={"at": at("2020-09-29 10:00").isoformat(), "reason": "lost"},
+                                  headers=operator)
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert (await api.http.post(resend, json={"at": at("2020-09-29 10:00").isoformat(), "reason": "returned"},
+                                headers=api.auth("reviewer"))).status_code == 403
+    await api.http.post(f"/api/v1/journeys/{journey}/credential-activation",
+                        json={"at": at("2020-10-01 10:00").isoformat()}, headers=operator)
+    late = await api.http.post(resend, json={"at": at("2020-10-02 10:00").isoformat(), "reason": "damaged"},
+                               headers=operator)
+    assert late.status_code == 409 and late.json()["rule"] == "cpve-resend", late.text
+    history = (await api.http.get(f"/api/v1/journeys/{journey}/history", headers=api.auth("reviewer"))).json()
+    assert [e["event"] for e in history["events"]].count("CredentialResent") == 1

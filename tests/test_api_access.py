@@ -29,6 +29,7 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/processes/{process}/credentials"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/requests"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/credential-activation"): {OPERATOR, SUPERVISOR},
+    ("POST", "/api/v1/journeys/{journey}/commands/resend_credential"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/review"): {REVIEWER, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/subsane-documents"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/journeys/{journey}/rejection-reopening"): {REVIEWER, SUPERVISOR},

@@ -42,6 +42,7 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "credentials": {"at": when, "credential": credential(rng)},
         "requests": filed,
         "credential-activation": {"at": when},
+        "resend_credential": {"at": when, "reason": "returned"},
         "review": {"at": when, "outcome": "inconsistencies", "reasons": ["DATA_MISMATCH"]},
         "subsane-documents": {"at": when, "documents": ["ADDRESS_PROOF"]},
         "rejection-reopening": {"at": when, "clarification": "the citizen sent the document"},
