@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from lnere.api.routes.journeys import COMMAND_PATHS
+from lnere.api.routes.journeys import command_route
 from lnere.cli.commands import CLI_NAMES, FILLED, _unwrap
 from lnere.domain.commands import JOURNEY_COMMANDS
 
@@ -51,8 +51,9 @@ def command_table() -> str:
                            if n not in FILLED and n not in ("at", "command_id")) or "—"
         what = " ".join((spec.model.__doc__ or "").split())
         cli = CLI_NAMES.get(kind, ("send", kind.replace("_", "-")))
-        where = COMMAND_PATHS.get(kind, (f"commands/{kind}", ""))
-        http = f"POST /api/v1/journeys/{{j}}/{where[0]}" if where else SPECIAL_ROUTES.get(kind, "")
+        route = command_route(spec)
+        http = ("POST " + route[0].replace("{journey}", "{j}").replace("{process}", "{p}") if route
+                else SPECIAL_ROUTES.get(kind, ""))
         senders = ", ".join(role.value for role in spec.senders)
         command = f"lnere {cli[0]} {cli[1]}" if cli else SPECIAL_CLI.get(kind, "")
         rows.append(f"| `{kind}` | {what} | {fields} | {senders} | {f'`{command}`' if command else '—'} "

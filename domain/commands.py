@@ -87,6 +87,44 @@ class ActivateCredential(Command):
     kind: Literal["activate_credential"] = "activate_credential"
 
 
+class CpveStep(StrEnum):
+    """The CPVE's life, in order: requested at an embassy or consulate, produced, shipped,
+    delivered to the citizen, activated (receipt confirmed); or cancelled when not collected
+    within its safekeeping period."""
+
+    REQUESTED = "requested"
+    PRODUCED = "produced"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    ACTIVATED = "activated"
+    CANCELLED = "cancelled"
+
+
+class RequestCpve(Command):
+    """A CPVE requested at an embassy or consulate: the credential INE is to produce (not yet
+    activated), the office and the citizen's state of reference. Starts the citizen's journey."""
+
+    kind: Literal["request_cpve"] = "request_cpve"
+    credential: Credential
+    office: Code = Field(description="the embassy or consulate: a code of the process's catalogue")
+    state_of_reference: str = Field(pattern=r"^\d{2}$", description="INEGI code of the citizen's state")
+
+
+class RecordCpveStep(Command):
+    """A step of the CPVE's production and delivery, in their order: produced, shipped,
+    delivered to the citizen (who then activates it)."""
+
+    kind: Literal["record_cpve_step"] = "record_cpve_step"
+    step: Literal["produced", "shipped", "delivered"]
+
+
+class CancelCpve(Command):
+    """A CPVE not collected within its safekeeping period, cancelled ("baja por cancelación"):
+    it can no longer be activated nor used to register."""
+
+    kind: Literal["cancel_cpve"] = "cancel_cpve"
+
+
 class ResendCredential(Command):
     """The CPVE sent to the citizen again at their request (it did not arrive, or came back),
     until it is activated."""
@@ -273,6 +311,9 @@ class CommandSpec:
 JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
     CommandSpec(RecordCredential, (Role.OPERATOR,), seals=True, starts=lambda command: True,
                 closed_by=Milestone.REGISTRATION_CLOSED),
+    CommandSpec(RequestCpve, (Role.OPERATOR,), seals=True, starts=lambda command: True),
+    CommandSpec(RecordCpveStep, (Role.OPERATOR,)),
+    CommandSpec(CancelCpve, (Role.SUPERVISOR,)),
     CommandSpec(ActivateCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(ResendCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(FileRequest, (Role.OPERATOR,), seals=True, starts=lambda command: command.credential is not None,

@@ -12,14 +12,18 @@ from lnere.domain import rules
 from lnere.domain.commands import (
     ActivateCredential,
     ApplyMilestone,
+    CancelCpve,
+    CpveStep,
     DecideReview,
     ErasePersonalData,
     FileObservation,
     FileRequest,
+    RecordCpveStep,
     RecordCredential,
     RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
+    RequestCpve,
     ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
@@ -69,6 +73,10 @@ class Journey(Aggregate):
         self.observation_parties: dict[str, str] = {}  # id -> the party that filed it
         self.reasons: list[str] = []
         self.delivery: str | None = None
+        self.cpve_step: CpveStep | None = None  # the CPVE's life, when requested in this journey
+        self.cpve_office: str | None = None
+        self.cpve_state: str | None = None
+        self.cpve_requested_at: datetime | None = None
         self.last_at = at
         self.processed_commands: set[str] = {command_id}
 
@@ -92,6 +100,8 @@ class Journey(Aggregate):
             reasons=tuple(self.reasons),
             modality=self.request["modality"] if self.request else None,
             delivery=self.delivery,
+            cpve_step=self.cpve_step,
+            cpve_requested_at=self.cpve_requested_at,
         )
 
     def has_processed(self, command_id: str) -> bool:
@@ -164,16 +174,83 @@ class Journey(Aggregate):
 
     def activate_credential(self, process: ElectoralProcess, cmd: ActivateCredential, command_id: str) -> None:
         rules.check_activate_credential(process, self.status(), cmd)
-        self._credential_activated(at=cmd.at, command_id=command_id, recorded_by=cmd.recorded_by)
+        self._credential_activated(at=cmd.at, command_id=command_id, recorded_by=cmd.recorded_by,
+                                   cpve_office=self.cpve_office, cpve_state=self.cpve_state)
 
     class CredentialActivated(Aggregate.Event):
         at: datetime
         command_id: str
         recorded_by: str | None = None
+        cpve_office: str | None = None  # where it was requested, when its life is recorded here
+        cpve_state: str | None = None
 
     @event(CredentialActivated)
-    def _credential_activated(self, at: datetime, command_id: str, recorded_by: str | None = None) -> None:
+    def _credential_activated(self, at: datetime, command_id: str, recorded_by: str | None = None,
+                              cpve_office: str | None = None, cpve_state: str | None = None) -> None:
         self.credential_activated = True
+        if cpve_office is not None:
+            self.cpve_step = CpveStep.ACTIVATED
+        self._noted(at, command_id)
+
+    # -- the CPVE's life -------------------------------------------------------------
+
+    def request_cpve(self, process: ElectoralProcess, cmd: RequestCpve, command_id: str, vault: CitizenVault) -> None:
+        rules.check_request_cpve(process, self.status(), cmd)
+        self._record(process, cmd.credential, cmd.at, command_id, vault, cmd.recorded_by)
+        self._cpve_requested(at=cmd.at, command_id=command_id, office=cmd.office, state=cmd.state_of_reference,
+                             recorded_by=cmd.recorded_by)
+
+    class CpveRequested(Aggregate.Event):
+        at: datetime
+        command_id: str
+        office: str
+        state: str
+        recorded_by: str | None = None
+
+    @event(CpveRequested)
+    def _cpve_requested(self, at: datetime, command_id: str, office: str, state: str,
+                        recorded_by: str | None = None) -> None:
+        self.cpve_step = CpveStep.REQUESTED
+        self.cpve_office, self.cpve_state, self.cpve_requested_at = office, state, at
+        self._noted(at, command_id)
+
+    def record_cpve_step(self, process: ElectoralProcess, cmd: RecordCpveStep, command_id: str) -> None:
+        rules.check_record_cpve_step(process, self.status(), cmd)
+        assert self.cpve_office is not None and self.cpve_state is not None
+        self._cpve_step_recorded(at=cmd.at, command_id=command_id, step=cmd.step, office=self.cpve_office,
+                                 state=self.cpve_state, recorded_by=cmd.recorded_by)
+
+    class CpveStepRecorded(Aggregate.Event):
+        at: datetime
+        command_id: str
+        step: str
+        office: str
+        state: str
+        recorded_by: str | None = None
+
+    @event(CpveStepRecorded)
+    def _cpve_step_recorded(self, at: datetime, command_id: str, step: str, office: str, state: str,
+                            recorded_by: str | None = None) -> None:
+        self.cpve_step = CpveStep(step)
+        self._noted(at, command_id)
+
+    def cancel_cpve(self, process: ElectoralProcess, cmd: CancelCpve, command_id: str) -> None:
+        rules.check_cancel_cpve(process, self.status(), cmd)
+        assert self.cpve_office is not None and self.cpve_state is not None
+        self._cpve_cancelled(at=cmd.at, command_id=command_id, office=self.cpve_office, state=self.cpve_state,
+                             recorded_by=cmd.recorded_by)
+
+    class CpveCancelled(Aggregate.Event):
+        at: datetime
+        command_id: str
+        office: str
+        state: str
+        recorded_by: str | None = None
+
+    @event(CpveCancelled)
+    def _cpve_cancelled(self, at: datetime, command_id: str, office: str, state: str,
+                        recorded_by: str | None = None) -> None:
+        self.cpve_step = CpveStep.CANCELLED
         self._noted(at, command_id)
 
     def resend_credential(self, process: ElectoralProcess, cmd: ResendCredential, command_id: str) -> None:

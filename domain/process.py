@@ -73,6 +73,17 @@ class StateOfReference(BaseModel):
     name: str
 
 
+class ConsularOffice(BaseModel):
+    """An embassy or consulate where a CPVE is requested."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal["embassy", "consulate"]
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    city: str = Field(min_length=1)
+
+
 class ElectoralProcess(BaseModel):
     """One electoral process with vote from abroad (e.g. PEL 2020-2021)."""
 
@@ -92,6 +103,10 @@ class ElectoralProcess(BaseModel):
     inconsistency_reasons: dict[str, str] = Field(min_length=1)
     rejection_reasons: dict[str, str] = Field(min_length=1)
     exclusion_reasons: dict[str, str] = Field(min_length=1)
+    consular_offices: dict[str, ConsularOffice] = Field(
+        default_factory=dict, description="embassies and consulates where a CPVE is requested: code -> office")
+    cpve_safekeeping_days: int = Field(
+        default=730, ge=1, description="a CPVE not collected within this many days of its request is cancelled")
     attention_topics: dict[AttentionService, dict[str, str]] = Field(
         default_factory=dict, description="INETEL's attention topics per service: code -> label as INE prints it")
     business_time_lead_days: int = Field(

@@ -16,16 +16,20 @@ from pydantic import BaseModel, ConfigDict
 from lnere.domain.commands import (
     JOURNEY_COMMANDS,
     ActivateCredential,
+    CancelCpve,
+    CpveStep,
     DecideReview,
     DeliveryStatus,
     ErasePersonalData,
     FileObservation,
     FileRequest,
     RecordAttention,
+    RecordCpveStep,
     RecordCredential,
     RecordDelivery,
     RecordRegistralCheck,
     ReopenRejection,
+    RequestCpve,
     ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
@@ -91,6 +95,8 @@ class JourneyStatus(BaseModel):
     reasons: tuple[str, ...] = ()
     modality: str | None = None
     delivery: str | None = None  # the last delivery status after the definitive list
+    cpve_step: CpveStep | None = None  # where the CPVE requested in this journey stands
+    cpve_requested_at: datetime | None = None
 
     @classmethod
     def not_started(cls, workflow_id: str, process_id: str) -> JourneyStatus:
@@ -199,6 +205,61 @@ def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, 
         raise DomainError("credential.kind", "cpve-activation", "only a CPVE is activated")
     if status.credential_activated:
         raise DomainError("credential", "cpve-activation", "the CPVE is already activated")
+    _check_not_cancelled(status)
+    if status.cpve_step is not None and status.cpve_step is not CpveStep.DELIVERED:
+        raise DomainError("credential", "cpve-activation",
+                          f"the CPVE is {status.cpve_step.value}: it is activated once delivered", RefusalKind.CONFLICT)
+    _check_time(status, cmd.at)
+
+
+def _check_not_cancelled(status: JourneyStatus) -> None:
+    if status.cpve_step is CpveStep.CANCELLED:
+        raise DomainError("credential", "cpve-cancelled", "the CPVE was cancelled (not collected in time)",
+                          RefusalKind.CONFLICT)
+
+
+CPVE_ORDER = (CpveStep.REQUESTED, CpveStep.PRODUCED, CpveStep.SHIPPED, CpveStep.DELIVERED)
+
+
+@rule_for(RequestCpve)
+def check_request_cpve(process: ElectoralProcess, status: JourneyStatus, cmd: RequestCpve) -> None:
+    if status.stage is not None:
+        raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
+    if cmd.credential.kind is not CredentialKind.CPVE or cmd.credential.activated_on is not None:
+        raise DomainError("credential.kind", "cpve-request", "a CPVE request is for a CPVE not yet activated")
+    check_credential(process, cmd.credential)
+    if cmd.office not in process.consular_offices:
+        raise DomainError("office", "consular-office", f"{cmd.office} is not an embassy or consulate of {process.id}")
+    if process.state(cmd.state_of_reference) is None:
+        raise DomainError("state_of_reference", "state-with-vmre",
+                          f"state {cmd.state_of_reference} has no vote from abroad in {process.name}")
+
+
+@rule_for(RecordCpveStep)
+def check_record_cpve_step(process: ElectoralProcess, status: JourneyStatus, cmd: RecordCpveStep) -> None:
+    _check_not_final(status)
+    if status.cpve_step is None:
+        raise DomainError("credential", "cpve-requested", "no CPVE request is recorded for this journey")
+    _check_not_cancelled(status)
+    step = CpveStep(cmd.step)
+    if status.cpve_step not in CPVE_ORDER or CPVE_ORDER.index(step) != CPVE_ORDER.index(status.cpve_step) + 1:
+        raise DomainError("step", "cpve-step-order",
+                          f"the CPVE is {status.cpve_step.value}: it cannot be {step.value} now", RefusalKind.CONFLICT)
+    _check_time(status, cmd.at)
+
+
+@rule_for(CancelCpve)
+def check_cancel_cpve(process: ElectoralProcess, status: JourneyStatus, cmd: CancelCpve) -> None:
+    if status.cpve_step is None or status.cpve_requested_at is None:
+        raise DomainError("credential", "cpve-requested", "no CPVE request is recorded for this journey")
+    _check_not_cancelled(status)
+    if status.credential_activated:
+        raise DomainError("credential", "cpve-cancellation", "the CPVE is activated: the citizen has it",
+                          RefusalKind.CONFLICT)
+    ends = status.cpve_requested_at + timedelta(days=process.cpve_safekeeping_days)
+    if cmd.at < ends:
+        raise DomainError("at", "cpve-safekeeping",
+                          f"the CPVE is kept until {ends.isoformat()} ({process.cpve_safekeeping_days} days)")
     _check_time(status, cmd.at)
 
 
@@ -212,6 +273,7 @@ def check_resend_credential(process: ElectoralProcess, status: JourneyStatus, cm
     if status.credential_activated:
         raise DomainError("credential", "cpve-resend", "the CPVE is activated: the citizen has it",
                           RefusalKind.CONFLICT)
+    _check_not_cancelled(status)
     _check_time(status, cmd.at)
 
 
@@ -234,6 +296,7 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
             )
         if cmd.credential is not None:
             raise DomainError("credential", "one-credential", "a credential is already recorded for this journey")
+        _check_not_cancelled(status)
         kind = status.credential_kind
         activated = status.credential_activated
         valid_until = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from lnere.domain.commands import CallOutcome, DeliveryStatus
+from lnere.domain.commands import CallOutcome, CpveStep, DeliveryStatus
 from lnere.domain.process import (
     AttentionChannel,
     AttentionOrigin,
@@ -137,6 +137,7 @@ def report_from_counts(
         "automated_outbound": _with_total(
             {label: counts.get("notice", {}).get(code, 0) for code, label in AUTOMATED_NOTICES.items()}),
         "inetel_attention": _attention(process, counts),
+        "credentialing": _credentialing(process, counts.get("cpve", {})),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
         "deliveries": {label: counts.get("delivery", {}).get(code, 0) for code, label in DELIVERY_LABELS.items()},
         "definitive_by_entity_modality": _definitive(process, counts.get("definitive", {})),
@@ -164,6 +165,31 @@ def _attention(process: ElectoralProcess, counts: dict[str, dict[str, int]]) -> 
             "by_channel": of("attention_channel", service, {c.value: n for c, n in ATTENTION_CHANNEL_LABELS.items()}),
         }
     return out
+
+
+CPVE_STEP_LABELS = {
+    CpveStep.REQUESTED: "Tramitadas", CpveStep.PRODUCED: "Producidas", CpveStep.SHIPPED: "Enviadas",
+    CpveStep.DELIVERED: "Entregadas", CpveStep.ACTIVATED: "Activadas", CpveStep.CANCELLED: "Canceladas",
+}
+
+
+def _credentialing(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, dict[str, int]]]:
+    """CPVE by step, by state of reference and by embassy or consulate (each with a total row):
+    the fortnightly statistics INE sends parties and the states' electoral bodies."""
+    def table(names: dict[str, str], part: int) -> dict[str, dict[str, int]]:
+        rows = {name: dict.fromkeys(CPVE_STEP_LABELS.values(), 0) for name in names.values()}
+        for key, n in counts.items():
+            step, *where = key.split("|")
+            name = names.get(where[part])
+            if name is not None and step in CPVE_STEP_LABELS:
+                rows[name][CPVE_STEP_LABELS[CpveStep(step)]] += n
+        rows["TOTAL"] = {label: sum(row[label] for row in rows.values()) for label in CPVE_STEP_LABELS.values()}
+        return rows
+
+    return {
+        "by_state": table({s.code: s.name for s in process.states}, 0),
+        "by_office": table({code: office.name for code, office in process.consular_offices.items()}, 1),
+    }
 
 
 def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, int]]:
@@ -260,6 +286,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## 4.2.2. Servicios de salida automatizado",
         _table(["SERVICIOS DE SALIDA AUTOMATIZADO", "TOTAL"],
                [[k, _n(v)] for k, v in report["automated_outbound"].items()]),
+        "## Credencialización en el extranjero: CPVE por entidad de referencia",
+        _credentialing_table("ENTIDAD", report["credentialing"]["by_state"]),
+        "## Credencialización en el extranjero: CPVE por embajada o consulado",
+        _credentialing_table("EMBAJADA O CONSULADO", report["credentialing"]["by_office"]),
         "## 4.2. Atención ciudadana (INETEL)",
         *(_attention_tables(service) for service in report["inetel_attention"].values()),
         "## LNERE Definitiva por entidad y modalidad",
@@ -275,6 +305,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         _table(["Etapa", "TOTAL"], [[k, _n(v)] for k, v in report["stages"].items()]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _credentialing_table(title: str, rows: dict[str, dict[str, int]]) -> str:
+    return _table([title, *CPVE_STEP_LABELS.values()], [[name, *(_n(n) for n in row.values())]
+                                                         for name, row in rows.items()])
 
 
 def _attention_tables(service: dict[str, Any]) -> str:
@@ -306,6 +341,10 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
     for state, modalities in report["definitive_by_entity_modality"].items():
         for modality, value in modalities.items():
             rows.append(("definitive_by_entity_modality", state, modality, value))
+    for part in ("by_state", "by_office"):
+        for name, steps in report["credentialing"][part].items():
+            for step, value in steps.items():
+                rows.append((f"credentialing_{part}", name, step, value))
     for code, service in report["inetel_attention"].items():
         rows.append(("inetel_attention", code, "TOTAL", service["total"]))
         for key in ("by_origin", "by_topic", "by_channel"):

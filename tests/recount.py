@@ -45,7 +45,7 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     counts: dict[str, Counter] = {
         k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
                                "call_outcome", "notice", "definitive", "exclusion", "delivery", "attention_topic",
-                               "attention_channel", "attention_origin")
+                               "attention_channel", "attention_origin", "cpve")
     }
     placed: dict[str, str] = {}
     start = 1
@@ -85,6 +85,14 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 counts["call_outcome"][event.outcome] += 1
             if name == "AutomatedNoticeSent":
                 counts["notice"][event.channel] += 1
+            if name == "CpveRequested":
+                counts["cpve"][f"requested|{event.state}|{event.office}"] += 1
+            if name == "CpveStepRecorded":
+                counts["cpve"][f"{event.step}|{event.state}|{event.office}"] += 1
+            if name == "CpveCancelled":
+                counts["cpve"][f"cancelled|{event.state}|{event.office}"] += 1
+            if name == "CredentialActivated" and getattr(event, "cpve_office", None):
+                counts["cpve"][f"activated|{event.cpve_state}|{event.cpve_office}"] += 1
             if name == "Recorded":
                 counts["attention_topic"][f"{event.service}|{event.topic}"] += 1
                 counts["attention_channel"][f"{event.service}|{event.channel}"] += 1

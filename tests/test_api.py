@@ -271,3 +271,78 @@ async def test_a_cpve_sent_again_until_it_is_activated(api):
     assert late.status_code == 409 and late.json()["rule"] == "cpve-resend", late.text
     history = (await api.http.get(f"/api/v1/journeys/{journey}/history", headers=api.auth("reviewer"))).json()
     assert [e["event"] for e in history["events"]].count("CredentialResent") == 1
+
+
+async def test_the_cpve_life_from_its_request_to_a_request_and_its_statistics(api):
+    """A CPVE requested at a consulate, produced, shipped, delivered, activated, then a phone
+    request; another not collected, cancelled after its safekeeping and refused at INETEL; every
+    step out of order refused; the statistics by state and consulate counted from these facts."""
+    operator, supervisor = api.auth("operator"), api.auth("supervisor")
+    rng = random.Random(47)
+    start = f"/api/v1/processes/{api.process}/commands/request_cpve"
+
+    async def send(path: str, payload: dict, who=operator, expect: int = 200) -> dict:
+        answer = await api.http.post(path, json=payload, headers=who)
+        assert answer.status_code == expect, (path, answer.text)
+        return answer.json()
+
+    def when(text: str) -> str:
+        return at(text).isoformat()
+
+    first, second = credential(rng, activated=False), credential(rng, activated=False)
+    journey = (await send(start, {"at": when("2020-09-02 10:00"), "credential": first, "office": "CONS_CHICAGO",
+                                  "state_of_reference": "14"}))["journey"]
+    steps = f"/api/v1/journeys/{journey}/commands/record_cpve_step"
+    refused = await send(steps, {"at": when("2020-09-03 10:00"), "step": "shipped"}, expect=409)
+    assert refused["rule"] == "cpve-step-order"
+    await send(steps, {"at": when("2020-09-04 10:00"), "step": "produced"})
+    await send(steps, {"at": when("2020-09-20 10:00"), "step": "shipped"})
+    activation = f"/api/v1/journeys/{journey}/credential-activation"
+    assert (await send(activation, {"at": when("2020-09-21 10:00")}, expect=409))["rule"] == "cpve-activation"
+    await send(steps, {"at": when("2020-10-02 10:00"), "step": "delivered"})
+    await send(activation, {"at": when("2020-10-03 10:00")})
+    phone = body(request(None, when=at("2020-10-04 10:00"), channel="INETEL", country="US", state="14"))
+    filed = await send(f"/api/v1/processes/{api.process}/requests", {**phone, "clave": first["clave"]})
+    assert filed["status"]["stage"] == "in_review" and filed["status"]["cpve_step"] == "activated"
+
+    # Not collected: kept 730 days from its request, then cancelled; it cannot register.
+    other = (await send(start, {"at": when("2018-08-01 10:00"), "credential": second, "office": "EMB_MADRID",
+                                "state_of_reference": "09"}))["journey"]
+    cancel = f"/api/v1/journeys/{other}/commands/cancel_cpve"
+    early = await send(cancel, {"at": when("2020-07-30 10:00")}, who=supervisor, expect=422)
+    assert early["detail"][0]["type"] == "cpve-safekeeping"
+    assert (await api.http.post(cancel, json={"at": when("2020-08-02 10:00")}, headers=operator)).status_code == 403
+    await send(cancel, {"at": when("2020-08-02 10:00")}, who=supervisor)
+    phone = body(request(None, when=at("2020-10-05 10:00"), channel="INETEL", country="ES", state="09"))
+    cancelled = await send(f"/api/v1/processes/{api.process}/requests", {**phone, "clave": second["clave"]},
+                           expect=409)
+    assert cancelled["rule"] == "cpve-cancelled"
+
+    # Bad input: an office not in the catalogue, a CPV, nothing recorded.
+    head = api.stack.registry.recorder.max_notification_id()
+    third = credential(rng, activated=False)
+    unknown = await send(start, {"at": when("2020-09-02 10:00"), "credential": third, "office": "CONS_ATLANTIS",
+                                 "state_of_reference": "14"}, expect=422)
+    assert unknown["detail"][0]["loc"] == ["body", "office"]
+    cpv = credential(rng, kind="CPV", activated=False)
+    assert (await send(start, {"at": when("2020-09-02 10:00"), "credential": cpv, "office": "CONS_CHICAGO",
+                               "state_of_reference": "14"}, expect=422))["detail"][0]["type"] == "cpve-request"
+    assert api.stack.registry.recorder.max_notification_id() == head
+
+    # The statistics, as of two dates.
+    api.stack.wait_for_projection()
+
+    async def credentialing(as_of: str) -> dict:
+        report = (await api.http.get(f"/api/v1/processes/{api.process}/report",
+                                     params={"format": "json", "as_of": as_of}, headers=operator)).json()
+        return report["credentialing"]
+
+    september = await credentialing("2020-09-30")
+    assert september["by_office"]["Consulado General de México en Chicago"] == {
+        "Tramitadas": 1, "Producidas": 1, "Enviadas": 1, "Entregadas": 0, "Activadas": 0, "Canceladas": 0}
+    assert september["by_office"]["Embajada de México en España"]["Canceladas"] == 1
+    october = await credentialing("2020-10-31")
+    jalisco = next(name for name in october["by_state"] if name.startswith("Jalisco"))
+    assert october["by_state"][jalisco] == {
+        "Tramitadas": 1, "Producidas": 1, "Enviadas": 1, "Entregadas": 1, "Activadas": 1, "Canceladas": 0}
+    assert october["by_state"]["TOTAL"]["Tramitadas"] == 2 and october["by_state"]["TOTAL"]["Canceladas"] == 1

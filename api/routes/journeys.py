@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
@@ -124,7 +124,8 @@ async def resolve_observation(state: ServicesDep, staff: StaffDep, journey: Jour
 # -- commands of one shape: the body, plus who the caller is ----------------------------------
 
 # Where a command is sent, under /journeys/{journey}/, and its tag in the API's docs; a kind not
-# named here is sent to commands/<kind>. None: it has a route of its own above, or none (the
+# named here is sent to commands/<kind> (one that starts a journey with a credential, to
+# /processes/{process}/commands/<kind>). None: it has a route of its own above, or none (the
 # registral check is a batch from a file; the erasure also deletes Temporal's history: the CLI's).
 COMMAND_PATHS: dict[str, tuple[str, str] | None] = {
     "record_credential": None, "file_request": None, "file_observation": None, "resolve_observation": None,
@@ -138,6 +139,7 @@ COMMAND_PATHS: dict[str, tuple[str, str] | None] = {
 
 
 def _add_command_route(spec: CommandSpec, path: str, tag: str) -> None:
+    """A command sent to a journey: the body, plus who the caller is."""
     async def send_command(state, staff, journey, body) -> JourneyAnswer:
         caller = dict.fromkeys(spec.acting, staff.id)
         return await to_journey(state, journey, spec.model(**dict(body), **caller, recorded_by=staff.id))
@@ -151,11 +153,48 @@ def _add_command_route(spec: CommandSpec, path: str, tag: str) -> None:
         return_annotation=JourneyAnswer)
     send_command.__name__ = send_command.__qualname__ = spec.kind
     send_command.__doc__ = spec.model.__doc__
-    router.post(f"{PREFIX}/journeys/{{journey}}/{path}", response_model=JourneyAnswer,
-                responses={409: {"model": RefusalAnswer}}, openapi_extra=roles(*spec.senders), tags=[tag])(send_command)
+    router.post(path, response_model=JourneyAnswer, responses={409: {"model": RefusalAnswer}},
+                openapi_extra=roles(*spec.senders), tags=[tag])(send_command)
 
 
-for _kind, _spec in JOURNEY_COMMANDS.items():
-    _where = COMMAND_PATHS.get(_kind, (f"commands/{_kind}", "journeys"))
-    if _where is not None:
-        _add_command_route(_spec, *_where)
+def _add_starting_route(spec: CommandSpec, path: str, tag: str) -> None:
+    """A command that starts a journey is sent to its process; its credential names the citizen."""
+    async def send_command(state, staff, process, body) -> JourneyAnswer:
+        caller = dict.fromkeys(spec.acting, staff.id)
+        command = spec.model(**dict(body), **caller, recorded_by=staff.id)
+        return await send(state, CommandEnvelope(process=state.process(process).id,
+                                                 clave=cast(Any, command).credential.clave, command=command))
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    send_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("state", keyword, annotation=ServicesDep),
+         inspect.Parameter("staff", keyword, annotation=StaffDep),
+         inspect.Parameter("process", keyword, annotation=str),
+         inspect.Parameter("body", keyword, annotation=BODIES[spec.kind])],
+        return_annotation=JourneyAnswer)
+    send_command.__name__ = send_command.__qualname__ = spec.kind
+    send_command.__doc__ = spec.model.__doc__
+    router.post(path, response_model=JourneyAnswer, responses={409: {"model": RefusalAnswer}},
+                openapi_extra=roles(*spec.senders), tags=[tag])(send_command)
+
+
+def carries_credential(spec: CommandSpec) -> bool:
+    """Whether a command carries the citizen's credential: it is sent to its process, the
+    credential's clave naming the citizen (it may start the journey)."""
+    field = spec.model.model_fields.get("credential")
+    return field is not None and field.is_required()
+
+
+def command_route(spec: CommandSpec) -> tuple[str, str] | None:
+    """(path, tag) where a kind of command is sent over HTTP; None: a route of its own, or none."""
+    if spec.kind in COMMAND_PATHS:
+        where = COMMAND_PATHS[spec.kind]
+        return None if where is None else (f"{PREFIX}/journeys/{{journey}}/{where[0]}", where[1])
+    if carries_credential(spec):
+        return f"{PREFIX}/processes/{{process}}/commands/{spec.kind}", "journeys"
+    return f"{PREFIX}/journeys/{{journey}}/commands/{spec.kind}", "journeys"
+
+
+for _spec in JOURNEY_COMMANDS.values():
+    if (_route := command_route(_spec)) is not None:
+        (_add_starting_route if "{process}" in _route[0] else _add_command_route)(_spec, *_route)

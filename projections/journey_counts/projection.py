@@ -40,7 +40,8 @@ class JourneyCountsProjection(Projection[CountsView]):
         Journey.Started, Journey.CredentialRecorded, Journey.RequestFiled, Journey.ReviewDecided,
         Journey.SubsaneDocumentsReceived, Journey.RejectionReopened, Journey.SubsaneExpired, Journey.ListedForReview,
         Journey.IncludedInDefinitiveList, Journey.ExcludedFromDefinitiveList, Journey.ClosedWithoutRequest,
-        Journey.DeliveryRecorded, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent, Attention.Recorded,
+        Journey.DeliveryRecorded, Journey.CpveRequested, Journey.CpveStepRecorded, Journey.CpveCancelled,
+        Journey.CredentialActivated, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent, Attention.Recorded,
     ) for topic in topics_of(event_class))
     # The view's version follows from what defines it: its tables, the age ranges its rows hold
     # and the events it reads. A change to any starts a new view, filled from the event log.
@@ -112,6 +113,31 @@ class JourneyCountsProjection(Projection[CountsView]):
     def _(self, domain_event: Journey.DeliveryRecorded, tracking: Tracking) -> None:
         self.view.count(tracking, None, None, domain_event.at, {"delivery": domain_event.status},
                         journey_id=str(domain_event.originator_id))
+
+    # The CPVE's life, by step, state of reference and embassy or consulate.
+    @process_event.register
+    def _(self, domain_event: Journey.CpveRequested, tracking: Tracking) -> None:
+        self._cpve(domain_event, tracking, "requested")
+
+    @process_event.register
+    def _(self, domain_event: Journey.CpveStepRecorded, tracking: Tracking) -> None:
+        self._cpve(domain_event, tracking, domain_event.step)
+
+    @process_event.register
+    def _(self, domain_event: Journey.CpveCancelled, tracking: Tracking) -> None:
+        self._cpve(domain_event, tracking, "cancelled")
+
+    @process_event.register
+    def _(self, domain_event: Journey.CredentialActivated, tracking: Tracking) -> None:
+        # Counted when the CPVE's life is recorded in the journey (its office known).
+        keys = {} if domain_event.cpve_office is None else {
+            "cpve": f"activated|{domain_event.cpve_state}|{domain_event.cpve_office}"}
+        self.view.count(tracking, None, None, domain_event.at, keys, journey_id=str(domain_event.originator_id))
+
+    def _cpve(self, domain_event: Any, tracking: Tracking, step: str) -> None:
+        key = f"{step}|{domain_event.state}|{domain_event.office}"
+        journey = str(domain_event.originator_id)
+        self.view.count(tracking, None, None, domain_event.at, {"cpve": key}, journey_id=journey)
 
     @process_event.register
     def _(self, domain_event: Attention.Recorded, tracking: Tracking) -> None:
