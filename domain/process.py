@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BUILTIN_PROCESSES_DIR = Path(__file__).parent / "processes"
 
@@ -95,6 +95,8 @@ class ElectoralProcess(BaseModel):
     states: tuple[StateOfReference, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] = Field(min_length=1)
     modalities: tuple[Modality, ...] = Field(min_length=1)
+    modality_labels: dict[Modality, str] = Field(
+        default_factory=dict, description="each modality's label as INE prints it in reports and lists")
     registration_opens: datetime
     milestones: dict[Milestone, datetime]
     clarification_window_closes: datetime
@@ -141,6 +143,13 @@ class ElectoralProcess(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
+
+    @model_validator(mode="after")
+    def _every_modality_has_its_label(self) -> ElectoralProcess:
+        missing = [m.value for m in self.modalities if not self.modality_labels.get(m, "").strip()]
+        if missing:
+            raise ValueError(f"modality_labels: no label for {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _calendar_is_complete_and_ordered(self) -> ElectoralProcess:
@@ -219,8 +228,13 @@ class ProcessCatalog:
 
 
 def load_process_file(path: Path) -> ElectoralProcess:
+    """A process file, or ValueError naming the file, each field and the reason."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON: {error}") from error
-    return ElectoralProcess.model_validate(data)
+    try:
+        return ElectoralProcess.model_validate(data)
+    except ValidationError as error:
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'process'}: {e['msg']}" for e in error.errors())
+        raise ValueError(f"{path}: {reasons}") from None

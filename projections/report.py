@@ -13,18 +13,12 @@ from lnere.domain.process import (
     AttentionOrigin,
     AttentionService,
     ElectoralProcess,
-    Modality,
 )
 from lnere.domain.rules import Stage
 from lnere.domain.values import country_name_es
 from lnere.projections.journey_counts import AGE_RANGES, CountsView
 
 SEX_LABELS = {"H": "Hombres", "M": "Mujeres"}
-MODALITY_LABELS = {
-    Modality.POSTAL: "Postal",
-    Modality.INTERNET: "Electrónico por internet",
-    Modality.IN_PERSON: "Presencial",
-}
 CREDENTIAL_KINDS = ("CPVE", "CPV")
 ANALYSIS_KEYS = ("received", "meets_requirements", "inconsistencies", "in_review", "rejected")
 # Report table 4.2.1: outbound call outcomes, and 4.2.2: automated notices, as INE labels them.
@@ -127,7 +121,7 @@ def report_from_counts(
         "by_credential_channel": by_credential_channel,
         "by_sex": _with_total({label: sex.get(code, 0) for code, label in SEX_LABELS.items()}),
         "by_age_range": _with_total({r: ages.get(r, 0) for r in AGE_RANGES}),
-        "by_modality": _with_total({MODALITY_LABELS[m]: modality.get(m.value, 0) for m in process.modalities}),
+        "by_modality": _with_total({process.modality_labels[m]: modality.get(m.value, 0) for m in process.modalities}),
         "analysis_status": {
             "received": by_channel["TOTAL"],
             **{k: analysis.get(k, 0) for k in ANALYSIS_KEYS[1:]},
@@ -195,11 +189,12 @@ def _credentialing(process: ElectoralProcess, counts: dict[str, int]) -> dict[st
 def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, int]]:
     """The definitive list by state × modality, with totals."""
     table = {
-        s.name: _with_total({MODALITY_LABELS[m]: counts.get(f"{s.code}|{m.value}", 0) for m in process.modalities})
+        s.name: _with_total({process.modality_labels[m]: counts.get(f"{s.code}|{m.value}", 0)
+                             for m in process.modalities})
         for s in process.states
     }
-    table["TOTAL"] = _with_total({MODALITY_LABELS[m]: sum(row[MODALITY_LABELS[m]] for row in table.values())
-                                  for m in process.modalities})
+    labels = [process.modality_labels[m] for m in process.modalities]
+    table["TOTAL"] = _with_total({label: sum(row[label] for row in table.values()) for label in labels})
     return table
 
 
@@ -294,7 +289,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         *(_attention_tables(service) for service in report["inetel_attention"].values()),
         "## LNERE Definitiva por entidad y modalidad",
         _table(
-            ["ENTIDAD", *[MODALITY_LABELS[m] for m in process_modalities(report)], "TOTAL"],
+            ["ENTIDAD", *modality_labels(report), "TOTAL"],
             [[state, *(_n(v) for v in row.values())] for state, row in report["definitive_by_entity_modality"].items()],
         ),
         "## Exclusiones de la LNERE Definitiva por motivo",
@@ -319,9 +314,9 @@ def _attention_tables(service: dict[str, Any]) -> str:
     return f"### {service['label']}\n\n" + _table(["", "TOTAL"], rows)
 
 
-def process_modalities(report: dict[str, Any]) -> list[Modality]:
-    labels = [k for k in report["definitive_by_entity_modality"]["TOTAL"] if k != "TOTAL"]
-    return [m for m, label in MODALITY_LABELS.items() if label in labels]
+def modality_labels(report: dict[str, Any]) -> list[str]:
+    """The process's modalities, by their labels, as the report's definitive table names them."""
+    return [k for k in report["definitive_by_entity_modality"]["TOTAL"] if k != "TOTAL"]
 
 
 def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:

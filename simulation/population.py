@@ -52,7 +52,6 @@ AGE_SPANS = {
     "60-64": (60, 64), "65 o más": (65, 88),
 }
 SEX_CODES = {"Hombres": "H", "Mujeres": "M"}
-MODALITY_CODES = {"Postal": "postal", "Electrónico por internet": "internet"}
 SUBSANE_DOCUMENTS = {
     "ID_IMAGE_ILLEGIBLE": "ID_IMAGE", "ID_IMAGE_MISSING": "ID_IMAGE", "ADDRESS_PROOF_MISSING": "ADDRESS_PROOF",
     "ADDRESS_PROOF_INVALID": "ADDRESS_PROOF", "SIGNATURE_MISSING": "SIGNED_REQUEST", "DATA_MISMATCH": "ID_IMAGE",
@@ -131,7 +130,8 @@ def plans(targets: dict[str, Any], process: ElectoralProcess, rng: random.Random
                                   if channel != "TOTAL"})
     sexes = _expand({SEX_CODES[k]: n for k, n in targets["by_sex"].items() if k != "TOTAL"})
     ages = _expand({k: n for k, n in targets["by_age_range"].items() if k != "TOTAL"})
-    modalities = _expand({MODALITY_CODES[k]: n for k, n in targets["by_modality"].items() if k != "TOTAL"})
+    modality_of = {label: modality.value for modality, label in process.modality_labels.items()}
+    modalities = _expand({modality_of[k]: n for k, n in targets["by_modality"].items() if k != "TOTAL"})
     analysis = targets["analysis_status"]
     statuses = _expand({k: analysis[k] for k in ("meets_requirements", "inconsistencies", "in_review")})
     columns = [places, credential_channel, sexes, ages, modalities, statuses]

@@ -135,3 +135,26 @@ def test_review_rules(registry, settings):
     assert registry.status(wid).version == version + 2  # ReviewDecided + SubsaneRequested
     with pytest.raises(DomainError, match=r"\[wrong-stage\]"):
         decide(**base, outcome="meets_requirements")
+
+
+@pytest.mark.parametrize("change, field, reason", [
+    (lambda d: d["modality_labels"].pop("internet"), "modality_labels", "no label for internet"),
+    (lambda d: d["modalities"].append("by_pigeon"), "modalities.2", "Input should be"),
+    (lambda d: d["consular_offices"]["CONS_CHICAGO"].pop("city"), "consular_offices.CONS_CHICAGO.city", "required"),
+    (lambda d: d["attention_topics"].update({"radio": {}}), "attention_topics.radio", "Input should be"),
+])
+def test_a_malformed_process_file_is_refused_at_start_naming_file_field_and_reason(tmp_path, change, field, reason):
+    import json
+
+    from lnere.domain.process import BUILTIN_PROCESSES_DIR, load_process_file
+
+    data = json.loads((BUILTIN_PROCESSES_DIR / "pel-2020-2021.json").read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError) as refused:
+        load_process_file(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: ") and field in message and reason in message, message
+    with pytest.raises(ValueError):
+        ProcessCatalog.load(tmp_path)  # the catalogue refuses it too, at start

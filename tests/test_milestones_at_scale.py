@@ -125,8 +125,9 @@ async def test_deliveries_follow_the_modality_and_in_person_voters_get_neither(d
     from tests.conftest import own_process_catalog
 
     catalog, process_id = own_process_catalog()
-    three = catalog.get(process_id).model_copy(update={"modalities": (Modality.POSTAL, Modality.INTERNET,
-                                                                      Modality.IN_PERSON)})
+    two = catalog.get(process_id)
+    three = two.model_copy(update={"modalities": (Modality.POSTAL, Modality.INTERNET, Modality.IN_PERSON),
+                                   "modality_labels": {**two.modality_labels, Modality.IN_PERSON: "Presencial"}})
     catalog.add(three)
     rng = random.Random(77)
     chosen: dict[str, str] = {}
