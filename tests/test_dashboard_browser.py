@@ -66,6 +66,20 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
             assert "SRVE" in await page.locator("#by-channel").text_content()
             assert "Canadá" in await page.locator("#by-country").text_content()
             assert "Jalisco" in await page.locator("#by-entity").text_content()
+            # INETEL's attention and the CPVE's statistics follow the same way.
+            attention = {"at": at("2020-10-05 11:00").isoformat(), "service": "vmre", "topic": "VOTE_INTENTION",
+                         "channel": "twitter", "origin": "mexico", "command_id": "ticket-dashboard"}
+            assert (await http.post(f"/api/v1/processes/{api.process}/attentions", json=attention,
+                                    headers=api.auth("operator"))).status_code == 200
+            cpve = {"at": at("2020-10-05 12:00").isoformat(), "credential": credential(rng, activated=False),
+                    "office": "EMB_MADRID", "state_of_reference": "09"}
+            assert (await http.post(f"/api/v1/processes/{api.process}/commands/request_cpve", json=cpve,
+                                    headers=api.auth("operator"))).status_code == 200
+            await expect(page.locator("#cpve-offices")).to_contain_text("Embajada de México en España",
+                                                                        timeout=15_000)
+            assert "Residentes en el Extranjero" in await page.locator("#attention").text_content()
+            assert "Twitter" in await page.locator("#attention-channel").text_content()
+            assert "Ciudad de México" in await page.locator("#cpve-states").text_content()
             await page.click("details summary")  # the full table of 4.1.2
             assert "1 Canadá" in await page.locator("#country-entity tbody").text_content()
             async with page.expect_download() as download:

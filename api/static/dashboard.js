@@ -140,6 +140,16 @@ function render(data) {
   bars($("deliveries"), Object.entries(r.deliveries), 0);
   bars($("outbound-calls"), withoutTotal(r.inetel_outbound_calls), r.inetel_outbound_calls.TOTAL);
   bars($("automated-notices"), withoutTotal(r.automated_outbound), r.automated_outbound.TOTAL);
+  const services = Object.values(r.inetel_attention);
+  const attended = services.reduce((sum, s) => sum + s.total, 0);
+  bars($("attention"), services.map((s) => [s.label, s.total]), attended);
+  const channels = {};
+  services.forEach((s) => Object.entries(s.by_channel).forEach(([k, n]) => { channels[k] = (channels[k] || 0) + n; }));
+  bars($("attention-channel"), Object.entries(channels).sort((x, y) => y[1] - x[1]), attended);
+  const requested = (rows) => withoutTotal(rows).map(([name, row]) => [name, row.Tramitadas])
+    .filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
+  bars($("cpve-offices"), requested(r.credentialing.by_office), r.credentialing.by_office.TOTAL.Tramitadas);
+  bars($("cpve-states"), requested(r.credentialing.by_state), r.credentialing.by_state.TOTAL.Tramitadas);
   $("log-position").textContent = fmt(data.log_position);
   const behind = data.log_head - data.log_position;
   $("log-head").textContent = behind > 0 ? `(faltan ${fmt(behind)} eventos por procesar)` : "(al día)";
