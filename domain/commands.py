@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -43,13 +43,18 @@ class Command(BaseModel):
         default=None, description="the staff member who recorded the command (set by the HTTP API from the token)"
     )
 
+    # Fields added after commands of this kind were first recorded: left out of the id while
+    # unset, so a command recorded before they existed keeps its id.
+    added_fields: ClassVar[frozenset[str]] = frozenset()
+
     def effective_id(self) -> str:
         """A stable id: the same command sent twice is recognised as one. Who sent it is not
         part of it: the same fact recorded by two staff members is one fact. A given
         ``command_id`` carries the digest of the content it names (``id#digest``), so the same
         id sent with other content is another command, refused as a reused id, never taken
         for the first (nor deduplicated by Temporal as the same Update)."""
-        body = self.model_dump_json(exclude={"command_id", "recorded_by"})
+        unset = {name for name in self.added_fields if getattr(self, name) is None}
+        body = self.model_dump_json(exclude={"command_id", "recorded_by", *unset})
         digest = hashlib.sha256(body.encode()).hexdigest()
         if self.command_id:
             return f"{self.command_id}#{digest[:16]}"
@@ -147,6 +152,10 @@ class FileRequest(Command):
     credential: Credential | None = Field(
         default=None, description="the credential, when it was not recorded before"
     )
+    voting_site: Code | None = Field(default=None, description="in-person voting: the consular site, a code of "
+                                     "the process's voting_sites in the country of residence")
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"voting_site"})
 
 
 class DecideReview(Command):

@@ -296,6 +296,7 @@ class Journey(Aggregate):
                 {"address": cmd.address.model_dump(mode="json"), "contact": cmd.contact.model_dump(mode="json")},
             ),
             recorded_by=cmd.recorded_by,
+            voting_site=cmd.voting_site,
         )
 
     class RequestFiled(Aggregate.Event):
@@ -310,6 +311,7 @@ class Journey(Aggregate):
         age_at_filing: int
         personal_sealed: str
         recorded_by: str | None = None
+        voting_site: str | None = None  # in person: the consular site
 
     @event(RequestFiled)
     def _request_filed(
@@ -325,6 +327,7 @@ class Journey(Aggregate):
         age_at_filing: int,
         personal_sealed: str,
         recorded_by: str | None = None,
+        voting_site: str | None = None,
     ) -> None:
         self.request = {
             "channel": channel,

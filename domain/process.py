@@ -84,6 +84,16 @@ class ConsularOffice(BaseModel):
     city: str = Field(min_length=1)
 
 
+class VotingSite(BaseModel):
+    """A consular site where citizens abroad vote in person."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    city: str = Field(min_length=1)
+
+
 class ElectoralProcess(BaseModel):
     """One electoral process with vote from abroad (e.g. PEL 2020-2021)."""
 
@@ -107,6 +117,8 @@ class ElectoralProcess(BaseModel):
     exclusion_reasons: dict[str, str] = Field(min_length=1)
     consular_offices: dict[str, ConsularOffice] = Field(
         default_factory=dict, description="embassies and consulates where a CPVE is requested: code -> office")
+    voting_sites: dict[str, VotingSite] = Field(
+        default_factory=dict, description="in-person voting: the consular sites, code -> site")
     cpve_safekeeping_days: int = Field(
         default=730, ge=1, description="a CPVE not collected within this many days of its request is cancelled")
     attention_topics: dict[AttentionService, dict[str, str]] = Field(
@@ -143,6 +155,12 @@ class ElectoralProcess(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
+
+    @model_validator(mode="after")
+    def _in_person_voting_has_its_sites(self) -> ElectoralProcess:
+        if Modality.IN_PERSON in self.modalities and not self.voting_sites:
+            raise ValueError("voting_sites: a process with in-person voting lists its voting sites")
+        return self
 
     @model_validator(mode="after")
     def _every_modality_has_its_label(self) -> ElectoralProcess:

@@ -34,7 +34,7 @@ from lnere.domain.commands import (
     ResolveObservation,
     SendSubsaneDocuments,
 )
-from lnere.domain.process import Channel, ElectoralProcess, Milestone
+from lnere.domain.process import Channel, ElectoralProcess, Milestone, Modality
 from lnere.domain.refusals import Refusal, RefusalKind
 from lnere.domain.values import Credential, CredentialKind, age_on
 
@@ -316,6 +316,7 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
         raise DomainError("channel", "process-channel", f"{cmd.channel} is not a channel of {process.name}")
     if cmd.modality not in process.modalities:
         raise DomainError("modality", "process-modality", f"{cmd.modality} is not a voting modality of {process.name}")
+    _check_voting_site(process, cmd)
     if cmd.channel is Channel.INETEL:
         if kind is not CredentialKind.CPVE:
             raise DomainError("channel", "inetel-needs-cpve", "a request by phone (INETEL) needs a CPVE, not a CPV")
@@ -324,6 +325,20 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
     if valid_until is not None and valid_until < process.business_day(cmd.at):
         raise DomainError("credential.valid_until", "valid-credential", "the credential has expired")
     _check_time(status, cmd.at)
+
+
+def _check_voting_site(process: ElectoralProcess, cmd: FileRequest) -> None:
+    """In person, a citizen votes at a consular site of the country where they live."""
+    if cmd.modality != Modality.IN_PERSON:
+        if cmd.voting_site is not None:
+            raise DomainError("voting_site", "voting-site", "only in-person voting names a voting site")
+        return
+    site = process.voting_sites.get(cmd.voting_site or "")
+    if site is None:
+        raise DomainError("voting_site", "voting-site", f"in-person voting names a voting site of {process.name}")
+    if site.country != cmd.country:
+        raise DomainError("voting_site", "voting-site-country",
+                          f"{cmd.voting_site} is not in the country of residence {cmd.country}")
 
 
 @rule_for(DecideReview)

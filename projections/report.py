@@ -122,6 +122,8 @@ def report_from_counts(
         "by_sex": _with_total({label: sex.get(code, 0) for code, label in SEX_LABELS.items()}),
         "by_age_range": _with_total({r: ages.get(r, 0) for r in AGE_RANGES}),
         "by_modality": _with_total({process.modality_labels[m]: modality.get(m.value, 0) for m in process.modalities}),
+        "by_voting_site": _with_total({site.name: counts.get("voting_site", {}).get(code, 0)
+                                       for code, site in process.voting_sites.items()}),
         "analysis_status": {
             "received": by_channel["TOTAL"],
             **{k: analysis.get(k, 0) for k in ANALYSIS_KEYS[1:]},
@@ -265,6 +267,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         _share_table("RANGO DE EDAD (AÑOS)", report["by_age_range"]),
         "## 4.1.5. SIILNERE por modalidad de voto",
         _share_table("MODALIDAD", report["by_modality"]),
+        *([_share_table("SEDE DE VOTACIÓN PRESENCIAL", report["by_voting_site"])]
+          if len(report["by_voting_site"]) > 1 else []),
         "## 4.1.6. Análisis de las SIILNERE recibidas",
         _table(
             ["", "TOTAL"],
@@ -345,7 +349,7 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
         for key in ("by_origin", "by_topic", "by_channel"):
             for label, value in service[key].items():
                 rows.append((f"inetel_attention_{key.removeprefix('by_')}", code, label, value))
-    for table in ("by_sex", "by_age_range", "by_modality", "analysis_status", "inetel_outbound_calls",
+    for table in ("by_sex", "by_age_range", "by_modality", "by_voting_site", "analysis_status", "inetel_outbound_calls",
                   "automated_outbound", "exclusions_by_reason", "deliveries", "stages"):
         for key, value in report[table].items():
             rows.append((table, key, "TOTAL", value))

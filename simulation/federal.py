@@ -67,9 +67,14 @@ def population(process: ElectoralProcess, journeys: int, seed: int = 2024) -> li
             line(clave, filed_at, {"kind": "record_credential", "credential": credential})
             continue
         country = _pick(rng, COUNTRIES)
+        modality = _pick(rng, MODALITIES)
+        sites = [code for code, site in process.voting_sites.items() if site.country == country]
+        if modality == "in_person" and not sites:
+            modality = "postal"  # no consular voting site in the country of residence
         line(clave, filed_at, {
             "kind": "file_request", "channel": "INETEL" if kind == "CPVE" and rng.random() < 0.3 else "SRVE",
-            "state_of_reference": state, "country": country, "modality": _pick(rng, MODALITIES),
+            "state_of_reference": state, "country": country, "modality": modality,
+            **({"voting_site": rng.choice(sites)} if modality == "in_person" else {}),
             "address": people.address(country, rng),
             "contact": people.contact(given, paternal, rng, rng.random() < 0.5),
             "credential": credential})

@@ -45,7 +45,7 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
     counts: dict[str, Counter] = {
         k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
                                "call_outcome", "notice", "definitive", "exclusion", "delivery", "attention_topic",
-                               "attention_channel", "attention_origin", "cpve")
+                               "attention_channel", "attention_origin", "cpve", "voting_site")
     }
     placed: dict[str, str] = {}
     start = 1
@@ -75,6 +75,8 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 counts["age"][_bucket(event.age_at_filing)] += 1
                 counts["sex_age"][f"{event.sex}|{_bucket(event.age_at_filing)}"] += 1
                 counts["modality"][event.modality] += 1
+                if getattr(event, "voting_site", None):
+                    counts["voting_site"][event.voting_site] += 1
             if name == "IncludedInDefinitiveList":
                 counts["definitive"][placed[jid]] += 1
             if name == "ExcludedFromDefinitiveList":

@@ -158,3 +158,25 @@ def test_a_malformed_process_file_is_refused_at_start_naming_file_field_and_reas
     assert message.startswith(f"{path}: ") and field in message and reason in message, message
     with pytest.raises(ValueError):
         ProcessCatalog.load(tmp_path)  # the catalogue refuses it too, at start
+
+
+@pytest.mark.parametrize("modality, country, site, rule", [
+    ("in_person", "US", None, "voting-site"),  # in person names its site
+    ("in_person", "US", "SITE_NOWHERE", "voting-site"),  # one of the process's
+    ("in_person", "AR", "SITE_CHICAGO", "voting-site-country"),  # in the country of residence
+    ("postal", "US", "SITE_CHICAGO", "voting-site"),  # only in person names a site
+])
+def test_in_person_voting_names_a_site_of_the_country_of_residence(registry, settings, modality, country, site, rule):
+    federal = ProcessCatalog.load().get("pef-2023-2024")
+    body = _case(lambda b: b.update(at="2023-10-02T10:00:00-06:00", state_of_reference="14", country=country,
+                                    modality=modality, **({"voting_site": site} if site else {})))
+    envelope = CommandEnvelope.model_validate({"process": federal.id, "clave": body["credential"]["clave"],
+                                               "command": body})
+    workflow_id = journey_workflow_id(settings.journey_key_bytes, federal.id, envelope.clave)
+    with pytest.raises(DomainError) as refused:
+        registry.execute(federal, workflow_id, envelope.command)
+    assert refused.value.refusal.field == "voting_site" and refused.value.refusal.rule == rule
+    assert not registry.recorder.max_notification_id()
+    good = type(envelope.command).model_validate(envelope.command.model_dump() | {
+        "country": "US", "modality": "in_person", "voting_site": "SITE_CHICAGO"})
+    assert registry.execute(federal, workflow_id, good).stage == "in_review"

@@ -85,3 +85,19 @@ def test_the_command_file_document_lists_the_declared_commands():
     assert rewrite(text) == text, "docs/command-file.md differs from the declarations: python -m lnere.cli.command_docs"
     for kind in JOURNEY_COMMANDS:
         assert f"| `{kind}` |" in text
+
+
+def test_a_field_added_later_leaves_the_ids_of_commands_that_do_not_use_it_as_they_were():
+    import hashlib
+    import random
+
+    from pydantic import TypeAdapter
+
+    from tests.citizens import at, credential, request
+
+    filed = TypeAdapter(JourneyCommand).validate_python(
+        request(credential(random.Random(9)), when=at("2020-10-05 10:00")))
+    as_recorded_before = filed.model_dump_json(exclude={"command_id", "recorded_by", "voting_site"})
+    assert filed.effective_id() == f"file_request:{hashlib.sha256(as_recorded_before.encode()).hexdigest()[:32]}"
+    in_person = filed.model_copy(update={"voting_site": "SITE_CHICAGO"})
+    assert in_person.effective_id() != filed.effective_id()

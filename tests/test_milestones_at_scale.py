@@ -120,14 +120,16 @@ async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_
 @session_loop
 async def test_deliveries_follow_the_modality_and_in_person_voters_get_neither(dev_env, settings):
     from lnere.domain.commands import CommandEnvelope, FireMilestone
-    from lnere.domain.process import Modality
+    from lnere.domain.process import Modality, VotingSite
     from tests.citizens import at, credential, request
     from tests.conftest import own_process_catalog
 
     catalog, process_id = own_process_catalog()
     two = catalog.get(process_id)
+    site = VotingSite(name="Módulo de votación presencial, Chicago", country="US", city="Chicago")
     three = two.model_copy(update={"modalities": (Modality.POSTAL, Modality.INTERNET, Modality.IN_PERSON),
-                                   "modality_labels": {**two.modality_labels, Modality.IN_PERSON: "Presencial"}})
+                                   "modality_labels": {**two.modality_labels, Modality.IN_PERSON: "Presencial"},
+                                   "voting_sites": {"SITE_CHICAGO": site}})
     catalog.add(three)
     rng = random.Random(77)
     chosen: dict[str, str] = {}
@@ -135,15 +137,21 @@ async def test_deliveries_follow_the_modality_and_in_person_voters_get_neither(d
         for i in range(12):
             modality = ("postal", "internet", "in_person")[i % 3]
             citizen = credential(rng)
+            command = request(citizen, when=at("2020-10-01 10:00"), modality=modality, country="US")
+            if modality == "in_person":
+                command["voting_site"] = "SITE_CHICAGO"
             filed = await stack.journeys.send(CommandEnvelope.model_validate({
-                "process": process_id, "clave": citizen["clave"],
-                "command": request(citizen, when=at("2020-10-01 10:00"), modality=modality)}))
+                "process": process_id, "clave": citizen["clave"], "command": command}))
             await stack.journeys.send(CommandEnvelope.model_validate({
                 "process": process_id, "journey": filed.workflow_id, "command": {
                     "kind": "decide_review", "at": at("2020-10-05 10:00").isoformat(), "reviewer": "r",
                     "outcome": "meets_requirements"}}))
             chosen[filed.workflow_id] = modality
         stack.wait_for_projection()
+        from lnere.projections.report import build_report
+
+        by_site = build_report(stack.view, three, None)["by_voting_site"]
+        assert by_site == {"Módulo de votación presencial, Chicago": 4, "TOTAL": 4}
         for milestone in MILESTONE_ORDER:
             report = await stack.journeys.fire_milestone(process_id, FireMilestone(milestone=milestone))
         assert report.deliveries is not None

@@ -72,6 +72,8 @@ class JourneyCountsProjection(Projection[CountsView]):
             "sex_age": f"{domain_event.sex}|{age_range(domain_event.age_at_filing)}",
             "modality": domain_event.modality,
         }
+        if site := getattr(domain_event, "voting_site", None):  # in person (events before sites have none)
+            dimensions["voting_site"] = site
         request = {
             "state_of_reference": domain_event.state_of_reference,
             "country": domain_event.country,
