@@ -156,18 +156,19 @@ class ElectoralProcess(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
 
-    @model_validator(mode="after")
-    def _in_person_voting_has_its_sites(self) -> ElectoralProcess:
-        if Modality.IN_PERSON in self.modalities and not self.voting_sites:
-            raise ValueError("voting_sites: a process with in-person voting lists its voting sites")
-        return self
-
-    @model_validator(mode="after")
-    def _every_modality_has_its_label(self) -> ElectoralProcess:
+    def incomplete(self) -> list[str]:
+        """What a process file must say and this one does not (checked when a file is loaded:
+        processes carried in workflows' histories from before these fields still read)."""
+        problems = []
         missing = [m.value for m in self.modalities if not self.modality_labels.get(m, "").strip()]
         if missing:
-            raise ValueError(f"modality_labels: no label for {', '.join(missing)}")
-        return self
+            problems.append(f"modality_labels: no label for {', '.join(missing)}")
+        if Modality.IN_PERSON in self.modalities and not self.voting_sites:
+            problems.append("voting_sites: a process with in-person voting lists its voting sites")
+        return problems
+
+    def modality_label(self, modality: Modality) -> str:
+        return self.modality_labels.get(modality) or modality.value
 
     @model_validator(mode="after")
     def _calendar_is_complete_and_ordered(self) -> ElectoralProcess:
@@ -252,7 +253,10 @@ def load_process_file(path: Path) -> ElectoralProcess:
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON: {error}") from error
     try:
-        return ElectoralProcess.model_validate(data)
+        process = ElectoralProcess.model_validate(data)
     except ValidationError as error:
         reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'process'}: {e['msg']}" for e in error.errors())
         raise ValueError(f"{path}: {reasons}") from None
+    if problems := process.incomplete():
+        raise ValueError(f"{path}: {'; '.join(problems)}")
+    return process

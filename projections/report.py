@@ -121,7 +121,7 @@ def report_from_counts(
         "by_credential_channel": by_credential_channel,
         "by_sex": _with_total({label: sex.get(code, 0) for code, label in SEX_LABELS.items()}),
         "by_age_range": _with_total({r: ages.get(r, 0) for r in AGE_RANGES}),
-        "by_modality": _with_total({process.modality_labels[m]: modality.get(m.value, 0) for m in process.modalities}),
+        "by_modality": _with_total({process.modality_label(m): modality.get(m.value, 0) for m in process.modalities}),
         "by_voting_site": _with_total({site.name: counts.get("voting_site", {}).get(code, 0)
                                        for code, site in process.voting_sites.items()}),
         "analysis_status": {
@@ -191,11 +191,11 @@ def _credentialing(process: ElectoralProcess, counts: dict[str, int]) -> dict[st
 def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, int]]:
     """The definitive list by state × modality, with totals."""
     table = {
-        s.name: _with_total({process.modality_labels[m]: counts.get(f"{s.code}|{m.value}", 0)
+        s.name: _with_total({process.modality_label(m): counts.get(f"{s.code}|{m.value}", 0)
                              for m in process.modalities})
         for s in process.states
     }
-    labels = [process.modality_labels[m] for m in process.modalities]
+    labels = [process.modality_label(m) for m in process.modalities]
     table["TOTAL"] = _with_total({label: sum(row[label] for row in table.values()) for label in labels})
     return table
 
