@@ -198,18 +198,25 @@ def _check_registration_open_for_journeys(process: ElectoralProcess, at: datetim
 
 @rule_for(ActivateCredential)
 def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ActivateCredential) -> None:
-    _check_not_final(status)
-    if status.stage is None:
-        raise DomainError("credential", "credential-recorded", "no credential is recorded for this journey")
-    if status.credential_kind is not CredentialKind.CPVE:
-        raise DomainError("credential.kind", "cpve-activation", "only a CPVE is activated")
-    if status.credential_activated:
-        raise DomainError("credential", "cpve-activation", "the CPVE is already activated")
-    _check_not_cancelled(status)
+    _check_cpve_not_activated(status, "cpve-activation", "activated")
     if status.cpve_step is not None and status.cpve_step is not CpveStep.DELIVERED:
         raise DomainError("credential", "cpve-activation",
                           f"the CPVE is {status.cpve_step.value}: it is activated once delivered", RefusalKind.CONFLICT)
     _check_time(status, cmd.at)
+
+
+def _check_cpve_not_activated(status: JourneyStatus, rule: str, done: str) -> None:
+    """A CPVE is recorded in this open journey, neither activated nor cancelled: what is
+    activated or sent again."""
+    _check_not_final(status)
+    if status.stage is None:
+        raise DomainError("credential", "credential-recorded", "no credential is recorded for this journey")
+    if status.credential_kind is not CredentialKind.CPVE:
+        raise DomainError("credential.kind", rule, f"only a CPVE is {done}")
+    if status.credential_activated:
+        raise DomainError("credential", rule, "the CPVE is already activated: the citizen has it",
+                          RefusalKind.CONFLICT)
+    _check_not_cancelled(status)
 
 
 def _check_not_cancelled(status: JourneyStatus) -> None:
@@ -265,15 +272,7 @@ def check_cancel_cpve(process: ElectoralProcess, status: JourneyStatus, cmd: Can
 
 @rule_for(ResendCredential)
 def check_resend_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ResendCredential) -> None:
-    _check_not_final(status)
-    if status.stage is None:
-        raise DomainError("credential", "credential-recorded", "no credential is recorded for this journey")
-    if status.credential_kind is not CredentialKind.CPVE:
-        raise DomainError("credential.kind", "cpve-resend", "only a CPVE is sent to the citizen")
-    if status.credential_activated:
-        raise DomainError("credential", "cpve-resend", "the CPVE is activated: the citizen has it",
-                          RefusalKind.CONFLICT)
-    _check_not_cancelled(status)
+    _check_cpve_not_activated(status, "cpve-resend", "sent again")
     _check_time(status, cmd.at)
 
 

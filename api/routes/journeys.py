@@ -139,37 +139,25 @@ COMMAND_PATHS: dict[str, tuple[str, str] | None] = {
 
 
 def _add_command_route(spec: CommandSpec, path: str, tag: str) -> None:
-    """A command sent to a journey: the body, plus who the caller is."""
-    async def send_command(state, staff, journey, body) -> JourneyAnswer:
-        caller = dict.fromkeys(spec.acting, staff.id)
-        return await to_journey(state, journey, spec.model(**dict(body), **caller, recorded_by=staff.id))
+    """A command over HTTP: its body, plus who the caller is (never in the body). One that
+    carries the citizen's credential is sent to its process, the credential's clave naming the
+    citizen; any other to its journey."""
+    to_process = "{process}" in path
+
+    async def send_command(state, staff, body, **where: str) -> JourneyAnswer:
+        command = spec.model(**dict(body), **dict.fromkeys(spec.acting, staff.id), recorded_by=staff.id)
+        if to_process:
+            return await send(state, CommandEnvelope(process=state.process(where["process"]).id,
+                                                     clave=cast(Any, command).credential.clave, command=command))
+        return await to_journey(state, where["journey"], command)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
+    address = (inspect.Parameter("process", keyword, annotation=str) if to_process
+               else inspect.Parameter("journey", keyword, annotation=JourneyId))
     send_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("state", keyword, annotation=ServicesDep),
          inspect.Parameter("staff", keyword, annotation=StaffDep),
-         inspect.Parameter("journey", keyword, annotation=JourneyId),
-         inspect.Parameter("body", keyword, annotation=BODIES[spec.kind])],
-        return_annotation=JourneyAnswer)
-    send_command.__name__ = send_command.__qualname__ = spec.kind
-    send_command.__doc__ = spec.model.__doc__
-    router.post(path, response_model=JourneyAnswer, responses={409: {"model": RefusalAnswer}},
-                openapi_extra=roles(*spec.senders), tags=[tag])(send_command)
-
-
-def _add_starting_route(spec: CommandSpec, path: str, tag: str) -> None:
-    """A command that starts a journey is sent to its process; its credential names the citizen."""
-    async def send_command(state, staff, process, body) -> JourneyAnswer:
-        caller = dict.fromkeys(spec.acting, staff.id)
-        command = spec.model(**dict(body), **caller, recorded_by=staff.id)
-        return await send(state, CommandEnvelope(process=state.process(process).id,
-                                                 clave=cast(Any, command).credential.clave, command=command))
-
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    send_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("state", keyword, annotation=ServicesDep),
-         inspect.Parameter("staff", keyword, annotation=StaffDep),
-         inspect.Parameter("process", keyword, annotation=str),
+         address,
          inspect.Parameter("body", keyword, annotation=BODIES[spec.kind])],
         return_annotation=JourneyAnswer)
     send_command.__name__ = send_command.__qualname__ = spec.kind
@@ -197,4 +185,4 @@ def command_route(spec: CommandSpec) -> tuple[str, str] | None:
 
 for _spec in JOURNEY_COMMANDS.values():
     if (_route := command_route(_spec)) is not None:
-        (_add_starting_route if "{process}" in _route[0] else _add_command_route)(_spec, *_route)
+        _add_command_route(_spec, *_route)
