@@ -4,9 +4,11 @@ calendars. Used by the CLI, the API, the importer, the tests and the benchmarks 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import (
     Client,
@@ -19,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from lnere.domain.commands import CommandEnvelope, FireMilestone
 from lnere.domain.identity import journey_workflow_id, process_of
-from lnere.domain.process import ElectoralProcess, ProcessCatalog
+from lnere.domain.process import ElectoralProcess, ProcessCatalog, load_process_file
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
 from lnere.settings import Settings
@@ -128,8 +130,29 @@ async def connect(settings: Settings, lazy: bool = False) -> Client:
 
 
 def load_processes(settings: Settings) -> ProcessCatalog:
-    """The processes this installation knows: the packaged ones and those of ``LNERE_PROCESSES_DIR``."""
-    return ProcessCatalog.load(*([settings.processes_dir] if settings.processes_dir else []))
+    """The processes this installation knows: the packaged ones, those its data dir kept from
+    the ``LNERE_PROCESSES_DIR`` it ran with, and those of ``LNERE_PROCESSES_DIR`` now."""
+    kept = settings.data_dir / KEPT_PROCESSES
+    return ProcessCatalog.load(*(d for d in (kept if kept.is_dir() else None, settings.processes_dir) if d))
+
+
+KEPT_PROCESSES = "processes"  # in the data dir
+
+
+def keep_processes(settings: Settings) -> list[str]:
+    """Copies the process files of ``LNERE_PROCESSES_DIR`` into the data dir, checked first (a
+    malformed file stops here, naming it): later commands on this data dir know them without
+    the variable. Returns the process ids kept."""
+    if not settings.processes_dir:
+        return []
+    source = Path(settings.processes_dir)
+    files = sorted(source.glob("*.json"))
+    ids = [load_process_file(path).id for path in files]
+    kept = settings.data_dir / KEPT_PROCESSES
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copyfile(path, kept / path.name)
+    return ids
 
 
 class JourneyClient:

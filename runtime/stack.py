@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from lnere import logs
+from lnere.application.gateway import keep_processes
 from lnere.settings import Settings
 
 log = logs.get_logger("lnere.up")
@@ -147,6 +148,7 @@ def run_stack(
     if api_port is not None:
         settings = settings.model_copy(update={"api_port": api_port})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_processes(settings)  # later commands on this data dir know them without LNERE_PROCESSES_DIR
     settings.journey_key_bytes  # noqa: B018 - creates the secrets file once, before the children read it
     env = {
         **os.environ,

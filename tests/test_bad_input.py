@@ -180,3 +180,29 @@ def test_in_person_voting_names_a_site_of_the_country_of_residence(registry, set
     good = type(envelope.command).model_validate(envelope.command.model_dump() | {
         "country": "US", "modality": "in_person", "voting_site": "SITE_CHICAGO"})
     assert registry.execute(federal, workflow_id, good).stage == "in_review"
+
+
+def test_a_data_dir_keeps_the_processes_it_ran_with(tmp_path):
+    """`lnere up` with LNERE_PROCESSES_DIR keeps a copy of its files in the data dir: later
+    commands on that data dir know those processes without the variable; a malformed file stops
+    it, named."""
+    import json
+
+    from lnere.application.gateway import keep_processes, load_processes
+    from lnere.domain.process import BUILTIN_PROCESSES_DIR
+    from lnere.settings import Settings
+
+    data = json.loads((BUILTIN_PROCESSES_DIR / "pel-2020-2021.json").read_text(encoding="utf-8"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "own.json").write_text(json.dumps(data | {"id": "pel-own-2020"}), encoding="utf-8")
+    with_variable = Settings(data_dir=tmp_path / "data", processes_dir=mine)
+    assert keep_processes(with_variable) == ["pel-own-2020"]
+    without = Settings(data_dir=tmp_path / "data")
+    assert load_processes(without).get("pel-own-2020").name == data["name"]
+    with pytest.raises(KeyError):
+        load_processes(Settings(data_dir=tmp_path / "other")).get("pel-own-2020")
+    (mine / "broken.json").write_text(json.dumps(data | {"id": "pel-broken", "modality_labels": {}}),
+                                      encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.json: modality_labels"):
+        keep_processes(with_variable)
