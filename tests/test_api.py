@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 
+from lnere.domain.process import MILESTONE_ORDER
 from tests.citizens import at, credential, request
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -346,3 +347,13 @@ async def test_the_cpve_life_from_its_request_to_a_request_and_its_statistics(ap
     assert october["by_state"][jalisco] == {
         "Tramitadas": 1, "Producidas": 1, "Enviadas": 1, "Entregadas": 1, "Activadas": 1, "Canceladas": 0}
     assert october["by_state"]["TOTAL"]["Tramitadas"] == 2 and october["by_state"]["TOTAL"]["Canceladas"] == 1
+
+    # On to the definitive list: the CPVE's holder is included and gets a postal package.
+    decided = await send(f"/api/v1/journeys/{journey}/review", {"at": when("2020-10-20 10:00"),
+                                                                "outcome": "meets_requirements"},
+                         who=api.auth("reviewer"))
+    assert decided["status"]["stage"] == "meets_requirements"
+    for milestone in MILESTONE_ORDER:
+        await send(f"/api/v1/processes/{api.process}/milestones/{milestone.value}", {}, who=supervisor)
+    status = (await api.http.get(f"/api/v1/journeys/{journey}", headers=operator)).json()["status"]
+    assert (status["stage"], status["delivery"], status["cpve_step"]) == ("included", "postal_sent", "activated")
