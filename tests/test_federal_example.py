@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime
 
 import pytest
 
@@ -18,33 +17,11 @@ from lnere.projections.runner import wait_for_head
 from lnere.simulation.federal import population
 from tests.conftest import running_stack
 from tests.recount import recount
+from tests.test_milestones_at_scale import final_outcomes
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 
 JOURNEYS = 900
-
-
-def final_requests(lines: list[dict]) -> list[tuple[dict, bool]]:
-    """Each request of the file with whether its citizen ends on the definitive list: the last
-    review decision stands (never decided, or inconsistencies never corrected: excluded)."""
-    by_citizen: dict[str, list[dict]] = {}
-    for line in lines:
-        if "clave" in line:
-            by_citizen.setdefault(line["clave"], []).append(line["command"])
-    out = []
-    for commands in by_citizen.values():
-        commands.sort(key=lambda c: datetime.fromisoformat(c["at"]))
-        request = next((c for c in commands if c["kind"] == "file_request"), None)
-        if request is None:
-            continue
-        outcome = "in_review"
-        for command in commands:
-            if command["kind"] == "decide_review":
-                outcome = command["outcome"]
-            elif command["kind"] == "send_subsane_documents":
-                outcome = "in_review"
-        out.append((request, outcome == "meets_requirements"))
-    return out
 
 
 @session_loop
@@ -59,7 +36,7 @@ async def test_the_federal_example_reaches_the_definitive_list_with_no_code_of_i
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
 
-    requests = final_requests(lines)
+    requests = [(request, stage == "included") for request, stage in final_outcomes(lines) if request is not None]
     by_modality = Counter(r["modality"] for r, _ in requests)
     included = Counter((r["state_of_reference"], r["modality"]) for r, on_list in requests if on_list)
     by_site = Counter(r["voting_site"] for r, _ in requests if r["modality"] == "in_person")

@@ -29,19 +29,20 @@ JOURNEYS = 5000
 PAGE = 400  # several pages per milestone, so a failed attempt resumes in the middle
 
 
-def expected_final_stages(lines: list[dict]) -> Counter:
-    """Each citizen's stage after the definitive list, from the command lines alone: the last
-    decision stands; never decided, or inconsistencies never corrected: excluded; a credential
-    never followed by a request: closed without request."""
+def final_outcomes(lines: list[dict]) -> list[tuple[dict | None, str]]:
+    """Each citizen's request (None if they filed none) and stage after the definitive list, from
+    the command lines alone: the last decision stands; never decided, or inconsistencies never
+    corrected: excluded; a credential never followed by a request: closed without request."""
     by_citizen: dict[str, list[dict]] = {}
     for line in lines:
         if "clave" in line:
             by_citizen.setdefault(line["clave"], []).append(line["command"])
-    stages: Counter = Counter()
+    out: list[tuple[dict | None, str]] = []
     for commands in by_citizen.values():
         commands.sort(key=lambda c: datetime.fromisoformat(c["at"]))
-        if not any(c["kind"] == "file_request" for c in commands):
-            stages["closed_without_request"] += 1
+        request = next((c for c in commands if c["kind"] == "file_request"), None)
+        if request is None:
+            out.append((None, "closed_without_request"))
             continue
         outcome = "in_review"
         for command in commands:
@@ -49,8 +50,12 @@ def expected_final_stages(lines: list[dict]) -> Counter:
                 outcome = command["outcome"]
             elif command["kind"] == "send_subsane_documents":
                 outcome = "in_review"
-        stages["included" if outcome == "meets_requirements" else "excluded"] += 1
-    return stages
+        out.append((request, "included" if outcome == "meets_requirements" else "excluded"))
+    return out
+
+
+def expected_final_stages(lines: list[dict]) -> Counter:
+    return Counter(stage for _, stage in final_outcomes(lines))
 
 
 @session_loop

@@ -190,6 +190,8 @@ class CountsWrites(ViewStorage):
         an attention; a journey's delivery, whose process and timezone are the journey's)."""
         b = self._batch
         assert b is not None  # _in_batch opened it
+        if not keys:
+            return  # nothing to count: the event only advances the position
         if journey_id is not None:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
