@@ -1,7 +1,14 @@
-"""Configuration of an lnere installation, from environment variables (prefix ``LNERE_``).
+"""Configuration of an lnere installation (pydantic-settings).
+
+Every setting is read, first to last, from: what the command line gives, an environment
+variable ``LNERE_<NAME>``, a TOML config file (``$LNERE_CONFIG``, else ``./lnere.toml`` if there
+is one; keys are the names below in lower case), a file named ``lnere_<name>`` in
+``$LNERE_SECRETS_DIR`` (a platform's mounted secrets, e.g. ``/run/secrets``), then the default.
+``docs/settings.md`` lists them all (``python -m lnere.cli.settings_docs`` writes it and the
+example file ``docs/lnere.env.example``).
 
 Secrets (the journey key that hashes claves into journey ids, the cipher key of the event
-store, the keys that encrypt Temporal payloads) come from the environment or, for the embedded
+store, the keys that encrypt Temporal payloads) come from there or, for the embedded
 default, from ``secrets.json`` in the data directory, created with mode 0600 on first use.
 """
 
@@ -15,63 +22,123 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "LNERE_"
+CONFIG_FILE = Path("lnere.toml")  # read from the current directory when $LNERE_CONFIG is not set
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+def config_file() -> Path | None:
+    """The TOML config file: ``$LNERE_CONFIG`` (which must exist), else ``./lnere.toml`` if present."""
+    named = os.environ.get("LNERE_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ValueError(f"LNERE_CONFIG names {path}, which is not a file")
+        return path
+    return CONFIG_FILE if CONFIG_FILE.is_file() else None
 
-    data_dir: Path = Field(default=Path("data"))
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="where the embedded stack keeps its data: event store, "
+                           "keys, projections, Temporal's database, imports' journals")
     persistence: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="where the event store, the citizens' keys and the projections live")
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = 5432
-    postgres_user: str = "lnere"
-    postgres_password: str | None = Field(default=None, repr=False)
-    postgres_dbname: str = "lnere"
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    task_queue: str = "lnere-journeys"
+    postgres_host: str = Field(default="127.0.0.1", description="PostgreSQL host (persistence postgres)")
+    postgres_port: int = Field(default=5432, description="PostgreSQL port")
+    postgres_user: str = Field(default="lnere", description="PostgreSQL user")
+    postgres_password: str | None = Field(default=None, repr=False, description="PostgreSQL password (a secret)")
+    postgres_dbname: str = Field(default="lnere", description="PostgreSQL database")
+    temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal's frontend, host:port (a CLI "
+                                  "command on a data dir that lnere up runs uses that stack's address)")
+    temporal_namespace: str = Field(default="default", description="Temporal namespace")
+    task_queue: str = Field(default="lnere-journeys", description="the workers' task queue")
     # A Temporal cluster or Temporal Cloud: mTLS client certificate and key (PEM files), or an
     # API key (Temporal Cloud; TLS is then on); a private CA's certificate for a self-hosted cluster.
-    temporal_tls_cert: Path | None = None
-    temporal_tls_key: Path | None = None
-    temporal_tls_ca: Path | None = None
-    temporal_api_key: str | None = Field(default=None, repr=False)
-    temporal_ui_port: int = 8233
-    processes_dir: Path | None = None
-    journey_key: str | None = Field(default=None, repr=False)
-    cipher_key: str | None = Field(default=None, repr=False)
+    temporal_tls_cert: Path | None = Field(default=None, description="mTLS client certificate (PEM file)")
+    temporal_tls_key: Path | None = Field(default=None, description="mTLS client key (PEM file)")
+    temporal_tls_ca: Path | None = Field(default=None, description="a private CA's certificate (PEM file)")
+    temporal_api_key: str | None = Field(default=None, repr=False,
+                                         description="Temporal Cloud API key (a secret; TLS is then on)")
+    temporal_ui_port: int = Field(default=8233, description="port of the Temporal Web UI that lnere up serves")
+    temporal_metrics_port: int = Field(default=9233, description="port of the Temporal dev server's Prometheus "
+                                       "metrics, under lnere up")
+    processes_dir: Path | None = Field(default=None, description="a folder of further process files (JSON)")
+    process: str = Field(default="pel-2020-2021", description="the process a CLI command addresses by default")
+    journey_key: str | None = Field(default=None, repr=False, description="hex key hashing claves into journey "
+                                    "ids (a secret; default: DATA_DIR/secrets.json)")
+    cipher_key: str | None = Field(default=None, repr=False, description="base64 32-byte key of the event "
+                                   "store's encryption (a secret; default: DATA_DIR/secrets.json)")
     payload_keys: str | None = Field(
-        default=None, repr=False, description="id=base64key[,id=base64key...]: the first encrypts, all decrypt"
+        default=None, repr=False, description="id=base64key[,id=base64key...]: keys of Temporal payloads, the "
+                                              "first encrypts, all decrypt (a secret; default: DATA_DIR/secrets.json)"
     )
-    codec_tokens: str | None = Field(default=None, repr=False, description="bearer tokens of the codec endpoint")
+    codec_tokens: str | None = Field(default=None, repr=False, description="bearer tokens of the codec endpoint, "
+                                     "comma-separated (a secret)")
     codec_ui_origins: str | None = Field(
         default=None, description="origins of the Temporal Web UIs that may call the codec endpoint, comma-separated "
                                   "(default: the local Web UI, http://127.0.0.1:TEMPORAL_UI_PORT)")
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = Field(default="127.0.0.1", description="the HTTP API's address")
+    api_port: int = Field(default=8000, description="the HTTP API's port (dashboard at /)")
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger request bodies get 413")
+    public_dashboard: bool = Field(default=True, description="the dashboard and the published figures (report, "
+                                   "figures, CSV) are served without a token; false: every reader needs one")
     staff_file: Path | None = Field(default=None, description="the staff directory (default: DATA_DIR/staff.json)")
-    postal_carrier: str = Field(default="activities.deliveries:InProcessPostalCarrier",
+    staff: str | None = Field(default=None, description="who acts for CLI commands sent from this shell (a staff "
+                              "id; --staff overrides it)")
+    postal_carrier: str = Field(default="lnere.activities.deliveries:InProcessPostalCarrier",
                                 description="module:Class of the postal carrier adapter")
-    internet_voting: str = Field(default="activities.deliveries:InProcessInternetVoting",
+    internet_voting: str = Field(default="lnere.activities.deliveries:InProcessInternetVoting",
                                  description="module:Class of the internet voting system adapter")
-    projection_poll_interval: float = 0.2
-    max_concurrent_activities: int = 32
+    projection_poll_interval: float = Field(default=0.2, gt=0, description="seconds between the projection "
+                                            "runner's reads of new events")
+    projection_halt_retry: float = Field(default=30.0, gt=0, description="seconds between a halted projection's "
+                                         "tries of the event it halted at")
+    ready_max_lag: int = Field(default=10_000, ge=0, description="events a projection may be behind the log and "
+                               "still answer ready (/readyz)")
+    worker_health_port: int = Field(default=9101, description="the worker's /metrics, /healthz, /readyz "
+                                    "(0: none)")
+    projection_health_port: int = Field(default=9102, description="the projection runner's /metrics, /healthz, "
+                                        "/readyz (0: none)")
+    health_host: str = Field(default="127.0.0.1", description="address of the worker's and runner's health and "
+                             "metrics endpoints")
+    log_level: str = Field(default="INFO", description="log level of the services (the CLI logs warnings only)")
+    max_concurrent_activities: int = Field(default=32, description="activity threads of a worker")
     max_cached_workflows: int = Field(
         default=1000, ge=0, description="journeys a worker keeps in memory between their tasks (sticky cache): "
         "bounds the worker's memory however many journeys are open; an evicted journey replays when it wakes")
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = config_file()
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        secrets_dir = os.environ.get("LNERE_SECRETS_DIR")
+        if secrets_dir:
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        return tuple(sources)
+
+    @classmethod
     def from_env(cls, **overrides) -> Settings:
-        values: dict = {}
-        for name in cls.model_fields:
-            env = os.environ.get(f"LNERE_{name.upper()}")
-            if env is not None and env != "":
-                values[name] = env
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        """The settings, with what a command line gives (``None``: not given) over every source."""
+        return cls(**{name: value for name, value in overrides.items() if value is not None})
 
     # -- paths ---------------------------------------------------------------------
 
@@ -150,8 +217,8 @@ class Settings(BaseModel):
         """The eventsourcing environment of the journey registry (event state encrypted at rest)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cipher = {
-            "CIPHER_TOPIC": "store.event_codec:EventCipher",
-            "TRANSCODER_TOPIC": "store.event_codec:EventTranscoder",
+            "CIPHER_TOPIC": "lnere.store.event_codec:EventCipher",
+            "TRANSCODER_TOPIC": "lnere.store.event_codec:EventTranscoder",
             "CIPHER_KEY": self.cipher_key or self._stored_secrets["cipher_key"],
         }
         if self.persistence == "postgres":

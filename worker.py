@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -23,6 +25,7 @@ from lnere.activities.journeys import AfterCommit, JourneyActivities
 from lnere.activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
 from lnere.application.gateway import connect, load_processes
 from lnere.domain.process import Milestone, ProcessCatalog
+from lnere.metrics import HealthServer
 from lnere.projections.journey_counts import CountsView
 from lnere.projections.runner import open_view
 from lnere.settings import Settings
@@ -84,9 +87,46 @@ def build_worker(
     )
 
 
+class WorkerHealth:
+    """The worker's readiness: polling its task queue, and Temporal answering (checked every
+    few seconds on the worker's loop; the health endpoint reads the last answer)."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = ["the worker is starting"]
+
+    async def watch(self, client: Client, stop: asyncio.Event, every: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(client.service_client.check_health(), timeout=every)
+                self.reasons = []
+            except Exception as error:  # noqa: BLE001 - any failure means not ready, and says which
+                self.reasons = [f"Temporal at {client.service_client.config.target_host} does not answer "
+                                f"({type(error).__name__})"]
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except TimeoutError:
+                pass
+
+
+def _sdk_runtime(settings: Settings) -> tuple[Runtime | None, str | None]:
+    """The Temporal SDK's runtime exporting its metrics (on a local port of its own, read back
+    into the worker's ``/metrics``)."""
+    if not settings.worker_health_port:
+        return None, None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    return runtime, f"http://127.0.0.1:{port}/metrics"
+
+
 async def run(settings: Settings) -> None:
-    client = await connect(settings)
+    runtime, sdk_metrics = _sdk_runtime(settings)
+    client = await connect(settings, runtime=runtime)
     registry = JourneyRegistry(env=settings.event_store_env())
+    health = WorkerHealth()
+    server = (HealthServer("worker", settings.health_host, settings.worker_health_port, lambda: health.reasons,
+                           sdk_metrics).start() if settings.worker_health_port else None)
     with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
         worker = build_worker(client, settings, registry, executor)
         stop = asyncio.Event()
@@ -94,16 +134,24 @@ async def run(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            log.info("worker started", temporal=settings.temporal_address, task_queue=settings.task_queue)
+            log.info("worker started", temporal=settings.temporal_address, task_queue=settings.task_queue,
+                     health=f"http://{settings.health_host}:{settings.worker_health_port}"
+                     if settings.worker_health_port else None)
+            watching = asyncio.create_task(health.watch(client, stop))
             await stop.wait()
+            health.reasons = ["the worker is stopping"]
             log.info("worker stopping")
+            await watching
+    if server is not None:
+        server.stop()
     registry.close()
     log.info("worker stopped")
 
 
 def main() -> None:
-    logs.configure()
-    asyncio.run(run(Settings.from_env()))
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, component="worker")
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

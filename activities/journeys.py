@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from temporalio import activity
 
-from lnere import logs
+from lnere import logs, metrics
 from lnere.domain.commands import JOURNEY_COMMANDS
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.rules import DomainError, JourneyStatus
@@ -27,6 +27,12 @@ from lnere.workflows.refusals import refusal_failure
 log = logs.get_logger("lnere.activities")
 
 AfterCommit = Callable[[str, JourneyCommandInput | JourneyBatchInput], None]
+
+
+def _count(commands, outcomes) -> None:
+    for command, outcome in zip(commands, outcomes, strict=False):
+        result = "refused" if not outcome.accepted else "repeated" if outcome.already_recorded else "recorded"
+        metrics.count_command(command.kind, result, outcome.rule)
 
 
 class JourneyActivities:
@@ -47,6 +53,7 @@ class JourneyActivities:
         try:
             status: JourneyStatus = self._registry.execute(process, input.workflow_id, input.command)
         except DomainError as error:
+            metrics.count_command(input.command.kind, "refused", error.rule)
             log.info(
                 "command refused",
                 activity=name,
@@ -56,6 +63,7 @@ class JourneyActivities:
                 field=error.field,
             )
             raise refusal_failure(error) from None
+        metrics.count_command(input.command.kind, "recorded")
         log.info(
             "command recorded",
             activity=name,
@@ -75,6 +83,7 @@ class JourneyActivities:
         info = activity.info()
         process = self._processes.get(input.process_id)
         status, outcomes = self._registry.record_commands(process, input.workflow_id, input.commands)
+        _count(input.commands, outcomes)
         log.info(
             "commands recorded",
             activity="record_commands",
@@ -95,6 +104,7 @@ class JourneyActivities:
         outcomes = self._registry.record_outreach(
             self._processes.get(input.process_id), [(c.journey, c.command) for c in input.contacts]
         )
+        _count([c.command for c in input.contacts], outcomes)
         log.info(
             "outreach recorded",
             activity="record_outreach",

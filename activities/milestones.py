@@ -26,7 +26,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from lnere import logs
+from lnere import logs, metrics
 from lnere.domain.commands import ApplyMilestone
 from lnere.domain.process import Milestone, ProcessCatalog
 from lnere.domain.rules import MILESTONE_STAGES
@@ -43,6 +43,12 @@ PAGE_SIZE = 500
 BULK_PAGE_SIZE = 1000
 # A page that keeps meeting concurrent writers is read again this many times, then the attempt fails.
 CONFLICT_RETRIES = 20
+
+
+def _count_page(process_id: str, milestone: str, seen: int, changed: int, seconds: float) -> None:
+    metrics.MILESTONE_JOURNEYS.labels(process=process_id, milestone=milestone, result="seen").inc(max(seen, 0))
+    metrics.MILESTONE_JOURNEYS.labels(process=process_id, milestone=milestone, result="changed").inc(max(changed, 0))
+    metrics.MILESTONE_PAGES.labels(milestone=milestone).observe(seconds)
 
 
 def shard_bounds(shard: int, shards: int) -> tuple[str, str]:
@@ -103,7 +109,10 @@ class MilestoneActivities:
                 )
                 if not page:
                     break
+                page_started, seen_before, changed_before = time.monotonic(), run.journeys_seen, run.journeys_changed
                 run, outcomes = await self._apply_page(process, run, command, page)
+                _count_page(input.process_id, input.milestone.value, run.journeys_seen - seen_before,
+                            run.journeys_changed - changed_before, time.monotonic() - page_started)
                 for outcome in outcomes:  # a journey the milestone cannot apply to is named, not hidden
                     if not outcome.accepted:
                         log.warning("milestone refused by a journey", milestone=input.milestone.value,

@@ -10,8 +10,8 @@ from lnere.settings import Settings
 
 
 def main() -> None:
-    logs.configure()
     settings = Settings.from_env()
+    logs.configure(settings.log_level, component="api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -15,11 +15,16 @@ from lnere.application.staff import Staff
 from lnere.domain.roles import Role
 
 
-def roles(*allowed: Role) -> dict[str, Any]:
+def roles(*allowed: Role, published: bool = False) -> dict[str, Any]:
     """A route's access, read by ``AccessControl`` and shown in the OpenAPI document. The
-    supervisor may do everything."""
+    supervisor may do everything. A ``published`` route serves what INE publishes (figures,
+    reports): with ``LNERE_PUBLIC_DASHBOARD`` anyone may read it without a token."""
     names = sorted({*(r.value for r in allowed), Role.SUPERVISOR.value})
-    return {"x-roles": names, "security": [{"bearer": []}]}
+    access: dict[str, Any] = {"x-roles": names, "security": [{"bearer": []}]}
+    if published:
+        access["x-published"] = True
+        access["security"] = [{"bearer": []}, {}]
+    return access
 
 
 ANY_ROLE = tuple(Role)
@@ -69,17 +74,20 @@ class AccessControl:
     """ASGI middleware: authenticates the bearer token and checks the matched route's roles
     before the body is read, so 401 and 403 come before 413 and 422."""
 
-    def __init__(self, app, authenticator_of, routes: list) -> None:
+    def __init__(self, app, authenticator_of, routes: list, public: bool = False) -> None:
         self.app = app
         self.authenticator_of = authenticator_of
         self.routes = routes  # the routes that name their roles (the routers' own)
+        self.public = public  # published routes answer without a token
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        allowed = _route_roles(scope, self.routes)
+        allowed, published = _route_roles(scope, self.routes)
         if allowed is not None:
             token = bearer_token(scope)
+            if token is None and published and self.public:
+                return await self.app(scope, receive, send)
             if token is None:
                 return await _send_json(send, 401, {"detail": "no token: send 'Authorization: Bearer <token>'"},
                                         [(b"www-authenticate", b"Bearer")])
@@ -95,13 +103,14 @@ class AccessControl:
         await self.app(scope, receive, send)
 
 
-def _route_roles(scope, routes: list) -> list[str] | None:
+def _route_roles(scope, routes: list) -> tuple[list[str] | None, bool]:
+    """The roles the matched route allows, and whether it is published."""
     for route in routes:
         match, _ = route.matches(scope)
         if match is Match.FULL:
             extra = getattr(route, "openapi_extra", None) or {}
-            return extra.get("x-roles")
-    return None
+            return extra.get("x-roles"), bool(extra.get("x-published"))
+    return None, False
 
 
 def bearer_token(scope) -> str | None:

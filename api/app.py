@@ -19,10 +19,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from prometheus_fastapi_instrumentator import Instrumentator
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from lnere import logs
+from lnere import logs, metrics
 from lnere.api import routes
 from lnere.api.access import AccessControl, BodyCheck, SecurityHeaders
 from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
@@ -86,7 +87,10 @@ def create_app(
     app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY})
     concerns = (routes.figures, routes.review, routes.journeys, routes.attention, routes.lists, routes.calendar)
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator,
-                       routes=[route for concern in concerns for route in concern.router.routes])
+                       routes=[route for concern in concerns for route in concern.router.routes],
+                       public=settings.public_dashboard)
+    # Latency and answers by route (its template: no journey id or process in a label).
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz", "/static/.*"]).instrument(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, refusals included
     _add_error_handlers(app)
     for concern in concerns:
@@ -124,6 +128,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def refused(request: Request, error: Refused) -> JSONResponse:
         if error.refusal.kind is RefusalKind.UNAVAILABLE:
             log.error("workflow engine unavailable", path=request.url.path)
+        metrics.API_REFUSALS.labels(rule=error.refusal.rule, status=str(STATUS_BY_KIND[error.refusal.kind])).inc()
         return _refusal_response(error.refusal)
 
     @app.exception_handler(RPCError)

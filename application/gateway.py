@@ -17,6 +17,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from lnere.domain.commands import CommandEnvelope, FireMilestone
@@ -116,9 +117,10 @@ def outreach_workflow_id(process_id: str) -> str:
     return f"outreach-{process_id}"
 
 
-async def connect(settings: Settings, lazy: bool = False) -> Client:
+async def connect(settings: Settings, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     """A Temporal client; a ``lazy`` one connects on first use (the HTTP API serves figures
-    while Temporal is down, and says so on writes)."""
+    while Temporal is down, and says so on writes). ``runtime``: the SDK's (the worker's
+    exports its metrics)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
@@ -126,6 +128,7 @@ async def connect(settings: Settings, lazy: bool = False) -> Client:
         lazy=lazy,
         tls=settings.temporal_tls() or False,
         api_key=settings.temporal_api_key,
+        runtime=runtime,
     )
 
 
@@ -164,6 +167,14 @@ class JourneyClient:
         self.task_queue = task_queue
         # The event store, when the sender can read it: journeys are checked there first.
         self.registry = registry
+
+    async def engine_answers(self, timeout: float = 3.0) -> bool:
+        """Whether Temporal answers a health check now (readiness)."""
+        try:
+            await asyncio.wait_for(self.client.service_client.check_health(), timeout)
+        except Exception:  # noqa: BLE001 - any failure means it does not
+            return False
+        return True
 
     def workflow_id(self, envelope: CommandEnvelope) -> str:
         if envelope.journey is not None:

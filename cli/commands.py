@@ -110,16 +110,20 @@ def add_command_parsers(
                 if field not in FILLED and field not in spec.acting and field != "command_id":
                     _option(parser, field, info, business_time)
         for field in spec.acting:
-            parser.add_argument(f"--{field}", dest=field, required=True, help="who acts (their staff id or code)")
+            parser.add_argument(f"--{field}", dest=field,
+                                help="who acts (their staff id or code); default: --staff, or $LNERE_STAFF")
         if not spec.acting:
-            parser.add_argument("--staff", dest="recorded_by", help="who acts (staff id), recorded with the command")
+            parser.add_argument("--staff", dest="recorded_by",
+                                help="who acts (staff id), recorded with the command; default: $LNERE_STAFF")
         parser.add_argument("--command-id", dest="command_id",
                             help="an id of your own for the command: the same id sent again counts once")
         parser.set_defaults(handler=handler, kind=kind)
 
 
-def command_body(args: argparse.Namespace, spec: CommandSpec, from_file: dict[str, Any] | None) -> dict[str, Any]:
-    """The command's fields from the options (or the file), who acts and its kind."""
+def command_body(args: argparse.Namespace, spec: CommandSpec, from_file: dict[str, Any] | None,
+                 identity: str | None = None) -> dict[str, Any]:
+    """The command's fields from the options (or the file), who acts and its kind; ``identity``:
+    who acts when no option says (``--staff`` before the subcommand, or ``LNERE_STAFF``)."""
     body: dict[str, Any] = dict(from_file or {})
     if from_file is None:
         for field in spec.model.model_fields:
@@ -127,8 +131,12 @@ def command_body(args: argparse.Namespace, spec: CommandSpec, from_file: dict[st
             if field not in FILLED and value is not None:
                 body[field] = value
     for field in spec.acting:
-        body[field] = getattr(args, field)
-    who = getattr(args, spec.acting[-1]) if spec.acting else getattr(args, "recorded_by", None)
+        value = getattr(args, field, None) or (identity if field == spec.acting[-1] else None)
+        if value is None:
+            raise ValueError(f"{field}: give --{field} (who acts)"
+                             + (", --staff or LNERE_STAFF" if field == spec.acting[-1] else ""))
+        body[field] = value
+    who = body[spec.acting[-1]] if spec.acting else (getattr(args, "recorded_by", None) or identity)
     if who is not None:
         body.setdefault("recorded_by", who)
     if getattr(args, "command_id", None):

@@ -1,7 +1,7 @@
-"""The ``lnere`` command line.
+"""lnere: the registration of citizens who vote from abroad (INE's LNERE), from the command line.
 
-Exit codes: 0 done; 2 the input or the command was refused (the message names the field and
-the rule); 1 the system could not be reached or failed.
+Exit codes (README, "Exit codes"): 0 done; 1 failed; 2 usage; 3 refused; 4 not found;
+5 unavailable; 6 partial import; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from lnere.domain.lists import ListKind
 from lnere.domain.process import Milestone
 from lnere.domain.refusals import RefusalKind, Refused
 from lnere.settings import Settings
-
-DEFAULT_PROCESS = os.environ.get("LNERE_PROCESS", "pel-2020-2021")
 
 
 class ExitCode(IntEnum):
@@ -79,7 +77,24 @@ def _print(value: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=getattr(args, "data_dir", None), temporal_address=getattr(args, "address", None))
+    """The settings of this command: its flags over the environment, the config file and the
+    defaults; a stack that ``lnere up`` runs on the data dir gives Temporal's address unless
+    one was configured."""
+    from lnere.runtime.stack import read_stack_file
+
+    try:
+        settings = Settings.from_env(data_dir=getattr(args, "data_dir", None),
+                                     temporal_address=getattr(args, "address", None))
+    except (ValidationError, ValueError) as error:
+        raise UsageError(f"settings: {_format_validation(error) if isinstance(error, ValidationError) else error}"
+                         ) from None
+    if "temporal_address" not in settings.model_fields_set:
+        served = read_stack_file(settings.data_dir)
+        if served is not None:
+            settings = settings.model_copy(update={"temporal_address": served["temporal_address"],
+                                                   "temporal_namespace": served.get("temporal_namespace",
+                                                                                    settings.temporal_namespace)})
+    return settings
 
 
 def _existing_settings(args: argparse.Namespace) -> Settings:
@@ -154,7 +169,10 @@ def cmd_send(args: argparse.Namespace) -> None:
         from_file = _read_json(args.file)
         if not isinstance(from_file, dict):
             raise UsageError(f"{args.file}: a command is a JSON object")
-    body = command_body(args, spec, from_file)
+    try:
+        body = command_body(args, spec, from_file, identity=args.identity or _settings(args).staff)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     credential = body.get("credential")
     clave = args.clave or (credential.get("clave") if isinstance(credential, dict) else None)
     if not clave and not args.journey:
@@ -165,7 +183,8 @@ def cmd_send(args: argparse.Namespace) -> None:
 
 def cmd_milestone_fire(args: argparse.Namespace) -> None:
     try:
-        command = FireMilestone.model_validate({"milestone": args.milestone, "at": args.at})
+        command = FireMilestone.model_validate({"milestone": args.milestone, "at": args.at,
+                                                "recorded_by": args.identity or _settings(args).staff})
     except ValidationError as error:
         raise UsageError(_format_validation(error)) from None
 
@@ -445,9 +464,15 @@ def _every(seconds: float, call):
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    from lnere.runtime.stack import run_stack
+    from lnere import logs
+    from lnere.runtime.stack import read_stack_file, run_stack
 
     settings = _settings(args)
+    logs.configure(settings.log_level, component="up")
+    running = read_stack_file(settings.data_dir)
+    if running is not None:
+        raise UsageError(f"a stack already runs on data dir {settings.data_dir} (pid {running['pid']}, Temporal "
+                         f"{running['temporal_address']}): stop it first, or give another --data-dir")
     raise SystemExit(run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
                                api_port=args.api_port))
 
@@ -517,6 +542,37 @@ def cmd_projections(args: argparse.Namespace) -> None:
     _print({"position": view.position(), "log_head": head, "halt": view.halt(), "skipped_events": view.skips()})
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    """How the stack on this data dir is: each component's readiness (with its reasons), the
+    projection's position and lag. Exit 0 when every component is ready, 5 when one is not."""
+    import urllib.error
+    import urllib.request
+
+    from lnere.runtime.stack import read_stack_file
+
+    settings = _existing_settings(args)
+    served = read_stack_file(settings.data_dir)
+    if served is None:
+        raise ConnectionError(f"no stack runs on data dir {settings.data_dir} (lnere up starts one)")
+    components: dict[str, Any] = {}
+    for name, url in served.get("health", {}).items():
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as answer:
+                body = json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            body = json.loads(error.read() or b"{}")
+        except (OSError, ValueError) as error:
+            body = {"ready": False, "reasons": [f"does not answer at {url} ({error})"]}
+        components[name] = {"url": url, "ready": bool(body.get("ready")), "reasons": body.get("reasons", []),
+                            **({"lag_events": body["lag_events"]} if "lag_events" in body else {})}
+    ready = all(c["ready"] for c in components.values())
+    _print({"ready": ready, "data_dir": str(settings.data_dir), "pid": served["pid"],
+            "temporal_address": served["temporal_address"], "dashboard": f"{served['api']}/",
+            "components": components})
+    if not ready:
+        raise SystemExit(ExitCode.UNAVAILABLE)
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -530,20 +586,43 @@ def _business_time(value: str) -> str:
     return value
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lnere")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lnere.cli.commands import add_command_parsers
 
-    parser = argparse.ArgumentParser(prog="lnere", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="data directory (default $LNERE_DATA_DIR or ./data)")
-    parser.add_argument("--address", help="Temporal address (default $LNERE_TEMPORAL_ADDRESS or 127.0.0.1:7233)")
-    parser.add_argument("--process", default=DEFAULT_PROCESS, help=f"electoral process (default {DEFAULT_PROCESS})")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="lnere", description=__doc__.splitlines()[0],
+                                     epilog="Settings: flags, then LNERE_* variables, then lnere.toml "
+                                            "(docs/settings.md). Exit codes: README, 'Exit codes'.")
+    parser.add_argument("--version", action="version", version=f"lnere {_version()}")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="data directory (default: $LNERE_DATA_DIR, data_dir in lnere.toml, or ./data)")
+    parser.add_argument("--address", metavar="HOST:PORT",
+                        help="Temporal's address (default: $LNERE_TEMPORAL_ADDRESS, else the address of the stack "
+                             "lnere up runs on the data dir, else 127.0.0.1:7233)")
+    parser.add_argument("--process", metavar="ID",
+                        help="electoral process id, e.g. pel-2020-2021 (default: $LNERE_PROCESS or pel-2020-2021)")
+    parser.add_argument("--staff", dest="identity", metavar="STAFF_ID",
+                        help="who acts for the commands this sends (recorded with them; default: $LNERE_STAFF)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start Temporal, the worker and the projection runner")
-    up.add_argument("--port", type=int, default=7233)
-    up.add_argument("--ui-port", type=int, help="Temporal's Web UI (default $LNERE_TEMPORAL_UI_PORT or 8233)")
-    up.add_argument("--api-port", type=int, help="HTTP API and dashboard (default $LNERE_API_PORT or 8000)")
+    up = sub.add_parser("up", help="start the stack: Temporal, the worker, the projection runner and the API")
+    up.add_argument("--port", type=int, default=7233, metavar="PORT",
+                    help="Temporal's frontend port (default 7233); later commands on the data dir find it")
+    up.add_argument("--ui-port", type=int, metavar="PORT",
+                    help="Temporal's Web UI port (default: $LNERE_TEMPORAL_UI_PORT or 8233)")
+    up.add_argument("--api-port", type=int, metavar="PORT",
+                    help="HTTP API and dashboard port (default: $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
+    sub.add_parser("status", help="how the stack on the data dir is: each component ready or why not "
+                                  "(exit 5 when one is not)").set_defaults(handler=cmd_status)
     sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)
     staff = sub.add_parser("staff", help="staff members and their API tokens").add_subparsers(
         dest="action", required=True)
@@ -633,9 +712,11 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     from lnere import logs
 
-    logs.configure(os.environ.get("LNERE_LOG_LEVEL", "WARNING"))
+    logs.configure(os.environ.get("LNERE_LOG_LEVEL", "WARNING"), component="cli")
     args = build_parser().parse_args(argv)
     try:
+        if args.process is None:
+            args.process = _settings(args).process
         args.handler(args)
     except UsageError as error:
         print(f"lnere: {error}", file=sys.stderr)

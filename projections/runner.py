@@ -21,7 +21,8 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import resolve_topic
 
-from lnere import logs
+from lnere import logs, metrics
+from lnere.metrics import HealthServer
 from lnere.projections.journey_counts import (
     CountsView,
     JourneyCountsProjection,
@@ -43,8 +44,6 @@ log = logs.get_logger("lnere.projections")
 
 # Events applied per transaction at most (catch-up); live, a batch is what arrived since the last poll.
 BATCH_SIZE = 5000
-# A halted projection tries the event it stopped at again this often (seconds).
-HALT_RETRY = float(os.environ.get("LNERE_PROJECTION_HALT_RETRY", "30"))
 
 
 def runner_env(settings: Settings) -> dict[str, str]:
@@ -157,6 +156,7 @@ class BatchingProjectionRunner:
 
     def __init__(self, settings: Settings, stopped: threading.Event | None = None) -> None:
         os.environ.setdefault(POLL_INTERVAL_ENV, str(settings.projection_poll_interval))
+        self.halt_retry = settings.projection_halt_retry
         settings.projections_dir.mkdir(parents=True, exist_ok=True)
         self.lock = RunnerLock(settings)
         if not self.lock.acquire(stopped):
@@ -217,7 +217,7 @@ class BatchingProjectionRunner:
         """Applies a failed batch's events one at a time: those before the one that fails count;
         at that one the projection halts, with the reason recorded where ``lnere projections
         status``, the API's figures (marked stale) and ``/readyz`` show it. The worker, the API
-        and Temporal go on. It tries the event again every ``HALT_RETRY`` seconds (a passing
+        and Temporal go on. It tries the event again every ``projection_halt_retry`` seconds (a passing
         fault clears by itself); an event an operator skips (``lnere projections skip``) is
         passed over, recorded as skipped; a fixed runner, restarted, applies it."""
         for row in rows:
@@ -242,7 +242,7 @@ class BatchingProjectionRunner:
                                   error=type(error).__name__)
                         logged = True
                     self.view.record_halt(row.id, str(row.originator_id), row.originator_version, row.topic, reason)
-                    if self.subscription.stopped.wait(HALT_RETRY):
+                    if self.subscription.stopped.wait(self.halt_retry):
                         raise InterruptedError("stopped while halted") from None
 
 
@@ -321,17 +321,60 @@ def wait_for_head(settings: Settings, view: CountsView, timeout: float = 600.0, 
     return head
 
 
+class RunnerHealth:
+    """The runner's figures for ``/metrics`` and its readiness, refreshed by its main loop."""
+
+    def __init__(self, max_lag: int) -> None:
+        self.max_lag = max_lag
+        self.reasons: list[str] = ["on standby: waiting for the projection's lock (another runner holds it)"]
+        self.halted_at: int | None = None
+        self.position = 0
+
+    def refresh(self, runner: BatchingProjectionRunner) -> None:
+        name = JourneyCountsProjection.name
+        position = runner.view.position()
+        head = runner.app.recorder.max_notification_id() or 0
+        halt = runner.view.halt()
+        metrics.PROJECTION_POSITION.labels(name).set(position)
+        metrics.PROJECTION_LOG_HEAD.labels(name).set(head)
+        metrics.PROJECTION_LAG.labels(name).set(max(head - position, 0))
+        metrics.PROJECTION_HALTED.labels(name).set(1 if halt else 0)
+        if position > self.position:
+            metrics.PROJECTION_EVENTS.labels(name).inc(position - self.position)
+        self.position = position
+        if halt and halt["position"] != self.halted_at:
+            metrics.PROJECTION_HALTS.labels(name).inc()
+        self.halted_at = halt["position"] if halt else None
+        reasons = []
+        if halt:
+            reasons.append(f"halted before event {halt['position']} ({halt['topic']}): {halt['error']}")
+        if head - position > self.max_lag:
+            reasons.append(f"behind the event log by {head - position:,} events (more than {self.max_lag:,})")
+        self.reasons = reasons
+
+
 def main() -> None:
-    logs.configure()
     settings = Settings.from_env()
+    logs.configure(settings.log_level, component="projections")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    health = RunnerHealth(settings.ready_max_lag)
+    server = (HealthServer("projections", settings.health_host, settings.projection_health_port,
+                           lambda: health.reasons).start() if settings.projection_health_port else None)
     try:
-        runner = start_runner(settings, stop)
-    except InterruptedError:
-        log.info("projection runner stopped on standby")
-        return
+        try:
+            runner = start_runner(settings, stop)
+        except InterruptedError:
+            log.info("projection runner stopped on standby")
+            return
+        _run(runner, health, stop)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(runner: BatchingProjectionRunner, health: RunnerHealth, stop: threading.Event) -> None:
     log.info("projection runner started", projection=JourneyCountsProjection.name, position=runner.view.position())
     last = -1
     try:
@@ -339,11 +382,12 @@ def main() -> None:
             runner.run_forever(timeout=1.0)  # re-raises an error of the processing thread
             if runner.is_interrupted.is_set():
                 break
-            position = runner.view.position()
-            if position != last:
-                log.info("projection position", projection=JourneyCountsProjection.name, position=position)
-                last = position
+            health.refresh(runner)
+            if health.position != last:
+                log.info("projection position", projection=JourneyCountsProjection.name, position=health.position)
+                last = health.position
     finally:
+        health.reasons = ["the projection runner is stopping"]
         runner.__exit__(None, None, None)
         log.info("projection runner stopped", position=runner.view.position())
 

@@ -47,6 +47,9 @@ EXPECTED_ROLES = {
 }
 
 
+# What INE publishes: with the public dashboard on (the default), anyone reads these without a token.
+PUBLISHED = {("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/{process}/figures"),
+             ("GET", "/api/v1/processes/{process}/report")}
 
 
 def concrete(path: str, process: str) -> str:
@@ -60,6 +63,7 @@ async def test_every_endpoint_is_in_the_access_table(api):
     assert served == set(EXPECTED_ROLES)
     for (method, path), allowed in EXPECTED_ROLES.items():
         assert set(schema["paths"][path][method.lower()]["x-roles"]) == allowed  # the documentation says the same
+        assert schema["paths"][path][method.lower()].get("x-published", False) == ((method, path) in PUBLISHED)
 
 
 async def test_roles_on_every_endpoint(api):
@@ -69,8 +73,11 @@ async def test_roles_on_every_endpoint(api):
         # journey's absence (404), never by access, and nothing is recorded.
         kwargs = {"json": {"unexpected": True}} if method == "POST" else {}
         nobody = await api.http.request(method, url, **kwargs)
-        assert nobody.status_code == 401, (method, path, nobody.text)
-        assert nobody.headers["www-authenticate"] == "Bearer"
+        if (method, path) in PUBLISHED:
+            assert nobody.status_code == 200, (method, path, nobody.text)
+        else:
+            assert nobody.status_code == 401, (method, path, nobody.text)
+            assert nobody.headers["www-authenticate"] == "Bearer"
         forged = await api.http.request(method, url, headers={"Authorization": "Bearer lnere_not-a-token"}, **kwargs)
         assert forged.status_code == 401, (method, path)
         for role in EVERYONE:
@@ -80,6 +87,21 @@ async def test_roles_on_every_endpoint(api):
             else:
                 assert answer.status_code == 403, (method, path, role, answer.text)
                 assert role in answer.json()["detail"]
+
+
+async def test_published_figures_need_a_token_when_the_dashboard_is_not_public(dev_env, settings):
+    import httpx
+
+    from tests.conftest import own_process_catalog, running_api
+
+    catalog, process = own_process_catalog()
+    closed = settings.model_copy(update={"public_dashboard": False})
+    async with (running_api(dev_env.client, closed, catalog, process) as stack,
+                httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http):
+        for method, path in PUBLISHED:
+            assert (await http.request(method, concrete(path, process))).status_code == 401, path
+            answer = await http.request(method, concrete(path, process), headers=stack.auth(VIEWER))
+            assert answer.status_code == 200, path
 
 
 async def test_a_revoked_token_stops_working_without_a_restart(api):

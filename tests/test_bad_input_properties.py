@@ -105,7 +105,8 @@ def registry(tmp_path_factory) -> JourneyRegistry:
     path = Path(tmp_path_factory.mktemp("events")) / "events.sqlite"
     app = JourneyRegistry(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
-        "CIPHER_TOPIC": "store.event_codec:EventCipher", "TRANSCODER_TOPIC": "store.event_codec:EventTranscoder",
+        "CIPHER_TOPIC": "lnere.store.event_codec:EventCipher",
+        "TRANSCODER_TOPIC": "lnere.store.event_codec:EventTranscoder",
         "CIPHER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     })
     yield app

@@ -37,7 +37,7 @@ async def me(staff: StaffDep) -> Me:
     return Me(staff=staff.id, role=staff.role.value)
 
 
-@router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+@router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE, published=True), tags=["figures"])
 async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
     return [
         {"id": p.id, "name": p.name, "timezone": p.timezone,
@@ -58,7 +58,8 @@ async def configuration(state: ServicesDep) -> dict[str, Any]:
 
 # -- figures and reports --------------------------------------------------------------------
 
-@router.get(f"{PREFIX}/processes/{{process}}/figures", openapi_extra=roles(*ANY_ROLE), tags=["figures"])
+@router.get(f"{PREFIX}/processes/{{process}}/figures", openapi_extra=roles(*ANY_ROLE, published=True),
+            tags=["figures"])
 async def figures(
     state: ServicesDep,
     process: str,
@@ -80,19 +81,41 @@ async def figures(
 @router.get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     """Liveness: the API answers."""
-    return {"status": "ok"}
+    return {"component": "api", "status": "ok"}
 
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(state: ServicesDep) -> JSONResponse:
-    """Readiness: the figures can be trusted (the projection is not halted). 503 with the
-    reason when it is: the figures are then those of the last good position."""
+    """Readiness, with the reasons when not: Temporal does not answer (commands cannot be
+    taken), the projection is halted (figures are those of its last good position) or behind
+    the event log by more than ``LNERE_READY_MAX_LAG`` events."""
     projection = await asyncio.to_thread(state.projection_state)
-    return JSONResponse({"status": "halted" if projection["halted"] else "ready", "projection": projection},
-                        status_code=503 if projection["halted"] else 200)
+    head = await asyncio.to_thread(lambda: state.registry.recorder.max_notification_id() or 0)
+    lag = max(head - state.view.position(), 0)
+    reasons = []
+    if not await state.journeys.engine_answers():
+        reasons.append(f"Temporal at {state.settings.temporal_address} does not answer")
+    if projection["halted"]:
+        halt = projection["halt"]
+        reasons.append(f"the projection is halted before event {halt['position']} ({halt['topic']})")
+    if lag > state.settings.ready_max_lag:
+        reasons.append(f"the projection is behind the event log by {lag:,} events")
+    status = "halted" if projection["halted"] else "not ready" if reasons else "ready"
+    return JSONResponse({"component": "api", "status": status, "ready": not reasons, "reasons": reasons,
+                         "log_head": head, "lag_events": lag, "projection": projection},
+                        status_code=503 if reasons else 200)
 
 
-@router.get(f"{PREFIX}/processes/{{process}}/report", openapi_extra=roles(*ANY_ROLE), tags=["figures"],
+@router.get("/metrics", include_in_schema=False)
+async def metrics_text() -> Response:
+    """The API's metrics (Prometheus text): latency by route, refusals by rule."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(f"{PREFIX}/processes/{{process}}/report", openapi_extra=roles(*ANY_ROLE, published=True),
+            tags=["figures"],
             responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}})
 async def report(
     state: ServicesDep,
