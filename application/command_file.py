@@ -79,16 +79,31 @@ def _path_part(part: object) -> str:
     return text if re.fullmatch(r"[A-Za-z0-9_][\w-]*", text) else json.dumps(text)
 
 
+# pydantic's words before a validator's own message: the message is ours, in lnere's voice.
+_LIBRARY_PREFIXES = ("Value error, ", "Assertion failed, ")
+# A mistake every entry point words the same (the CLI's --at checks say it too).
+NEEDS_OFFSET = "needs its UTC offset, e.g. 2020-10-01T10:00:00-06:00"
+_OUR_WORDS = {"timezone_aware": NEEDS_OFFSET}
+
+
 def format_validation(error: ValidationError) -> str:
-    """Field paths and messages, never the values (nor an unknown key's name: either may be
-    personal data)."""
+    """Field paths and messages, in one voice from the CLI, the import and the API's
+    rejects: no library prefix, no union tag in the path (``command.at``, not
+    ``command.record_credential.at``); never the values (nor an unknown key's name: either
+    may be personal data)."""
+    from lnere.domain.commands import JOURNEY_COMMANDS
+
+    tags = set(JOURNEY_COMMANDS) | OUTREACH_KINDS | {"apply_milestone", "fire_milestone"}
     parts = []
     for item in error.errors():
-        loc = list(item["loc"])
+        loc = [part for i, part in enumerate(item["loc"]) if not (i > 0 and part in tags)]
         if item["type"] == "extra_forbidden" and loc:
             loc[-1] = "(unknown field)"
         path = ".".join(_path_part(p) for p in loc) or "input"
-        parts.append(f"{path}: {item['msg']}")
+        message = _OUR_WORDS.get(item["type"], item["msg"])
+        for prefix in _LIBRARY_PREFIXES:
+            message = message.removeprefix(prefix)
+        parts.append(f"{path}: {message}")
     return "; ".join(parts)
 
 

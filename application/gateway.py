@@ -136,7 +136,11 @@ def load_processes(settings: Settings) -> ProcessCatalog:
     """The processes this installation knows: the packaged ones, those its data dir kept from
     the ``LNERE_PROCESSES_DIR`` it ran with, and those of ``LNERE_PROCESSES_DIR`` now."""
     kept = settings.data_dir / KEPT_PROCESSES
-    return ProcessCatalog.load(*(d for d in (kept if kept.is_dir() else None, settings.processes_dir) if d))
+
+    def load() -> ProcessCatalog:
+        return ProcessCatalog.load(*(d for d in (kept if kept.is_dir() else None, settings.processes_dir) if d))
+
+    return load().discovering(load)
 
 
 KEPT_PROCESSES = "processes"  # in the data dir

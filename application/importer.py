@@ -19,11 +19,15 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from lnere.application.command_file import Entry, InvalidLine, parse_line
 from lnere.application.gateway import JourneyClient
@@ -80,40 +84,68 @@ class ImportSummary:
 
 
 class Progress:
-    """A progress line on stderr: done/total, rate, ETA. Redrawn in place on a terminal,
-    printed every few seconds otherwise (logs, CI)."""
+    """Progress of long work on stderr: done/total, rate and ETA over the last half minute (not
+    since the start: lines a resumed import had already answered, and a slow start, do not skew
+    it). On a terminal, rich's live bar; otherwise (logs, CI) a plain line every few seconds."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, label: str = "importing") -> None:
+    WINDOW = 30.0  # seconds of samples the rate is measured over
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, label: str = "importing", already: int = 0) -> None:
         self.total = total
-        self.done = 0
+        self.done = already
         self.stream = stream
         self.label = label
-        self.started = time.monotonic()
         self.tty = stream.isatty()
+        self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), already)])
         self._last = 0.0
+        self._bar: RichProgress | None = None
+        if self.tty:
+            self._bar = RichProgress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(file=stream), speed_estimate_period=self.WINDOW, redirect_stdout=False,
+                redirect_stderr=False)
+            self._task = self._bar.add_task(label, total=total, completed=already, rate="")
+            self._bar.start()
+
+    def rate(self, now: float) -> float | None:
+        """Lines per second over the window; None until there is a second of samples."""
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.WINDOW:
+            self._samples.popleft()
+        first_at, first_done = self._samples[0]
+        return (self.done - first_done) / (now - first_at) if now - first_at >= 1.0 else None
 
     def advance(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
+        self._samples.append((now, self.done))
         if now - self._last >= (0.2 if self.tty else 5.0) or self.done >= self.total:
             self._last = now
             self._draw(now)
 
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
-        remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
-        eta = "--:--" if remaining == float("inf") else f"{int(remaining) // 60}:{int(remaining) % 60:02d}"
-        pct = 100 * self.done / self.total if self.total else 100.0
-        width = 24
-        filled = int(width * pct / 100)
-        bar = "#" * filled + "." * (width - filled)
-        text = (f"{self.label} [{bar}] {self.done:,}/{self.total:,} lines {pct:5.1f}% "
-                f"{rate:,.0f} lines/s ETA {eta}")
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if self.done >= self.total else ""))
+    def say(self, text: str) -> None:
+        """A line of its own (above the bar on a terminal)."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
         else:
             self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def _draw(self, now: float) -> None:
+        rate = self.rate(now)
+        shown = "– lines/s" if rate is None else f"{rate:,.0f} lines/s"
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, rate=shown)
+            return
+        left = self.total - self.done
+        eta = "--:--" if not rate else f"{int(left / rate) // 60}:{int(left / rate) % 60:02d}"
+        pct = 100 * self.done / self.total if self.total else 100.0
+        self.stream.write(f"{self.label} {self.done:,}/{self.total:,} lines {pct:5.1f}% {shown} ETA {eta}\n")
         self.stream.flush()
 
 
@@ -233,8 +265,7 @@ async def run_import(
     journal = Journal(journal_path)
     summary.resumed_lines = len(journal.results)
     journal.add([r for r in command_file.invalid if r.line not in journal.results])
-    progress = Progress(summary.lines, progress_stream)
-    progress.advance(len(journal.results))
+    progress = Progress(summary.lines, progress_stream, already=len(journal.results))
     semaphore = asyncio.Semaphore(concurrency)
 
     async def record(chunk: list[Entry], sending: Awaitable[BatchResult]) -> None:
@@ -298,7 +329,7 @@ async def run_import(
                 summary.milestones += 1
                 if milestone.line not in journal.results:
                     try:
-                        await _fire_and_wait(client, milestone, progress_stream, milestone_timeout)
+                        await _fire_and_wait(client, milestone, progress, milestone_timeout)
                         answer = LineResult(milestone.line, True)
                     except Refused as refused:
                         if refused.refusal.kind is RefusalKind.UNAVAILABLE:
@@ -309,6 +340,7 @@ async def run_import(
         summary.journeys = len(journeys)
     finally:
         journal.close()
+        progress.close()
     for result in journal.results.values():
         if result.accepted:
             summary.accepted += 1
@@ -326,7 +358,7 @@ class MilestoneTimeout(Exception):
     """A milestone the calendar had not applied within the import's bound."""
 
 
-async def _fire_and_wait(client: JourneyClient, milestone: Entry, stream: TextIO, timeout: float) -> None:
+async def _fire_and_wait(client: JourneyClient, milestone: Entry, progress: Progress, timeout: float) -> None:
     """Fires the milestone and waits for the calendar to apply it, saying every few seconds how
     long it has waited; past ``timeout`` the import stops (the calendar goes on, and the import
     run again resumes at this line)."""
@@ -342,15 +374,14 @@ async def _fire_and_wait(client: JourneyClient, milestone: Entry, stream: TextIO
             if done:
                 fire.result()
                 if waited >= MILESTONE_REPORT_EVERY:
-                    stream.write(f"milestone {name} applied after {time.monotonic() - started:,.0f} s\n")
+                    progress.say(f"milestone {name} applied after {time.monotonic() - started:,.0f} s")
                 return
             waited = time.monotonic() - started
             if waited >= timeout:
                 raise MilestoneTimeout(
                     f"milestone {name} was not applied within {timeout:,.0f} s; the calendar goes on applying "
                     f"it: run the same import again to wait for it and go on")
-            stream.write(f"waiting for the calendar to apply milestone {name}: {waited:,.0f} s\n")
-            stream.flush()
+            progress.say(f"waiting for the calendar to apply milestone {name}: {waited:,.0f} s")
     finally:
         if not fire.done():
             fire.cancel()

@@ -63,6 +63,8 @@ def _option(parser: argparse.ArgumentParser, name: str, info: FieldInfo, busines
     annotation = _unwrap(info.annotation)
     origin = get_origin(annotation)
     help_ = info.description or ""
+    if "of the process" in help_:
+        help_ += " (lnere codes lists them)"
     required = info.is_required()
     if name == "at":
         parser.add_argument("--at", required=True, type=business_time,

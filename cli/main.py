@@ -111,9 +111,21 @@ def _existing_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _journey_ref(journey: str, process: str) -> str:
+    """A journey named by its ``workflow_id`` or by its ``journey_id`` (the same hash as a UUID,
+    within ``process``): both are printed, both are taken."""
+    from uuid import UUID
+
+    try:
+        return f"journey-{process}-{UUID(journey).hex}"
+    except ValueError:
+        return journey
+
+
 def _envelope(args: argparse.Namespace, command: dict[str, Any], clave: str | None = None) -> CommandEnvelope:
     data = {"process": args.process, "command": command}
     journey = getattr(args, "journey", None)
+    journey = _journey_ref(journey, args.process) if journey else None
     clave = clave or getattr(args, "clave", None)
     if journey:
         data["journey"] = journey
@@ -196,10 +208,27 @@ def cmd_milestone_fire(args: argparse.Namespace) -> None:
 
 
 def _workflow_id(args: argparse.Namespace, settings: Settings) -> str:
+    """The journey a read names: its id (``journey_id`` as the commands print it), or the
+    clave. A malformed clave, an unknown process or an id that is not a journey's is said so,
+    not answered "no such journey"."""
+    from lnere.application.gateway import load_processes
+    from lnere.domain.identity import WORKFLOW_ID
+    from lnere.domain.values import ClaveElector
+
     if args.journey:
-        return args.journey
+        journey = _journey_ref(args.journey, args.process)
+        if not WORKFLOW_ID.match(journey):
+            raise UsageError("journey: not a journey id (its workflow_id journey-<process>-<32 hex digits>, or its "
+                             "journey_id, as commands print them)")
+        return journey
     if not args.clave:
         raise UsageError("journey: give --journey or --clave")
+    try:
+        ClaveElector.parse(args.clave)
+    except ValueError as error:
+        raise UsageError(f"clave: {error}") from None
+    if args.process not in {p.id for p in load_processes(settings)}:
+        raise NotFound(f"process: no process {args.process!r}")
     return journey_workflow_id(settings.journey_key_bytes, args.process, args.clave)
 
 
@@ -407,7 +436,10 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from lnere.application.gateway import load_processes
+    """Generates a scenario's population and imports it into a process instance of its own (a
+    copy of the scenario's process under a new id, kept in the data dir), so nothing else in
+    the data dir counts in the comparison with the scenario's published figures."""
+    from lnere.application.gateway import KEPT_PROCESSES, load_processes
     from lnere.application.importer import run_import
     from lnere.projections.report import build_report
     from lnere.projections.runner import open_view, wait_for_head
@@ -419,14 +451,20 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     except KeyError as error:
         raise UsageError(f"scenario: {error.args[0]}") from None
     settings = _settings(args)
-    process = load_processes(settings).get(scenario.process)
-    out = Path(args.out) if args.out else settings.data_dir / "simulations" / f"{scenario.name}.jsonl"
+    base = load_processes(settings).get(scenario.process)
+    instance = f"{base.id}-sim-{datetime.now().strftime('%Y%m%d%H%M%S')}"
+    process = base.model_copy(update={"id": instance, "name": f"{base.name} (simulación {scenario.name})"})
+    out = Path(args.out) if args.out else settings.data_dir / "simulations" / f"{instance}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = generate(scenario, process)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"lnere: wrote {len(lines):,} commands to {out}", file=sys.stderr)
+    print(f"lnere: wrote {len(lines):,} commands of process instance {instance} to {out}", file=sys.stderr)
     if args.no_import:
         return
+    _existing_settings(args)  # the import goes to a stack that has run on this data dir
+    kept = settings.data_dir / KEPT_PROCESSES
+    kept.mkdir(parents=True, exist_ok=True)
+    (kept / f"{instance}.json").write_text(process.model_dump_json(indent=2), encoding="utf-8")
 
     async def go():
         with _registry(settings) as registry:
@@ -445,7 +483,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     wait_for_head(settings, view, timeout=args.timeout, report=_every(5.0, waiting))
     ours = build_report(view, process, scenario.as_of)
     text, differences = render_comparison(load_targets(scenario), ours)
-    sys.stdout.write(text)
+    sys.stdout.write(f"Process instance {instance} (its own: nothing else in the data dir counts)\n\n{text}")
     if summary.refused or differences:
         raise SystemExit(1)
 
@@ -542,6 +580,28 @@ def cmd_projections(args: argparse.Namespace) -> None:
     _print({"position": view.position(), "log_head": head, "halt": view.halt(), "skipped_events": view.skips()})
 
 
+def cmd_codes(args: argparse.Namespace) -> None:
+    """The codes a process takes, with INE's words: reasons, attention topics, offices, sites."""
+    from lnere.application.gateway import load_processes
+
+    try:
+        process = load_processes(_settings(args)).get(args.process)
+    except KeyError as error:
+        raise NotFound(f"process: {error.args[0]}") from None
+    _print({
+        "process": process.id,
+        "inconsistency_reasons (review decide --reason, inconsistencies)": process.inconsistency_reasons,
+        "rejection_reasons (review decide --reason, rejected)": process.rejection_reasons,
+        "exclusion_reasons (registral-check result, observations)": process.exclusion_reasons,
+        "attention_topics (by service)": {service.value: topics
+                                          for service, topics in process.attention_topics.items()},
+        "consular_offices (request_cpve office)": {code: office.name
+                                                     for code, office in process.consular_offices.items()},
+        "voting_sites (file_request voting_site)": {code: site.name for code, site in process.voting_sites.items()},
+        "modalities": {m.value: process.modality_labels.get(m, m.value) for m in process.modalities},
+    })
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     """How the stack on this data dir is: each component's readiness (with its reasons), the
     projection's position and lag. Exit 0 when every component is ready, 5 when one is not."""
@@ -577,12 +637,15 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def _business_time(value: str) -> str:
+    from lnere.application.command_file import NEEDS_OFFSET
+
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date-time") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS±HH:MM)"
+                                         ) from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} needs a UTC offset, e.g. 2020-10-01T10:00:00-05:00")
+        raise argparse.ArgumentTypeError(f"{value!r} {NEEDS_OFFSET}")
     return value
 
 
@@ -621,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, metavar="PORT",
                     help="HTTP API and dashboard port (default: $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
+    sub.add_parser("codes", help="the codes the process takes (reasons, topics, offices, voting sites)"
+                   ).set_defaults(handler=cmd_codes)
     sub.add_parser("status", help="how the stack on the data dir is: each component ready or why not "
                                   "(exit 5 when one is not)").set_defaults(handler=cmd_status)
     sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)
@@ -647,7 +712,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def journey_ref(p: argparse.ArgumentParser) -> None:
         group = p.add_mutually_exclusive_group()
-        group.add_argument("--journey", help="journey id (journey-<process>-<hash>)")
+        group.add_argument("--journey", metavar="ID",
+                           help="the journey: its workflow_id (journey-<process>-<hash>) or its journey_id")
         group.add_argument("--clave", help="the citizen's clave de elector")
 
     groups: dict[str, Any] = {}
@@ -686,9 +752,10 @@ def build_parser() -> argparse.ArgumentParser:
     registral.add_argument("--restart", action="store_true")
     registral.set_defaults(handler=cmd_registral_check)
 
-    simulate = sub.add_parser("simulate", help="generate a scenario's population, import it, compare the report")
+    simulate = sub.add_parser("simulate", help="generate a scenario's population, import it into a process instance "
+                                               "of its own, compare its report with the scenario's figures")
     simulate.add_argument("scenario", help="scenario name, e.g. seed-2020-11-30 (simulation/scenarios/)")
-    simulate.add_argument("--out", help="where to write the command file (default DATA_DIR/simulations/NAME.jsonl)")
+    simulate.add_argument("--out", help="where to write the command file (default DATA_DIR/simulations/INSTANCE.jsonl)")
     simulate.add_argument("--no-import", action="store_true", help="only write the command file")
     simulate.add_argument("--concurrency", type=int, default=64, help="journeys in flight (default 64)")
     simulate.add_argument("--timeout", type=float, default=600, help="seconds to wait for the projections")

@@ -7,6 +7,8 @@ settings); adding another process needs no code.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -218,10 +220,32 @@ class ElectoralProcess(BaseModel):
 
 
 class ProcessCatalog:
-    """The processes known to this installation, loaded from JSON files."""
+    """The processes known to this installation, loaded from JSON files. With ``discover``, a
+    process asked for and not known is looked for again (at most once a second): a process
+    file added to the installation (``lnere simulate``'s instance) is taken by the running
+    components without a restart. Known processes never change under them."""
 
-    def __init__(self, processes: dict[str, ElectoralProcess]):
+    def __init__(self, processes: dict[str, ElectoralProcess],
+                 discover: Callable[[], ProcessCatalog] | None = None):
         self._processes = processes
+        self._discover = discover
+        self._discovered_at = -1.0
+
+    def discovering(self, discover: Callable[[], ProcessCatalog]) -> ProcessCatalog:
+        self._discover = discover
+        return self
+
+    def _look_again(self) -> None:
+        now = time.monotonic()
+        if self._discover is None or now - self._discovered_at < 1.0:
+            return
+        self._discovered_at = now
+        try:
+            found = self._discover()
+        except ValueError:
+            return  # a malformed file: lnere up names it when it checks the files
+        for process in found:
+            self._processes.setdefault(process.id, process)
 
     @classmethod
     def load(cls, *directories: Path) -> ProcessCatalog:
@@ -233,6 +257,8 @@ class ProcessCatalog:
         return cls(processes)
 
     def get(self, process_id: str) -> ElectoralProcess:
+        if process_id not in self._processes:
+            self._look_again()
         try:
             return self._processes[process_id]
         except KeyError:
