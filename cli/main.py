@@ -299,7 +299,7 @@ async def _delete_runs(client, settings: Settings, workflow_id: str) -> int:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from lnere.application.gateway import load_processes
-    from lnere.projections.report import build_report, render_csv, render_markdown
+    from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
     from lnere.projections.runner import open_view
 
     settings = _existing_settings(args)
@@ -316,6 +316,9 @@ def cmd_report(args: argparse.Namespace) -> None:
         _print(report)
     elif args.format == "csv":
         sys.stdout.write(render_csv(report))
+    elif args.format == "excel":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_csv_for_spreadsheets(report))
     else:
         sys.stdout.write(render_markdown(report))
 
@@ -771,7 +774,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="report section 4.1 as of a date")
     report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")
-    report.add_argument("--format", choices=["json", "md", "csv"], default="md")
+    report.add_argument("--format", choices=["json", "md", "csv", "excel"], default="md",
+                        help="md (default), json, csv (for programs) or excel (CSV for spreadsheets: "
+                             "byte-order mark, INE's words)")
     report.set_defaults(handler=cmd_report)
     return parser
 

@@ -356,6 +356,52 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
     return rows
 
 
+# The tables' titles for a person reading the CSV in a spreadsheet (INE's words).
+TABLE_TITLES_ES = {
+    "by_channel": "SIILNERE recibidas por medio",
+    "by_country_entity": "SIILNERE por país de residencia y entidad",
+    "by_entity": "SIILNERE por entidad de referencia",
+    "by_credential_channel": "SIILNERE por tipo de credencial y medio",
+    "definitive_by_entity_modality": "LNERE Definitiva por entidad y modalidad de voto",
+    "credentialing_by_state": "CPVE por entidad de referencia",
+    "credentialing_by_office": "CPVE por embajada o consulado",
+    "inetel_attention": "Atención ciudadana INETEL",
+    "inetel_attention_origin": "Atención ciudadana INETEL por origen",
+    "inetel_attention_topic": "Atención ciudadana INETEL por tema",
+    "inetel_attention_channel": "Atención ciudadana INETEL por medio",
+    "by_sex": "SIILNERE por sexo",
+    "by_age_range": "SIILNERE por rango de edad",
+    "by_modality": "SIILNERE por modalidad de voto",
+    "by_voting_site": "SIILNERE por sede de votación presencial",
+    "analysis_status": "Estatus de análisis de las SIILNERE",
+    "inetel_outbound_calls": "Llamadas de salida INETEL",
+    "automated_outbound": "Servicios de salida automatizado",
+    "exclusions_by_reason": "Exclusiones de la LNERE Definitiva por motivo",
+    "deliveries": "Paquetes y accesos para votar",
+    "stages": "SIILNERE por etapa",
+}
+
+
+def render_csv_for_spreadsheets(report: dict[str, Any]) -> bytes:
+    """The report's figures for Excel and its peers: UTF-8 with a byte-order mark (so
+    "Michoacán" opens as written), INE's words as headers and table names, countries by name,
+    the cut-off as a Spanish date. ``render_csv`` is the machine's version."""
+    import io
+
+    from defusedcsv import csv
+
+    countries = {row["country_code"]: row["country"] for row in report["by_country_entity"]}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Proceso electoral", "Cifras al", "Cuadro", "Renglón", "Columna", "Valor"])
+    as_of = date.fromisoformat(report["as_of"]).strftime("%d/%m/%Y") if report["as_of"] else "todo lo registrado"
+    for table, row, column, value in report_rows(report):
+        if table == "by_country_entity":
+            row = countries.get(row, row)
+        writer.writerow([report["process"], as_of, TABLE_TITLES_ES.get(table, table), row, column, value])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
 def render_csv(report: dict[str, Any]) -> str:
     import io
 

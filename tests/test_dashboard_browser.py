@@ -1,6 +1,8 @@
 """The dashboard in headless Chromium (Debian's /usr/bin/chromium driven by Playwright; nothing
-downloads a browser): log in with a viewer token, file a request through the API, and see the
-figures change without a reload. Screenshots go to test-artifacts/ (laptop and phone)."""
+downloads a browser): opened by the public without a token, it follows a request filed through
+the API without a reload; its labels are whole, its time axis has ticks, its as-of picker is
+bounded by the process's days and says when a day ends. Screenshots go to test-artifacts/
+(laptop 1366×900 and phone 390×844)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 
+async def _labels_whole_and_a_time_axis(page) -> None:
+    """Every bar's label shows whole (wrapped, never cut), and requests per day have a time axis
+    whose text is at least 10 px on screen, and a text alternative."""
+    cut = await page.evaluate("""[...document.querySelectorAll('.bar .name')]
+        .filter((e) => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1
+                       || getComputedStyle(e).textOverflow === 'ellipsis')
+        .map((e) => e.textContent)""")
+    assert not cut, f"labels cut: {cut}"
+    ticks = await page.locator("#per-day svg text.tick").all_text_contents()
+    assert any("oct" in t for t in ticks), ticks  # the month on the time axis
+    assert any(t == "0" for t in ticks) and len(ticks) >= 3, ticks  # the y axis from 0
+    smallest = await page.evaluate("""Math.min(...[...document.querySelectorAll('#per-day svg text')]
+        .map((e) => e.getBoundingClientRect().height))""")
+    assert smallest >= 10, f"the time axis's text is {smallest:.1f} px high"
+    label = await page.locator("#per-day svg").get_attribute("aria-label")
+    assert "SIILNERE recibidas por día" in label and "5 de octubre de 2020" in label
+
+
 async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path):
     from playwright.async_api import async_playwright, expect
 
@@ -36,14 +56,14 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
     async with async_playwright() as playwright, httpx.AsyncClient(base_url=api.base_url, timeout=60) as http:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
             # The page runs under the API's Content-Security-Policy: anything it blocks is a failure.
             blocked: list[str] = []
+            page = await browser.new_page(viewport={"width": 1366, "height": 900})
             page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
             await page.goto(f"{api.base_url}/")
-            await page.wait_for_selector("#login[open]")  # no token yet: the login dialog
-            await page.fill("#token", api.tokens["viewer"])
-            await page.click("#login-form button")
+            # The public reads the published figures without a token: no login asked.
+            await expect(page.locator("#logout")).to_have_text("Acceso del personal")
+            assert not await page.locator("#login[open]").count()
             received = page.locator("#total-received")
             await page.select_option("#process", api.process)  # the test's own process
             await expect(page.locator("#total-received")).to_have_text("0")
@@ -80,31 +100,58 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
             assert "Residentes en el Extranjero" in await page.locator("#attention").text_content()
             assert "Twitter" in await page.locator("#attention-channel").text_content()
             assert "Ciudad de México" in await page.locator("#cpve-states").text_content()
-            await page.click("details summary")  # the full table of 4.1.2
+            await page.click("text=Tabla completa")  # the full table of 4.1.2
             assert "1 Canadá" in await page.locator("#country-entity tbody").text_content()
             async with page.expect_download() as download:
                 await page.click("[data-format=csv]")
             saved = ARTIFACTS / "report.csv"
             await (await download.value).save_as(saved)
             assert "by_channel,SIILNERE,SRVE,1" in saved.read_text()
+            async with page.expect_download() as download:
+                await page.click("[data-format=excel]")
+            saved = ARTIFACTS / "reporte-excel.csv"
+            await (await download.value).save_as(saved)
+            content = saved.read_bytes()
+            assert content.startswith(b"\xef\xbb\xbfProceso electoral,Cifras al,Cuadro,")  # a BOM, INE's words
+            assert "SIILNERE por entidad de referencia" in content.decode("utf-8-sig")
+            assert "Canadá" in content.decode("utf-8-sig")
+            await _labels_whole_and_a_time_axis(page)
             await page.screenshot(path=str(ARTIFACTS / "dashboard-laptop.png"), full_page=True)
 
-            # As of a day before the request: the figures of that day.
+            # The as-of picker: the process's days only, and when a day ends.
+            assert await page.locator("#as-of").get_attribute("min") == "2020-09-01"
+            assert await page.locator("#as-of").get_attribute("max") == "2021-06-06"  # election day (past)
+            assert "23:59 hora del centro" in await page.locator("#as-of-help").text_content()
+            await page.fill("#as-of", "2019-12-31")
+            await expect(page.locator("#as-of-help")).to_contain_text("Elija un día del 1 de septiembre de 2020")
+            await expect(page.locator("#total-received")).to_have_text("1")  # still the live figures
+            # As of a day before the request: the figures of that day, its cut-off in words.
             await page.fill("#as-of", "2020-10-04")
             await expect(page.locator("#total-received")).to_have_text("0")
-            assert "2020-10-04" in await page.locator("#as-of-label").text_content()
+            assert await page.locator("#as-of-label").text_content() == (
+                "Cifras al 4 de octubre de 2020, 23:59 hora del centro.")
+            assert "hora del centro" in await page.locator("#updated").text_content()
             await page.click("#live")
+            await expect(page.locator("#total-received")).to_have_text("1")
+
+            # Staff log in from the same page; their token is then sent.
+            await page.click("#logout")
+            await page.wait_for_selector("#login[open]")
+            await page.fill("#token", api.tokens["viewer"])
+            await page.click("#login-form button[type=submit]")
+            await expect(page.locator("#logout")).to_have_text("Salir")
             await expect(page.locator("#total-received")).to_have_text("1")
 
             phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             await phone.goto(f"{api.base_url}/")
-            await phone.fill("#token", api.tokens["viewer"])
-            await phone.click("#login-form button")
             await phone.select_option("#process", api.process)
             await expect(phone.locator("#total-received")).to_have_text("1")
             width = await phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the phone layout scrolls sideways ({width} px)"
+            await _labels_whole_and_a_time_axis(phone)
             await phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+            favicon = await http.get("/favicon.ico")
+            assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
             assert not blocked, blocked
         finally:
             await browser.close()

@@ -16,7 +16,7 @@ from lnere import logs
 from lnere.api.access import ANY_ROLE, StaffDep, roles
 from lnere.api.models import Me
 from lnere.api.services import MAX_WAIT, PREFIX, ServicesDep
-from lnere.projections.report import build_report, render_csv, render_markdown
+from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
 from lnere.settings import Settings
 
 log = logs.get_logger("lnere.api")
@@ -26,8 +26,13 @@ router = APIRouter()
 
 class ReportFormat(StrEnum):
     JSON = "json"
-    CSV = "csv"
+    CSV = "csv"  # for programs: English keys, codes
+    EXCEL = "excel"  # CSV for spreadsheets: byte-order mark, INE's words, Spanish dates
     MD = "md"
+
+
+# How a process's timezone is said in its reports' cut-off ("hora del centro").
+ZONE_WORDS = {"America/Mexico_City": "hora del centro"}
 
 
 # -- who am I, processes, configuration ---------------------------------------------------
@@ -40,7 +45,9 @@ async def me(staff: StaffDep) -> Me:
 @router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE, published=True), tags=["figures"])
 async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
     return [
-        {"id": p.id, "name": p.name, "timezone": p.timezone,
+        {"id": p.id, "name": p.name, "timezone": p.timezone, "zone_words": ZONE_WORDS.get(p.timezone, p.timezone),
+         # The business days its figures can be asked as of: from registration to election day.
+         "first_day": p.localize(p.registration_opens).date().isoformat(), "last_day": p.election_day.isoformat(),
          "states": [{"code": s.code, "name": s.name} for s in p.states],
          "channels": [c.value for c in p.channels], "modalities": [m.value for m in p.modalities]}
         for p in state.processes
@@ -127,6 +134,10 @@ async def report(
     figures = await asyncio.to_thread(build_report, state.view, state.process(process), as_of)
     if format is ReportFormat.CSV:
         return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
+    if format is ReportFormat.EXCEL:
+        name = f"lnere-{process}-{as_of.isoformat() if as_of else 'todo'}.csv"
+        return Response(render_csv_for_spreadsheets(figures), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     if format is ReportFormat.MD:
         return PlainTextResponse(render_markdown(figures), media_type="text/markdown; charset=utf-8")
     return JSONResponse(figures)
@@ -137,3 +148,8 @@ async def report(
 @router.get("/", include_in_schema=False)
 async def dashboard() -> FileResponse:
     return FileResponse(STATIC / "index.html")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
