@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 import structlog
 
@@ -33,6 +34,13 @@ def _component(name: str):
         return event_dict
 
     return add
+
+
+def _log_uncaught(kind, value, traceback) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    logging.getLogger("lnere").critical("uncaught exception", exc_info=(kind, value, traceback))
 
 
 def configure(level: str | None = None, stream=None, component: str = "cli") -> None:
@@ -58,6 +66,9 @@ def configure(level: str | None = None, stream=None, component: str = "cli") -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text on stderr
+    sys.excepthook = _log_uncaught  # a crash's traceback as one JSON line, like everything else
+    threading.excepthook = lambda hook: _log_uncaught(hook.exc_type, hook.exc_value, hook.exc_traceback)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # into the root's JSON handler
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
@@ -68,7 +79,7 @@ def configure(level: str | None = None, stream=None, component: str = "cli") -> 
             structlog.processors.format_exc_info,
             render,
         ],
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),  # a line in one write: processes share stderr
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=False,
     )

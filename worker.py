@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -23,7 +23,7 @@ from lnere import logs
 from lnere.activities.deliveries import DeliveryActivities, load_adapter
 from lnere.activities.journeys import AfterCommit, JourneyActivities
 from lnere.activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
-from lnere.application.gateway import connect, load_processes
+from lnere.application.gateway import connect, load_processes, temporal_runtime
 from lnere.domain.process import Milestone, ProcessCatalog
 from lnere.metrics import HealthServer
 from lnere.projections.journey_counts import CountsView
@@ -116,8 +116,7 @@ def _sdk_runtime(settings: Settings) -> tuple[Runtime | None, str | None]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
-    return runtime, f"http://127.0.0.1:{port}/metrics"
+    return temporal_runtime(f"127.0.0.1:{port}"), f"http://127.0.0.1:{port}/metrics"
 
 
 async def run(settings: Settings) -> None:

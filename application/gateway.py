@@ -4,10 +4,12 @@ calendars. Used by the CLI, the API, the importer, the tests and the benchmarks 
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 from temporalio.client import (
@@ -17,7 +19,14 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.runtime import Runtime
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from lnere.domain.commands import CommandEnvelope, FireMilestone
@@ -117,6 +126,21 @@ def outreach_workflow_id(process_id: str) -> str:
     return f"outreach-{process_id}"
 
 
+def temporal_runtime(metrics_bind: str | None = None) -> Runtime:
+    """The SDK's runtime, its core's log lines forwarded into ours (one JSON format); with
+    ``metrics_bind`` (host:port), its metrics exported in Prometheus format there."""
+    return Runtime(telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                              forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"))),
+        metrics=PrometheusConfig(bind_address=metrics_bind) if metrics_bind else None,
+    ))
+
+
+@cache
+def _default_runtime() -> Runtime:
+    return temporal_runtime()
+
+
 async def connect(settings: Settings, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     """A Temporal client; a ``lazy`` one connects on first use (the HTTP API serves figures
     while Temporal is down, and says so on writes). ``runtime``: the SDK's (the worker's
@@ -128,7 +152,7 @@ async def connect(settings: Settings, lazy: bool = False, runtime: Runtime | Non
         lazy=lazy,
         tls=settings.temporal_tls() or False,
         api_key=settings.temporal_api_key,
-        runtime=runtime,
+        runtime=runtime or _default_runtime(),
     )
 
 

@@ -463,6 +463,10 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"lnere: wrote {len(lines):,} commands of process instance {instance} to {out}", file=sys.stderr)
     if args.no_import:
+        # Its process file beside it: put it in LNERE_PROCESSES_DIR (or DATA_DIR/processes) to import it.
+        beside = out.with_name(f"{instance}.process.json")
+        beside.write_text(process.model_dump_json(indent=2), encoding="utf-8")
+        print(f"lnere: its process file is {beside}", file=sys.stderr)
         return
     _existing_settings(args)  # the import goes to a stack that has run on this data dir
     kept = settings.data_dir / KEPT_PROCESSES

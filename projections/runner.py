@@ -388,8 +388,9 @@ def _run(runner: BatchingProjectionRunner, health: RunnerHealth, stop: threading
                 last = health.position
     finally:
         health.reasons = ["the projection runner is stopping"]
-        runner.__exit__(None, None, None)
-        log.info("projection runner stopped", position=runner.view.position())
+        position = runner.view.position()
+        runner.__exit__(None, None, None)  # closes the view's connections
+        log.info("projection runner stopped", position=position)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class Stack:
-    def __init__(self, data_dir: Path, backend: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, backend: dict[str, str] | None = None, cwd: Path = REPO):
         self.data_dir = data_dir
+        self.cwd = cwd
         self.port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "LNERE_DATA_DIR": str(data_dir), "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
                     "LNERE_PROJECTION_POLL_INTERVAL": "0.05", **(backend or {})}
@@ -38,7 +39,7 @@ class Stack:
         self.log = open(self.data_dir.parent / "up.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [*LNERE, "up", "--port", str(self.port), "--ui-port", str(self.ui_port), "--api-port", str(self.api_port)],
-            env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log,
+            env=self.env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=self.log,
         )
         line = self.process.stdout.readline().decode()
         assert line.startswith("lnere is up"), f"lnere up did not come up: {line!r}, see {self.log.name}"
@@ -52,7 +53,7 @@ class Stack:
 
     def run(self, *args: str, stdin: str | None = None, expect: int = 0) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [*LNERE, *args], env=self.env, cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120
+            [*LNERE, *args], env=self.env, cwd=self.cwd, input=stdin, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == expect, f"lnere {' '.join(args)} -> {result.returncode}\n{result.stderr}"
         return result

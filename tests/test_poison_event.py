@@ -87,6 +87,11 @@ def test_a_poison_event_halts_only_the_projection_and_an_operator_recovers(tmp_p
         assert status["position"] == poison - 1  # every event before it counts
         code, ready = _get(f"{api}/readyz")
         assert code == 503 and ready["projection"]["halt"]["position"] == poison
+        runner_health = json.loads((stack.data_dir / "stack.json").read_text())["health"]["projections"]
+        code, ready = _until(lambda: (answer := _get(f"{runner_health}/readyz"))[0] == 503 and answer,
+                             what="the runner's readiness to go red")
+        assert f"halted before event {poison}" in ready["reasons"][0]
+        assert stack.run("status", expect=5)
         code, figures = _get(f"{api}/api/v1/processes/pel-2020-2021/figures", token)
         assert code == 200 and figures["projection"]["stale"] is True
         assert figures["log_position"] == poison - 1
@@ -107,6 +112,7 @@ def test_a_poison_event_halts_only_the_projection_and_an_operator_recovers(tmp_p
         assert status["halt"] is None and [s["position"] for s in status["skipped_events"]] == [poison]
         code, ready = _get(f"{api}/readyz")
         assert code == 200
+        assert _until(lambda: _get(f"{runner_health}/readyz")[0] == 200, what="the runner's readiness back")
         code, figures = _get(f"{api}/api/v1/processes/pel-2020-2021/figures", token)
         assert figures["projection"]["stale"] is False
         assert figures["projection"]["skipped_events"][0]["position"] == poison
