@@ -25,6 +25,7 @@ from lnere.domain.identity import journey_workflow_id
 from lnere.domain.lists import ListKind
 from lnere.domain.process import Milestone
 from lnere.domain.refusals import RefusalKind, Refused
+from lnere.domain.roles import Role
 from lnere.settings import Settings
 
 
@@ -535,7 +536,6 @@ def _staff_directory(args: argparse.Namespace):
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
-    from lnere.domain.roles import Role
 
     try:
         token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
@@ -700,18 +700,20 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     staff_add = staff.add_parser("add", help="add a staff member (or renew their token); prints the token once")
     staff_add.add_argument("staff", help="staff id (no personal data needed: an employee number will do)")
-    staff_add.add_argument("--role", required=True, choices=["operator", "reviewer", "supervisor", "viewer", "party"])
+    staff_add.add_argument("--role", required=True, choices=[role.value for role in Role],
+                           help="what they may do (README, 'HTTP API and dashboard')")
     staff_add.add_argument("--party", help="the party code of a party representative (role party), e.g. PAN")
     staff_add.set_defaults(handler=cmd_staff_add)
     staff.add_parser("list", help="staff members and roles").set_defaults(handler=cmd_staff_list)
     staff_revoke = staff.add_parser("revoke", help="revoke a staff member's token")
-    staff_revoke.add_argument("staff")
+    staff_revoke.add_argument("staff", help="the staff id whose token stops working at once")
     staff_revoke.set_defaults(handler=cmd_staff_revoke)
     sub.add_parser("worker", help="run a worker").set_defaults(handler=cmd_worker)
     projections = sub.add_parser(
         "projections", help="run the projection runner; 'status': its position, the log head, a halt and its "
                             "reason; 'skip': pass over the event it halted at (recorded, shown with the figures)")
-    projections.add_argument("action", nargs="?", choices=["run", "status", "skip"], default="run")
+    projections.add_argument("action", nargs="?", choices=["run", "status", "skip"], default="run",
+                             help="run (default), status or skip")
     projections.add_argument("--position", type=int, help="skip: the position the projection halted at")
     projections.add_argument("--reason", help="skip: why the event is passed over")
     projections.add_argument("--staff", help="skip: who decided it")
@@ -728,12 +730,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     milestone = sub.add_parser("milestone", help="the process calendar").add_subparsers(dest="action", required=True)
     fire = milestone.add_parser("fire", help="fire a milestone (replay mode)")
-    fire.add_argument("milestone", choices=[m.value for m in Milestone])
+    fire.add_argument("milestone", choices=[m.value for m in Milestone], help="the milestone to fire")
     fire.add_argument("--at", type=_business_time, help="business time (default: the configured date)")
     fire.set_defaults(handler=cmd_milestone_fire)
 
     import_ = sub.add_parser("import", help="drive a command file (JSON Lines) through the engine")
-    import_.add_argument("file")
+    import_.add_argument("file", help="the command file: JSON Lines, one command per line (docs/command-file.md)")
     import_.add_argument("--rejects", help="where refused lines are listed (default FILE.rejects.jsonl)")
     import_.add_argument("--concurrency", type=int, default=64, help="journeys in flight (default 64)")
     import_.add_argument("--restart", action="store_true",
@@ -744,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     lists.add_parser("show", help="the cuts: position, parts, sizes, hashes").set_defaults(handler=cmd_list_show)
     export = lists.add_parser("export", help="write a list's CSV per state (and modality), checked against its hash")
-    export.add_argument("kind", choices=[k.value for k in ListKind])
+    export.add_argument("kind", choices=[k.value for k in ListKind], help="which list")
     export.add_argument("--out", required=True, help="folder for the CSV files (they hold personal data)")
     export.add_argument("--state", help="one state code only")
     export.set_defaults(handler=cmd_list_export)
@@ -752,11 +754,13 @@ def build_parser() -> argparse.ArgumentParser:
                      ).set_defaults(handler=cmd_list_departures)
 
     registral = sub.add_parser("registral-check", help="apply a batch of registry changes (CSV clave,result,source)")
-    registral.add_argument("file")
+    registral.add_argument("file", help="CSV with a header clave,result[,source]; result OK or an exclusion "
+                                       "reason code (lnere codes lists them)")
     registral.add_argument("--at", required=True, type=_business_time, help="business time of the check")
     registral.add_argument("--source", default="DERFE", help="source when the CSV has none")
-    registral.add_argument("--concurrency", type=int, default=64)
-    registral.add_argument("--restart", action="store_true")
+    registral.add_argument("--concurrency", type=int, default=64, help="journeys in flight (default 64)")
+    registral.add_argument("--restart", action="store_true",
+                           help="forget what an earlier run of this file answered and send every line again")
     registral.set_defaults(handler=cmd_registral_check)
 
     simulate = sub.add_parser("simulate", help="generate a scenario's population, import it into a process instance "

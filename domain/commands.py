@@ -120,7 +120,7 @@ class RecordCpveStep(Command):
     delivered to the citizen (who then activates it)."""
 
     kind: Literal["record_cpve_step"] = "record_cpve_step"
-    step: Literal["produced", "shipped", "delivered"]
+    step: Literal["produced", "shipped", "delivered"] = Field(description="where the CPVE now is")
 
 
 class CancelCpve(Command):
@@ -164,7 +164,7 @@ class DecideReview(Command):
 
     kind: Literal["decide_review"] = "decide_review"
     reviewer: StaffId
-    outcome: Literal["meets_requirements", "inconsistencies", "rejected"]
+    outcome: Literal["meets_requirements", "inconsistencies", "rejected"] = Field(description="the decision")
     reasons: tuple[Code, ...] = Field(default=(), description="reason codes of the process's catalogue")
     notes: str | None = Field(default=None, max_length=2000, description="the reviewer's notes")
 

@@ -101,3 +101,20 @@ def test_a_field_added_later_leaves_the_ids_of_commands_that_do_not_use_it_as_th
     assert filed.effective_id() == f"file_request:{hashlib.sha256(as_recorded_before.encode()).hexdigest()[:32]}"
     in_person = filed.model_copy(update={"voting_site": "SITE_CHICAGO"})
     assert in_person.effective_id() != filed.effective_id()
+
+
+def test_every_cli_option_and_argument_says_what_it_takes():
+    import argparse
+
+    from lnere.cli.main import build_parser
+
+    def undocumented(parser: argparse.ArgumentParser, path: str):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from undocumented(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                yield f"{path} {'/'.join(action.option_strings) or action.dest}"
+
+    assert list(undocumented(build_parser(), "lnere")) == []
+    assert "--version" in build_parser().format_help()
