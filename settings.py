@@ -111,6 +111,9 @@ class Settings(BaseSettings):
                                         "/readyz (0: none)")
     health_host: str = Field(default="127.0.0.1", description="address of the worker's and runner's health and "
                              "metrics endpoints")
+    tracing: bool = Field(default=False, description="OpenTelemetry traces from the HTTP request through the "
+                          "Update to the activity, exported to OTEL_EXPORTER_OTLP_ENDPOINT (pip install "
+                          "'lnere[tracing]')")
     log_level: str = Field(default="INFO", description="log level of the services (the CLI logs warnings only)")
     max_concurrent_activities: int = Field(default=32, description="activity threads of a worker")
     max_cached_workflows: int = Field(

@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import (
     SandboxRestrictions,
 )
 
-from lnere import logs
+from lnere import logs, tracing
 from lnere.activities.deliveries import DeliveryActivities, load_adapter
 from lnere.activities.journeys import AfterCommit, JourneyActivities
 from lnere.activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
@@ -150,6 +150,8 @@ async def run(settings: Settings) -> None:
 def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level, component="worker")
+    if settings.tracing:
+        tracing.configure("worker")
     asyncio.run(run(settings))
 
 

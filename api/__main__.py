@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from lnere import logs
+from lnere import logs, tracing
 from lnere.api.app import create_app
 from lnere.settings import Settings
 
@@ -12,6 +12,8 @@ from lnere.settings import Settings
 def main() -> None:
     settings = Settings.from_env()
     logs.configure(settings.log_level, component="api")
+    if settings.tracing:
+        tracing.configure("api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -23,7 +23,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from lnere import logs, metrics
+from lnere import logs, metrics, tracing
 from lnere.api import routes
 from lnere.api.access import AccessControl, BodyCheck, SecurityHeaders
 from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
@@ -93,6 +93,8 @@ def create_app(
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz", "/static/.*"]).instrument(app)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, refusals included
     _add_error_handlers(app)
+    if settings.tracing:
+        tracing.instrument_app(app)
     for concern in concerns:
         app.include_router(concern.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

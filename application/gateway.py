@@ -29,6 +29,7 @@ from temporalio.runtime import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from lnere import tracing
 from lnere.domain.commands import CommandEnvelope, FireMilestone
 from lnere.domain.identity import journey_workflow_id, process_of
 from lnere.domain.process import ElectoralProcess, ProcessCatalog, load_process_file
@@ -153,6 +154,7 @@ async def connect(settings: Settings, lazy: bool = False, runtime: Runtime | Non
         tls=settings.temporal_tls() or False,
         api_key=settings.temporal_api_key,
         runtime=runtime or _default_runtime(),
+        interceptors=tracing.client_interceptors(settings.tracing),
     )
 
 

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"store"},  # the event store's adapters: the registry, key stores, the event codec
     {"domain"},  # commands, rules, refusals, aggregates: pure
     {"settings"},
-    {"payload_codec", "logs", "metrics"},
+    {"payload_codec", "logs", "metrics", "tracing"},
 ]
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 # What the domain may not import at all: it holds no SQL, no store and no engine.
