@@ -86,7 +86,7 @@ async def test_a_reviewer_logs_in_once_and_the_session_ends_with_logout_or_revoc
         answer = await browser.post("/codec/decode", content=body, headers={"Origin": UI})
         assert answer.status_code == 200 and plain(answer) == PERSONAL
         # The cookie counts for the codec only, not as a token of the API.
-        assert (await browser.get(f"/api/v1/processes/{api.process}/figures")).status_code == 401
+        assert (await browser.get("/api/v1/me")).status_code == 401
 
         assert (await browser.delete("/codec/session")).status_code == 204
         assert (await browser.post("/codec/decode", content=body, headers={"Origin": UI})).status_code == 401
