@@ -23,6 +23,7 @@ from lnere import logs, tracing
 from lnere.activities.deliveries import DeliveryActivities, load_adapter
 from lnere.activities.journeys import AfterCommit, JourneyActivities
 from lnere.activities.milestones import BULK_PAGE_SIZE, MilestoneActivities
+from lnere.activities.reports import ReportActivities
 from lnere.application.gateway import connect, load_processes, temporal_runtime
 from lnere.domain.process import Milestone, ProcessCatalog
 from lnere.metrics import HealthServer
@@ -33,10 +34,11 @@ from lnere.store.registry import JourneyRegistry
 from lnere.workflows.calendar import ProcessCalendarWorkflow
 from lnere.workflows.journey import JourneyWorkflow
 from lnere.workflows.outreach import OutreachWorkflow
+from lnere.workflows.reports import IssueReportsWorkflow
 
 log = logs.get_logger("lnere.worker")
 
-WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow, OutreachWorkflow)
+WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow, OutreachWorkflow, IssueReportsWorkflow)
 
 # Every workflow run gets a fresh sandbox that re-imports what is not passed through; our
 # workflows import only deterministic, side-effect-free modules, so pass them through and
@@ -71,6 +73,7 @@ def build_worker(
     view = view or open_view(settings)
     milestones = MilestoneActivities(client, registry, view, processes, page_size=milestone_page_size,
                                      after_page=after_milestone_page)
+    reports = ReportActivities(registry, view, processes)
     deliveries = DeliveryActivities(
         registry, view, processes, load_adapter(settings.postal_carrier), load_adapter(settings.internet_voting),
     )
@@ -80,7 +83,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         workflow_runner=workflow_runner(),
         activities=[*journeys.all(), milestones.apply_milestone_in_bulk, milestones.fan_out_milestone,
-                    milestones.cut_list, deliveries.deliver_definitive_list],
+                    milestones.cut_list, deliveries.deliver_definitive_list, reports.issue_due_reports],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_cached_workflows=settings.max_cached_workflows,

@@ -76,6 +76,7 @@ class ImportSummary:
     resumed_lines: int = 0
     wall_seconds: float = 0.0
     rejects_file: str | None = None
+    processes: list[str] = field(default_factory=list)  # the processes its lines name
 
     def as_dict(self) -> dict:
         data = dict(self.__dict__)
@@ -259,6 +260,7 @@ async def run_import(
     summary = ImportSummary(file=str(path))
     command_file = read_entries(path, client)
     summary.lines = command_file.lines
+    summary.processes = sorted({entry.process for entry in command_file.entries})
     journal_path = journal_dir / f"{command_file.digest[:32]}.journal"
     if restart and journal_path.exists():
         journal_path.unlink()

@@ -434,9 +434,34 @@ def cmd_import(args: argparse.Namespace) -> None:
               file=sys.stderr)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     _print(summary.as_dict())
+    _issue_replayed_reports(settings, summary.processes)
     if summary.refused:
         print(f"lnere: {summary.refused:,} line(s) refused, listed in {summary.rejects_file}", file=sys.stderr)
         raise SystemExit(ExitCode.PARTIAL)
+
+
+def _issue_replayed_reports(settings: Settings, process_ids: list[str]) -> None:
+    """A replayed process's progress reports are due once its business days pass their dates:
+    after an import, its report schedule is triggered (the reports are issued in the background;
+    ``lnere reports list`` shows them)."""
+    from lnere.application import reports
+    from lnere.application.gateway import load_processes
+
+    catalog = load_processes(settings)
+    replayed = [process for process in catalog if process.id in process_ids
+                and process.milestone_mode != "live" and process.report_schedule is not None]
+    if not replayed:
+        return
+
+    async def trigger() -> None:
+        journeys = await _journey_client(settings)
+        for process in replayed:
+            await reports.ensure_report_schedule(journeys.client, process, settings.task_queue)
+            await reports.act_on_schedule(journeys.client, process, "trigger")
+
+    asyncio.run(trigger())
+    print(f"lnere: the progress reports due of {', '.join(p.id for p in replayed)} are being issued "
+          "(lnere reports list)", file=sys.stderr)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -587,6 +612,96 @@ def cmd_projections(args: argparse.Namespace) -> None:
     _print({"position": view.position(), "log_head": head, "halt": view.halt(), "skipped_events": view.skips()})
 
 
+def _scheduled_process(args: argparse.Namespace):
+    from lnere.application.gateway import load_processes
+
+    settings = _existing_settings(args)
+    try:
+        process = load_processes(settings).get(args.process)
+    except KeyError as error:
+        raise NotFound(f"process: {error.args[0]}") from None
+    if process.report_schedule is None:
+        raise NotFound(f"report schedule: {process.id} has none (report_schedule in its process file)")
+    return settings, process
+
+
+def _issued(settings: Settings, process, number: int):
+    times = process.report_issue_times()
+    if not 1 <= number <= len(times):
+        raise NotFound(f"report: {process.id} has issues 1 to {len(times)} in its schedule")
+    with _registry(settings) as registry:
+        report = registry.issued_report(process.id, times[number - 1])
+    if report is None:
+        raise NotFound(f"report: issue {number} has not been issued yet")
+    return report
+
+
+def cmd_reports(args: argparse.Namespace) -> None:
+    """The progress reports: list, get, verify, derive, issue, and the schedule."""
+    import hashlib
+
+    from lnere.application import reports
+    from lnere.projections.issued import digests, figures_at, render
+
+    settings, process = _scheduled_process(args)
+    if args.action == "list":
+        with _registry(settings) as registry:
+            _print([r.summary() for r in registry.issued_reports(process)])
+    elif args.action == "get":
+        report = _issued(settings, process, _number(args))
+        content = render(report.figures, args.format)
+        if hashlib.sha256(content).hexdigest() != report.sha256[args.format]:
+            print("lnere: this rendering differs from the one issued", file=sys.stderr)
+            raise SystemExit(ExitCode.FAILED)
+        if args.out:
+            Path(args.out).write_bytes(content)
+            _print({"file": args.out, "sha256": report.sha256[args.format]})
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(content)
+    elif args.action == "verify":
+        report = _issued(settings, process, _number(args))
+        again = figures_at(settings, process, report.position, date.fromisoformat(report.as_of))
+        made = digests(again)
+        same = made == report.sha256
+        _print({"number": report.number, "position": report.position, "issued": report.sha256, "made_again": made,
+                "same": same})
+        if not same:
+            raise SystemExit(ExitCode.FAILED)
+    elif args.action == "derive":
+        if args.position is None:
+            raise UsageError("derive: give --position (and --as-of)")
+        try:
+            as_of = date.fromisoformat(args.as_of) if args.as_of else None
+        except ValueError:
+            raise UsageError(f"as-of: {args.as_of!r} is not a date YYYY-MM-DD") from None
+        try:
+            figures = figures_at(settings, process, args.position, as_of)
+        except ValueError as error:
+            raise UsageError(f"position: {error} [position-future]") from None
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render(figures, args.format))
+    else:
+        async def act() -> Any:
+            journeys = await _journey_client(settings)
+            client = journeys.client
+            if args.action == "issue":
+                return (await reports.issue_due_reports(client, process, settings.task_queue)).model_dump()
+            await reports.ensure_report_schedule(client, process, settings.task_queue)
+            if args.action != "schedule":
+                await reports.act_on_schedule(client, process, args.action,
+                                              note=f"{args.action} by {args.identity or settings.staff or 'cli'}")
+            return await reports.schedule_state(client, process)
+
+        _print(asyncio.run(act()))
+
+
+def _number(args: argparse.Namespace) -> int:
+    if args.number is None:
+        raise UsageError(f"{args.action}: give the issue's number (lnere reports list)")
+    return args.number
+
+
 def cmd_codes(args: argparse.Namespace) -> None:
     """The codes a process takes, with INE's words: reasons, attention topics, offices, sites."""
     from lnere.application.gateway import load_processes
@@ -691,6 +806,21 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, metavar="PORT",
                     help="HTTP API and dashboard port (default: $LNERE_API_PORT or 8000)")
     up.set_defaults(handler=cmd_up)
+    reports_ = sub.add_parser("reports", help="the progress reports issued to parties and electoral bodies on the "
+                                              "process's schedule, and the schedule")
+    reports_.add_argument("action", choices=["list", "get", "verify", "derive", "issue", "schedule", "pause",
+                                             "resume", "trigger"],
+                          help="list; get N (its bytes, checked against its hash); verify N (made again from the "
+                               "event log at its position); derive --position P (figures at any past position); "
+                               "issue (what is due, now); schedule (its state); pause, resume, trigger (the "
+                               "schedule)")
+    reports_.add_argument("number", nargs="?", type=int, help="get, verify: the issue's number")
+    reports_.add_argument("--format", choices=["json", "csv", "md"], default="json",
+                          help="get, derive: the rendering (default json)")
+    reports_.add_argument("--out", metavar="FILE", help="get: write it here instead of stdout")
+    reports_.add_argument("--position", type=int, help="derive: the event-log position")
+    reports_.add_argument("--as-of", help="derive: business date YYYY-MM-DD (default everything)")
+    reports_.set_defaults(handler=cmd_reports)
     sub.add_parser("codes", help="the codes the process takes (reasons, topics, offices, voting sites)"
                    ).set_defaults(handler=cmd_codes)
     sub.add_parser("status", help="how the stack on the data dir is: each component ready or why not "

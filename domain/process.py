@@ -96,6 +96,36 @@ class VotingSite(BaseModel):
     city: str = Field(min_length=1)
 
 
+class ReportSchedule(BaseModel):
+    """When INE issues the list's progress report to the parties and the states' electoral
+    bodies: on these days of the month at this local time of the process, from ``first_issue``
+    to ``last_issue`` (days; default: from registration opening to the definitive list). Each
+    issue reports the figures as of the end of the day before it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days_of_month: tuple[int, ...] = Field(min_length=1, description="e.g. [1, 16]")
+    hour: int = Field(default=9, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    first_issue: date | None = None
+    last_issue: date | None = None
+
+    @field_validator("days_of_month")
+    @classmethod
+    def _days_of_a_month(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= day <= 31 for day in days):
+            raise ValueError("a day of the month is 1 to 31")
+        if len(set(days)) != len(days):
+            raise ValueError("a day of the month is named twice")
+        return tuple(sorted(days))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportSchedule:
+        if self.first_issue and self.last_issue and self.last_issue < self.first_issue:
+            raise ValueError("last_issue is before first_issue")
+        return self
+
+
 class ElectoralProcess(BaseModel):
     """One electoral process with vote from abroad (e.g. PEL 2020-2021)."""
 
@@ -138,6 +168,8 @@ class ElectoralProcess(BaseModel):
     personal_data_retention_days: int = Field(
         default=0, ge=0, description="days after a journey ends before its personal data may be erased"
     )
+    report_schedule: ReportSchedule | None = Field(
+        default=None, description="when the progress report is issued to parties and electoral bodies")
     notes: str = ""
 
     @property
@@ -210,6 +242,20 @@ class ElectoralProcess(BaseModel):
     @property
     def clarification_closes_at(self) -> datetime:
         return self.localize(self.clarification_window_closes)
+
+    def report_issue_times(self) -> list[datetime]:
+        """Every issue of the progress report, in order (local times of the process)."""
+        schedule = self.report_schedule
+        if schedule is None:
+            return []
+        first = schedule.first_issue or self.localize(self.registration_opens).date()
+        last = schedule.last_issue or self.milestone_at(Milestone.DEFINITIVE_LIST).date()
+        times, day = [], first
+        while day <= last:
+            if day.day in schedule.days_of_month:
+                times.append(datetime(day.year, day.month, day.day, schedule.hour, schedule.minute, tzinfo=self.tz))
+            day = day.fromordinal(day.toordinal() + 1)
+        return times
 
     def state(self, code: str) -> StateOfReference | None:
         return next((s for s in self.states if s.code == code), None)

@@ -149,6 +149,16 @@ class EventDecoder:
         return event
 
 
+def apply_rows(view: CountsView, projection: JourneyCountsProjection, decode: EventDecoder, application: str,
+               rows: list[StoredRow]) -> None:
+    """One batch, one transaction with the tracking record of its last event."""
+    with view.batch():
+        for row in rows:
+            if row.state is not None:
+                projection.process_event(decode(row), Tracking(application, row.id))
+        view.insert_tracking(Tracking(application, rows[-1].id))
+
+
 class BatchingProjectionRunner:
     """Like eventsourcing's ``ProjectionRunner`` (same surface: ``view``, ``run_forever``,
     ``is_interrupted``, context manager), but applies each batch of available events in one
@@ -186,12 +196,7 @@ class BatchingProjectionRunner:
             raise self._error
 
     def _apply(self, rows: list[StoredRow]) -> None:
-        """One batch, one transaction with the tracking record of its last event."""
-        with self.view.batch():
-            for row in rows:
-                if row.state is not None:
-                    self.projection.process_event(self._decode(row), Tracking(self.app.name, row.id))
-            self.view.insert_tracking(Tracking(self.app.name, rows[-1].id))
+        apply_rows(self.view, self.projection, self._decode, self.app.name, rows)
 
     def _process(self) -> None:
         try:
@@ -258,7 +263,7 @@ def view_path(settings: Settings) -> Path:
     return settings.projection_db(f"{JourneyCountsProjection.name}.{JourneyCountsProjection.version}")
 
 
-def _create_tables(view: Any) -> None:
+def create_tables(view: Any) -> None:
     """Creates the view's tables. Two processes starting at once on a fresh data dir (the
     runner and the API) both record eventsourcing's table migration: the second one's insert
     conflicts (or SQLite refuses its lock upgrade at once), and a second try finds the tables
@@ -284,10 +289,10 @@ def open_view(settings: Settings) -> CountsView:
             user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], pool_size=8, max_overflow=8,
         )
         postgres_view = PostgresJourneyCountsView(datastore)
-        _create_tables(postgres_view)
+        create_tables(postgres_view)
         return postgres_view
     view = JourneyCountsView(SQLiteDatastore(str(view_path(settings)), lock_timeout=30))
-    _create_tables(view)
+    create_tables(view)
     return view
 
 

@@ -140,11 +140,14 @@ async def _start_live_calendars(settings: Settings) -> list[str]:
     client = await connect(settings)
     processes = load_processes(settings)
     journeys = JourneyClient(client, processes, settings.journey_key_bytes, settings.task_queue)
+    from lnere.application.reports import ensure_report_schedule
+
     started = []
     for process in processes:
         if process.milestone_mode == "live":
             await journeys.ensure_calendar(process)
             started.append(process.id)
+        await ensure_report_schedule(client, process, settings.task_queue)  # processes with a report schedule
     return started
 
 

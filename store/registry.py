@@ -31,6 +31,7 @@ from lnere.domain.milestone_run import MilestoneRun
 from lnere.domain.outreach import Outreach
 from lnere.domain.process import ElectoralProcess
 from lnere.domain.refusals import RefusalKind
+from lnere.domain.reports import IssuedReport
 from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
 from lnere.domain.vault import CitizenVault
 from lnere.store.events import select_events_of
@@ -382,6 +383,31 @@ class JourneyRegistry(Application[UUID]):
             return self.repository.get(ListCut.create_id(process_id, kind))
         except AggregateNotFoundError:
             return None
+
+    def record_issued_report(self, report: IssuedReport) -> IssuedReport:
+        """Records an issue of the progress report; an issue is recorded once (another attempt,
+        or another run at the same time, gets the first)."""
+        existing = self.issued_report(report.process_id, report.scheduled_for)
+        if existing is not None:
+            return existing
+        try:
+            self.save(report)
+        except IntegrityError:  # recorded at the same moment by another run
+            found = self.issued_report(report.process_id, report.scheduled_for)
+            assert found is not None
+            return found
+        return report
+
+    def issued_report(self, process_id: str, scheduled_for: datetime) -> IssuedReport | None:
+        try:
+            return self.repository.get(IssuedReport.create_id(process_id, scheduled_for))
+        except AggregateNotFoundError:
+            return None
+
+    def issued_reports(self, process: ElectoralProcess) -> list[IssuedReport]:
+        """The issues recorded so far, in the schedule's order."""
+        found = (self.issued_report(process.id, moment) for moment in process.report_issue_times())
+        return [report for report in found if report is not None]
 
     def _check_process(self, process: ElectoralProcess, workflow_id: str) -> None:
         if process_of(workflow_id) != process.id:

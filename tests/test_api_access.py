@@ -44,6 +44,10 @@ EXPECTED_ROLES = {
     ("GET", "/api/v1/processes/{process}/lists"): EVERYONE,
     ("GET", "/api/v1/processes/{process}/lists/departures"): {REVIEWER, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/lists/{kind}/{entity}"): {PARTY, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/reports"): {PARTY, VIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/reports/{number}"): {PARTY, VIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/report-schedule"): {SUPERVISOR},
+    ("POST", "/api/v1/processes/{process}/report-schedule/{action}"): {SUPERVISOR},
 }
 
 
@@ -54,7 +58,8 @@ PUBLISHED = {("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/{process}/
 
 def concrete(path: str, process: str) -> str:
     return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed",
-                       observation_id="PAN_0001", kind="review", entity="09")
+                       observation_id="PAN_0001", kind="review", entity="09", number="1",
+                       action="no-such-action")
 
 
 async def test_every_endpoint_is_in_the_access_table(api):

@@ -295,7 +295,7 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
     from eventsourcing.sqlite import SQLiteDatastore
 
     from lnere.projections.journey_counts import JourneyCountsView
-    from lnere.projections.runner import _create_tables
+    from lnere.projections.runner import create_tables
 
     errors: list[str] = []
     for trial in range(10):  # without the retry, most of these trials fail (IntegrityError on __migration__)
@@ -306,7 +306,7 @@ def test_processes_opening_a_fresh_view_at_once_all_succeed(tmp_path):
             view = JourneyCountsView(SQLiteDatastore(str(path), lock_timeout=30))
             barrier.wait()
             try:
-                _create_tables(view)
+                create_tables(view)
             except Exception:  # noqa: BLE001 - collected for the assertion
                 import traceback
                 errors.append(traceback.format_exc())

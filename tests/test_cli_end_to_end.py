@@ -220,6 +220,21 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     assert "| 1 Estados Unidos de América | 1 |" in markdown
     assert "| SIILNERE que cumplen los requisitos | 1 |" in markdown
 
+    # The fortnightly progress reports of this replayed process: every issue from September to
+    # March is due (its business days passed them); each is recorded once and made again equal.
+    first = stack.json("reports", "issue")
+    assert sorted(first["issued"] + first["already"]) == list(range(1, 14))
+    assert stack.json("reports", "issue") == {"issued": [], "already": list(range(1, 14))}
+    listed = stack.json("reports", "list")
+    assert [r["number"] for r in listed] == list(range(1, 14)) and listed[0]["as_of"] == "2020-09-15"
+    assert stack.json("reports", "verify", "13")["same"] is True
+    saved = stack.json("reports", "get", "5", "--format", "csv", "--out", str(tmp_path / "report-5.csv"))
+    assert saved["sha256"] == listed[4]["sha256"]["csv"]
+    assert "position-future" in stack.run("reports", "derive", "--position", "999999999", expect=2).stderr
+    assert stack.json("reports", "pause")["paused"] is True
+    assert stack.json("reports", "resume")["paused"] is False
+    assert "has issues 1 to 13" in stack.run("reports", "get", "14", expect=4).stderr
+
     # Temporal holds the request encrypted; its Web UI reads it through the stack's codec endpoint
     raw = _update_payloads(stack, journey)
     assert raw and all(clave.encode() not in p.data for p in raw)

@@ -129,3 +129,14 @@ class OutreachBatchInput(BaseModel):
 
 class OutreachResult(BaseModel):
     outcomes: list[CommandOutcome]
+
+
+class IssueReportsInput(BaseModel):
+    """Issue the progress reports of a process that are due and not issued yet."""
+
+    process_id: str
+
+
+class IssueReportsResult(BaseModel):
+    issued: list[int] = []  # the numbers issued by this run
+    already: list[int] = []  # due ones that had been issued before

@@ -42,6 +42,14 @@ class CountsQueries(ViewStorage):
                     result[row["dimension"]][row["key"]] = row["n"]
         return position, result
 
+    def last_business_day(self, process_id: str) -> date | None:
+        """The latest business day anything of the process was counted on (a replayed process's
+        "today")."""
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT MAX(day) AS day FROM counts WHERE process_id = {self.mark}", (process_id,))
+            row = c.fetchone()
+        return date.fromisoformat(row["day"]) if row and row["day"] else None
+
     def filed_per_day(self, process_id: str, as_of: date | None) -> dict[str, int]:
         """Requests filed on each business day (every request counts once in ``sex``)."""
         m = self.mark
