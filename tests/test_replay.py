@@ -103,13 +103,18 @@ async def test_journeys_run_now_replay(dev_env, settings):
         stack.wait_for_projection()
         for milestone in MILESTONE_ORDER:
             await stack.journeys.fire_milestone(process.id, FireMilestone(milestone=milestone))
+        # The progress reports due (all thirteen: the business days passed March).
+        from lnere.application.reports import issue_due_reports
+
+        stack.wait_for_projection()
+        assert len((await issue_due_reports(dev_env.client, process, settings.task_queue)).issued) == 13
         ids = (status.workflow_id, batch_id, expired.workflow_id, only_credential.workflow_id,
-               f"calendar-{process.id}", f"outreach-{process.id}")
+               f"calendar-{process.id}", f"outreach-{process.id}", f"lnere-reports-{process.id}-now")
         stages = [(await stack.journeys.status(wid)).stage for wid in ids[:4]]
         assert stages == ["included", "included", "excluded", "closed_without_request"]
         names = ("journey_one_command_per_update_to_included", "journey_batch_to_included",
                  "journey_subsane_expired_to_excluded", "journey_credential_only_closed", "calendar_every_milestone",
-                 "outreach_batch")
+                 "outreach_batch", "reports_issue_due")
         # Every run: an included journey's delivery comes to a new run of its workflow.
         histories: dict[str, object] = {}
         for name, wid in zip(names, ids, strict=True):
