@@ -1,7 +1,7 @@
 """Issuing the progress reports: every issue of the process's schedule that is due (its date
 has come: by the clock for a live process, by the business days recorded for a replayed one)
-and not yet issued is issued in order — figures as of the day before the issue, frozen at the
-position the projection has reached once it has caught up with the event log — and recorded
+and not yet issued is issued in order — figures as of the day before the issue, and each state's own,
+frozen at one position the projection has reached once it has caught up with the event log — and recorded
 once (``IssuedReport``), with the SHA-256 of each rendering and the changes since the previous
 issue. Idempotent: a retried or repeated run issues nothing twice."""
 
@@ -17,7 +17,7 @@ from lnere.domain.process import ElectoralProcess, ProcessCatalog
 from lnere.domain.reports import IssuedReport
 from lnere.projections.issued import changes, digests
 from lnere.projections.journey_counts import CountsView
-from lnere.projections.report import build_report
+from lnere.projections.report import build_reports
 from lnere.projections.runner import wait_for_position
 from lnere.store.registry import JourneyRegistry
 from lnere.workflows.messages import IssueReportsInput, IssueReportsResult
@@ -61,11 +61,12 @@ class ReportActivities:
                 wait_for_position(self._view, head, timeout=1500, report=lambda *_: activity.heartbeat())
                 caught_up = True
             as_of = moment.date() - timedelta(days=1)
-            figures = build_report(self._view, process, as_of)
+            figures, by_state = build_reports(self._view, process, as_of)
             report = self._registry.record_issued_report(IssuedReport(
                 process_id=process.id, number=number, scheduled_for=moment, as_of=as_of.isoformat(),
                 position=figures["log_position"], figures=figures, sha256=digests(figures),
-                changes=changes(previous.figures if previous else None, figures)))
+                changes=changes(previous.figures if previous else None, figures), state_figures=by_state,
+                state_sha256={state: digests(slice_) for state, slice_ in by_state.items()}))
             previous = report
             result.issued.append(number)
             activity.heartbeat(number)

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from starlette.routing import Match
 
 from lnere.application.staff import Staff
@@ -192,4 +192,21 @@ def current_staff(request: Request) -> Staff:
     return request.state.staff
 
 
+def current_staff_if_any(request: Request) -> Staff | None:
+    """Who calls a published route: a staff member, or None (the public)."""
+    return getattr(request.state, "staff", None)
+
+
 StaffDep = Annotated[Staff, Depends(current_staff)]
+MaybeStaffDep = Annotated[Staff | None, Depends(current_staff_if_any)]
+
+
+def state_seen_by(staff: Staff | None, asked: str | None) -> str | None:
+    """The state whose figures, reports and lists a caller gets: a state electoral body's
+    member (opl) gets their own state's, never another's (403, naming neither the state nor
+    anything of it); anyone else the state asked for, or the whole process (None)."""
+    if staff is not None and staff.role is Role.OPL:
+        if asked is not None and asked != staff.state:
+            raise HTTPException(403, "a state's electoral body reads its own state's figures only")
+        return staff.state
+    return asked

@@ -133,4 +133,5 @@ class RefusalAnswer(BaseModel):
 class Me(BaseModel):
     staff: str
     role: str
+    state: str | None = None  # a state electoral body's member: their state
 

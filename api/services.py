@@ -82,13 +82,19 @@ class Services:
         self.view = view
         self.registry = registry
         self.watcher = PositionWatcher(view)
-        self._figures: OrderedDict[tuple[str, date | None, int], bytes] = OrderedDict()
+        self._figures: OrderedDict[tuple[str, str | None, date | None, int], bytes] = OrderedDict()
 
     def process(self, process_id: str) -> ElectoralProcess:
         try:
             return self.processes.get(process_id)
         except KeyError:
             raise HTTPException(404, f"process: no process {process_id!r}") from None
+
+    @staticmethod
+    def state_of(process: ElectoralProcess, state: str | None) -> str | None:
+        if state is not None and process.state(state) is None:
+            raise HTTPException(404, f"state: {process.id} has no state {state!r}")
+        return state
 
     def projection_state(self) -> dict[str, Any]:
         """Whether the figures are whole: a halted projection (an event it cannot apply) serves
@@ -99,15 +105,17 @@ class Services:
                 "halt": {k: halt[k] for k in ("position", "topic", "error", "halted_at")} if halt else None,
                 "skipped_events": [{k: s[k] for k in ("position", "reason", "skipped_at")} for s in self.view.skips()]}
 
-    def figures_json(self, process: ElectoralProcess, as_of: date | None) -> tuple[bytes, int]:
-        """The dashboard's figures as JSON (computed once per log position), and the log's head."""
+    def figures_json(self, process: ElectoralProcess, as_of: date | None,
+                     state: str | None = None) -> tuple[bytes, int]:
+        """The dashboard's figures as JSON (computed once per log position), and the log's head;
+        with ``state``, that state's own."""
         head = self.registry.recorder.max_notification_id() or 0
-        key = (process.id, as_of, self.view.position())
+        key = (process.id, state, as_of, self.view.position())
         cached = self._figures.get(key)
         if cached is None:
-            figures = dashboard_figures(self.view, process, as_of)
+            figures = dashboard_figures(self.view, process, as_of, state)
             cached = json.dumps(figures, ensure_ascii=False).encode()
-            key = (process.id, as_of, figures["log_position"])
+            key = (process.id, state, as_of, figures["log_position"])
             self._figures[key] = cached
             while len(self._figures) > 64:
                 self._figures.popitem(last=False)

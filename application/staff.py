@@ -32,11 +32,15 @@ class Staff(BaseModel):
     id: StaffId
     role: Role
     party: Code | None = Field(default=None, description="the party a representative speaks for")
+    state: str | None = Field(default=None, pattern=r"^\d{2}$",
+                              description="the state (INEGI code) whose electoral body an OPL member is of")
 
     @model_validator(mode="after")
     def _party_for_representatives(self) -> Staff:
         if (self.role is Role.PARTY) != (self.party is not None):
             raise ValueError("party: a party representative names the party, and only they do")
+        if (self.role is Role.OPL) != (self.state is not None):
+            raise ValueError("state: a member of a state's electoral body (opl) names the state, and only they do")
         return self
 
 
@@ -86,13 +90,14 @@ class StaffDirectory:
         if stamp == self._stamp:
             return
         with self._lock:
-            self._by_digest = {e.token_sha256: Staff(id=e.id, role=e.role, party=e.party) for e in self.entries()}
+            self._by_digest = {e.token_sha256: Staff(id=e.id, role=e.role, party=e.party, state=e.state)
+                               for e in self.entries()}
             self._by_id = {staff.id: staff for staff in self._by_digest.values()}
             self._stamp = stamp
 
-    def add(self, staff_id: str, role: Role, party: str | None = None) -> str:
+    def add(self, staff_id: str, role: Role, party: str | None = None, state: str | None = None) -> str:
         """Adds a staff member (or gives one a new token) and returns the token, shown once."""
-        staff = Staff(id=staff_id, role=role, party=party)
+        staff = Staff(id=staff_id, role=role, party=party, state=state)
         token = "lnere_" + secrets.token_urlsafe(32)
         entries = [e for e in self.entries() if e.id != staff.id]
         entries.append(StaffEntry(**staff.model_dump(), token_sha256=_digest(token)))

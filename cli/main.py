@@ -312,7 +312,9 @@ def cmd_report(args: argparse.Namespace) -> None:
         as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
     except ValueError:
         raise UsageError(f"as-of: {args.as_of!r} is not a date YYYY-MM-DD") from None
-    report = build_report(open_view(settings), process, as_of)
+    if args.state is not None and process.state(args.state) is None:
+        raise NotFound(f"state: {process.id} has no state {args.state!r}")
+    report = build_report(open_view(settings), process, as_of, args.state)
     if args.format == "json":
         _print(report)
     elif args.format == "csv":
@@ -563,16 +565,17 @@ def _staff_directory(args: argparse.Namespace):
 def cmd_staff_add(args: argparse.Namespace) -> None:
 
     try:
-        token = _staff_directory(args).add(args.staff, Role(args.role), args.party)
+        token = _staff_directory(args).add(args.staff, Role(args.role), args.party, args.state)
     except ValidationError as error:
         raise UsageError(_format_validation(error)) from None
     # The token is shown once; only its SHA-256 is stored.
-    _print({"staff": args.staff, "role": args.role, **({"party": args.party} if args.party else {}), "token": token})
+    _print({"staff": args.staff, "role": args.role, **({"party": args.party} if args.party else {}),
+            **({"state": args.state} if args.state else {}), "token": token})
 
 
 def cmd_staff_list(args: argparse.Namespace) -> None:
-    _print([{"staff": e.id, "role": e.role.value, **({"party": e.party} if e.party else {})}
-            for e in _staff_directory(args).entries()])
+    _print([{"staff": e.id, "role": e.role.value, **({"party": e.party} if e.party else {}),
+             **({"state": e.state} if e.state else {})} for e in _staff_directory(args).entries()])
 
 
 def cmd_staff_revoke(args: argparse.Namespace) -> None:
@@ -644,28 +647,30 @@ def cmd_reports(args: argparse.Namespace) -> None:
     from lnere.projections.issued import digests, figures_at, render
 
     settings, process = _scheduled_process(args)
+    if args.state is not None and process.state(args.state) is None:
+        raise NotFound(f"state: {process.id} has no state {args.state!r}")
     if args.action == "list":
         with _registry(settings) as registry:
-            _print([r.summary() for r in registry.issued_reports(process)])
+            _print([r.summary(args.state) for r in registry.issued_reports(process)])
     elif args.action == "get":
         report = _issued(settings, process, _number(args))
-        content = render(report.figures, args.format)
-        if hashlib.sha256(content).hexdigest() != report.sha256[args.format]:
+        content = render(report.figures_for(args.state), args.format)
+        if hashlib.sha256(content).hexdigest() != report.sha256_for(args.state)[args.format]:
             print("lnere: this rendering differs from the one issued", file=sys.stderr)
             raise SystemExit(ExitCode.FAILED)
         if args.out:
             Path(args.out).write_bytes(content)
-            _print({"file": args.out, "sha256": report.sha256[args.format]})
+            _print({"file": args.out, "sha256": report.sha256_for(args.state)[args.format]})
         else:
             sys.stdout.flush()
             sys.stdout.buffer.write(content)
     elif args.action == "verify":
         report = _issued(settings, process, _number(args))
-        again = figures_at(settings, process, report.position, date.fromisoformat(report.as_of))
+        again = figures_at(settings, process, report.position, date.fromisoformat(report.as_of), args.state)
         made = digests(again)
-        same = made == report.sha256
-        _print({"number": report.number, "position": report.position, "issued": report.sha256, "made_again": made,
-                "same": same})
+        same = made == report.sha256_for(args.state)
+        _print({"number": report.number, "position": report.position, **({"state": args.state} if args.state else {}),
+                "issued": report.sha256_for(args.state), "made_again": made, "same": same})
         if not same:
             raise SystemExit(ExitCode.FAILED)
     elif args.action == "derive":
@@ -676,7 +681,7 @@ def cmd_reports(args: argparse.Namespace) -> None:
         except ValueError:
             raise UsageError(f"as-of: {args.as_of!r} is not a date YYYY-MM-DD") from None
         try:
-            figures = figures_at(settings, process, args.position, as_of)
+            figures = figures_at(settings, process, args.position, as_of, args.state)
         except ValueError as error:
             raise UsageError(f"position: {error} [position-future]") from None
         sys.stdout.flush()
@@ -819,6 +824,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="get, derive: the rendering (default json)")
     reports_.add_argument("--out", metavar="FILE", help="get: write it here instead of stdout")
     reports_.add_argument("--position", type=int, help="derive: the event-log position")
+    reports_.add_argument("--state", metavar="CODE",
+                          help="list, get, verify, derive: one state's own report (INEGI code, e.g. 16)")
     reports_.add_argument("--as-of", help="derive: business date YYYY-MM-DD (default everything)")
     reports_.set_defaults(handler=cmd_reports)
     sub.add_parser("codes", help="the codes the process takes (reasons, topics, offices, voting sites)"
@@ -833,6 +840,8 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.add_argument("--role", required=True, choices=[role.value for role in Role],
                            help="what they may do (README, 'HTTP API and dashboard')")
     staff_add.add_argument("--party", help="the party code of a party representative (role party), e.g. PAN")
+    staff_add.add_argument("--state", metavar="CODE",
+                           help="the state of a state electoral body's member (role opl): INEGI code, e.g. 16")
     staff_add.set_defaults(handler=cmd_staff_add)
     staff.add_parser("list", help="staff members and roles").set_defaults(handler=cmd_staff_list)
     staff_revoke = staff.add_parser("revoke", help="revoke a staff member's token")
@@ -912,6 +921,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="report section 4.1 as of a date")
     report.add_argument("--as-of", help="business date YYYY-MM-DD (default today)")
+    report.add_argument("--state", metavar="CODE", help="one state's own report (INEGI code, e.g. 16)")
     report.add_argument("--format", choices=["json", "md", "csv", "excel"], default="md",
                         help="md (default), json, csv (for programs) or excel (CSV for spreadsheets: "
                              "byte-order mark, INE's words)")

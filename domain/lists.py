@@ -41,6 +41,8 @@ class ListCut(Aggregate):
         self.position = position
         self.parts = parts  # [{"state", "modality" (definitive only), "citizens", "sha256"}]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, state: str | None = None) -> dict[str, Any]:
+        """The cut as shown; with ``state``, that state's parts alone (what its electoral body sees)."""
+        parts = [p for p in self.parts if state is None or p["state"] == state]
         return {"process": self.process_id, "kind": self.kind, "at": self.at.isoformat(), "position": self.position,
-                "citizens": sum(p["citizens"] for p in self.parts), "parts": self.parts}
+                "citizens": sum(p["citizens"] for p in parts), "parts": parts}

@@ -29,10 +29,13 @@ class IssuedReport(Aggregate):
         figures: dict[str, Any]
         sha256: dict[str, str]
         changes: list[dict[str, Any]]
+        state_figures: dict[str, dict[str, Any]]
+        state_sha256: dict[str, dict[str, str]]
 
     @event(Issued)
     def __init__(self, process_id: str, number: int, scheduled_for: datetime, as_of: str, position: int,
-                 figures: dict[str, Any], sha256: dict[str, str], changes: list[dict[str, Any]]) -> None:
+                 figures: dict[str, Any], sha256: dict[str, str], changes: list[dict[str, Any]],
+                 state_figures: dict[str, dict[str, Any]], state_sha256: dict[str, dict[str, str]]) -> None:
         self.process_id = process_id
         self.number = number  # its place in the schedule, from 1
         self.scheduled_for = scheduled_for  # the issue's date and time (the process's local time)
@@ -41,8 +44,19 @@ class IssuedReport(Aggregate):
         self.figures = figures  # the report, as build_report gave it
         self.sha256 = sha256  # rendering -> SHA-256 of its bytes
         self.changes = changes  # [{table, row, column, before, after}] since the previous issue
+        # Each state's own report, as its electoral body receives it (the same position), and its hashes.
+        self.state_figures = state_figures
+        self.state_sha256 = state_sha256
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, state: str | None = None) -> dict[str, Any]:
+        """What the list of issues shows; with ``state``, as that state's electoral body gets it."""
         return {"process": self.process_id, "number": self.number, "scheduled_for": self.scheduled_for.isoformat(),
                 "issued_at": self.created_on.isoformat(), "as_of": self.as_of, "position": self.position,
-                "sha256": self.sha256, "changes": len(self.changes)}
+                **({"state": state, "sha256": self.state_sha256[state]} if state else
+                   {"sha256": self.sha256, "changes": len(self.changes)})}
+
+    def figures_for(self, state: str | None = None) -> dict[str, Any]:
+        return self.figures if state is None else self.state_figures[state]
+
+    def sha256_for(self, state: str | None = None) -> dict[str, str]:
+        return self.sha256 if state is None else self.state_sha256[state]

@@ -11,3 +11,4 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # everything above, fires milestones, reads the configuration
     VIEWER = "viewer"  # dashboard and reports
     PARTY = "party"  # a political party's representative: the list for review, observations on it
+    OPL = "opl"  # a state's electoral body (Organismo Público Local): its own state's figures, reports and lists

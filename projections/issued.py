@@ -42,9 +42,11 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[s
             for t, r, c, v in report_rows(after) if old.get((t, r, c), 0) != v]
 
 
-def figures_at(settings: Settings, process: ElectoralProcess, position: int, as_of: date | None) -> dict[str, Any]:
-    """The report as of ``as_of`` made from the events up to ``position`` only: a view of its
-    own, built from the event log in a temporary folder (the live view is not read)."""
+def figures_at(settings: Settings, process: ElectoralProcess, position: int, as_of: date | None,
+               state: str | None = None) -> dict[str, Any]:
+    """The report as of ``as_of`` (with ``state``: that state's own) made from the events up to
+    ``position`` only: a view of its own, built from the event log in a temporary folder (the
+    live view is not read)."""
     from lnere.projections.journey_counts import JourneyCountsProjection, JourneyCountsView
     from lnere.projections.polling import RowSource
     from lnere.projections.runner import BATCH_SIZE, EventDecoder, apply_rows, create_tables, runner_env
@@ -70,7 +72,7 @@ def figures_at(settings: Settings, process: ElectoralProcess, position: int, as_
                         break
                     apply_rows(view, projection, decode, app.name, rows)
                     start = rows[-1].id + 1
-                return build_report(view, process, as_of)
+                return build_report(view, process, as_of, state)
             finally:
                 view.datastore.close()
     finally:

@@ -17,6 +17,7 @@ from lnere.domain.process import (
 from lnere.domain.rules import Stage
 from lnere.domain.values import country_name_es
 from lnere.projections.journey_counts import AGE_RANGES, CountsView
+from lnere.projections.journey_counts.writes import state_scope
 
 SEX_LABELS = {"H": "Hombres", "M": "Mujeres"}
 CREDENTIAL_KINDS = ("CPVE", "CPV")
@@ -68,10 +69,34 @@ def _with_total(values: dict[str, int]) -> dict[str, int]:
     return {**values, "TOTAL": sum(values.values())}
 
 
-def build_report(view: CountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
-    """The report as of the end of business day ``as_of``, or of everything recorded (None)."""
-    position, counts = view.counts_and_position(process.id, as_of)
-    return report_from_counts(process, as_of, position, counts)
+def build_report(view: CountsView, process: ElectoralProcess, as_of: date | None,
+                 state: str | None = None) -> dict[str, Any]:
+    """The report as of the end of business day ``as_of``, or of everything recorded (None);
+    with ``state``, that state's own: its journeys' figures only, its column only (what a
+    state's electoral body may read: nothing of another state is in it)."""
+    if state is None:
+        position, counts = view.counts_and_position(process.id, as_of)
+        return report_from_counts(process, as_of, position, counts)
+    position, counts = view.counts_and_position(state_scope(process.id, state), as_of)
+    return {**report_from_counts(state_process(process, state), as_of, position, counts), "state": state}
+
+
+def build_reports(view: CountsView, process: ElectoralProcess, as_of: date | None
+                  ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The report and each state's own (``build_report`` with ``state``), all at one position."""
+    scopes = {s.code: state_scope(process.id, s.code) for s in process.states}
+    position, counts = view.counts_and_position_of([process.id, *scopes.values()], as_of)
+    whole = report_from_counts(process, as_of, position, counts[process.id])
+    return whole, {code: {**report_from_counts(state_process(process, code), as_of, position, counts[scope]),
+                          "state": code} for code, scope in scopes.items()}
+
+
+def state_process(process: ElectoralProcess, state: str) -> ElectoralProcess:
+    """The process as one of its states sees it: that state alone."""
+    found = process.state(state)
+    if found is None:
+        raise KeyError(f"state: {process.id} has no state {state!r}")
+    return process.model_copy(update={"states": (found,)})
 
 
 def report_from_counts(
@@ -200,16 +225,20 @@ def _definitive(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, 
     return table
 
 
-def dashboard_figures(view: CountsView, process: ElectoralProcess, as_of: date | None) -> dict[str, Any]:
-    """What the dashboard draws: the report, the sex × age pyramid, requests per day."""
-    position, counts = view.counts_and_position(process.id, as_of)
+def dashboard_figures(view: CountsView, process: ElectoralProcess, as_of: date | None,
+                      state: str | None = None) -> dict[str, Any]:
+    """What the dashboard draws: the report, the sex × age pyramid, requests per day (with
+    ``state``, that state's own, as ``build_report``)."""
+    scope = process.id if state is None else state_scope(process.id, state)
+    seen_as = process if state is None else state_process(process, state)
+    position, counts = view.counts_and_position(scope, as_of)
     sex_age = counts.get("sex_age", {})
     return {
-        "report": report_from_counts(process, as_of, position, counts),
+        "report": {**report_from_counts(seen_as, as_of, position, counts), **({"state": state} if state else {})},
         "by_sex_age": {
             age: {label: sex_age.get(f"{code}|{age}", 0) for code, label in SEX_LABELS.items()} for age in AGE_RANGES
         },
-        "filed_per_day": view.filed_per_day(process.id, as_of),
+        "filed_per_day": view.filed_per_day(scope, as_of),
         "log_position": position,
     }
 

@@ -216,7 +216,8 @@ async def running_api(
     from lnere.runtime.stack import free_port
 
     directory = StaffDirectory(settings.staff_path)
-    tokens = {role.value: directory.add(f"{role.value}.1", role, "PAN" if role is Role.PARTY else None)
+    tokens = {role.value: directory.add(f"{role.value}.1", role, "PAN" if role is Role.PARTY else None,
+                                        "16" if role is Role.OPL else None)  # Michoacán's electoral body
               for role in Role}
     tokens["reviewer.2"] = directory.add("reviewer.2", Role.REVIEWER)
     async with running_stack(client, settings, processes=processes) as stack:

@@ -38,8 +38,12 @@ def _bucket(age: int) -> str:
     return f"{age - age % 5}-{age - age % 5 + 4}"
 
 
-def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, Counter]:
+def recount(registry: JourneyRegistry, as_of: date | None = None, state: str | None = None) -> dict[str, Counter]:
+    """The figures of the whole process, or (``state``, totals only) of one state's own: its
+    citizens' facts once their state of reference is known, the CPVEs requested for it; no
+    outreach nor attention (they name no state)."""
     stage: dict[str, str] = {}
+    state_of: dict[str, str] = {}
     analysis: dict[str, str] = {}
     zones: dict[str, object] = {}
     counts: dict[str, Counter] = {
@@ -66,6 +70,13 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
                 if name == "Started":
                     continue
             if as_of is not None and event.at.astimezone(zones[jid]).date() > as_of:
+                continue
+            if name == "RequestFiled":
+                state_of[jid] = event.state_of_reference
+            fact_state = {"CpveRequested": "state", "CpveStepRecorded": "state", "CpveCancelled": "state",
+                          "CredentialActivated": "cpve_state"}.get(name)
+            of_state = getattr(event, fact_state) if fact_state else state_of.get(jid)
+            if state is not None and of_state != state:
                 continue
             if name == "RequestFiled":
                 placed[jid] = f"{event.state_of_reference}|{event.modality}"
@@ -106,6 +117,9 @@ def recount(registry: JourneyRegistry, as_of: date | None = None) -> dict[str, C
             if name in ANALYSIS_OF_EVENT:
                 analysis[jid] = ANALYSIS_OF_EVENT[name]
         start = notifications[-1].id + 1
+    if state is not None:
+        stage = {jid: value for jid, value in stage.items() if state_of.get(jid) == state}
+        analysis = {jid: value for jid, value in analysis.items() if state_of.get(jid) == state}
     counts["stage"] = Counter(stage.values())
     counts["analysis"] = Counter(analysis.values())
     return {k: Counter({key: n for key, n in v.items() if n}) for k, v in counts.items() if any(v.values())}

@@ -12,8 +12,8 @@ from tests.citizens import at, credential, request
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 JOURNEY = "journey-{process}-0123456789abcdef0123456789abcdef"
-OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY = "operator", "reviewer", "supervisor", "viewer", "party"
-EVERYONE = {OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY}
+OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY, OPL = "operator", "reviewer", "supervisor", "viewer", "party", "opl"
+EVERYONE = {OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY, OPL}
 
 # The access rules as the issue states them, written here independently of the application.
 EXPECTED_ROLES = {
@@ -43,9 +43,9 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/processes/{process}/attentions"): {OPERATOR, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/lists"): EVERYONE,
     ("GET", "/api/v1/processes/{process}/lists/departures"): {REVIEWER, SUPERVISOR},
-    ("GET", "/api/v1/processes/{process}/lists/{kind}/{entity}"): {PARTY, SUPERVISOR},
-    ("GET", "/api/v1/processes/{process}/reports"): {PARTY, VIEWER, SUPERVISOR},
-    ("GET", "/api/v1/processes/{process}/reports/{number}"): {PARTY, VIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/lists/{kind}/{entity}"): {PARTY, OPL, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/reports"): {PARTY, OPL, VIEWER, SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/reports/{number}"): {PARTY, OPL, VIEWER, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/report-schedule"): {SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/report-schedule/{action}"): {SUPERVISOR},
 }
@@ -58,7 +58,7 @@ PUBLISHED = {("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/{process}/
 
 def concrete(path: str, process: str) -> str:
     return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed",
-                       observation_id="PAN_0001", kind="review", entity="09", number="1",
+                       observation_id="PAN_0001", kind="review", entity="16", number="1",
                        action="no-such-action")
 
 

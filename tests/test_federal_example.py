@@ -50,6 +50,13 @@ async def test_the_federal_example_reaches_the_definitive_list_with_no_code_of_i
         wait_for_head(settings, stack.view, timeout=180)
         report = build_report(stack.view, federal, None)
         assert stack.view.counts_as_of(federal.id, None) == recount(stack.registry)
+        # Each state's own figures (what its electoral body reads) equal a recount of its own.
+        from lnere.projections.journey_counts.writes import state_scope
+
+        for state in federal.states:
+            own = stack.view.counts_as_of(state_scope(federal.id, state.code), None)
+            assert own == recount(stack.registry, state=state.code), state.code
+            assert sum(own["definitive"].values()) == sum(n for (s, _), n in included.items() if s == state.code)
 
     labels = federal.modality_labels
     assert report["by_modality"] == {**{labels[m]: by_modality[m.value] for m in federal.modalities},

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from lnere import logs
-from lnere.api.access import ANY_ROLE, StaffDep, roles
+from lnere.api.access import ANY_ROLE, MaybeStaffDep, StaffDep, roles, state_seen_by
 from lnere.api.models import Me
 from lnere.api.services import MAX_WAIT, PREFIX, ServicesDep
 from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
@@ -37,9 +37,10 @@ ZONE_WORDS = {"America/Mexico_City": "hora del centro"}
 
 # -- who am I, processes, configuration ---------------------------------------------------
 
-@router.get(f"{PREFIX}/me", response_model=Me, openapi_extra=roles(*ANY_ROLE), tags=["access"])
+@router.get(f"{PREFIX}/me", response_model=Me, response_model_exclude_none=True, openapi_extra=roles(*ANY_ROLE),
+            tags=["access"])
 async def me(staff: StaffDep) -> Me:
-    return Me(staff=staff.id, role=staff.role.value)
+    return Me(staff=staff.id, role=staff.role.value, **({"state": staff.state} if staff.state else {}))
 
 
 @router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE, published=True), tags=["figures"])
@@ -69,17 +70,23 @@ async def configuration(state: ServicesDep) -> dict[str, Any]:
             tags=["figures"])
 async def figures(
     state: ServicesDep,
+    staff: MaybeStaffDep,
     process: str,
     as_of: Annotated[date | None, Query(description="business day; omit for everything recorded (live)")] = None,
     after: Annotated[int | None, Query(ge=0, description="answer once the figures pass this log position")] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for that")] = 20.0,
+    state_code: Annotated[str | None, Query(alias="state", pattern=r"^\d{2}$",
+                                            description="one state's own figures (INEGI code)")] = None,
 ) -> Response:
     """Live counts: the report's tables, the sex × age pyramid and requests per day, with the
-    event-log position they reflect and the log's head. With ``after``, a long poll."""
+    event-log position they reflect and the log's head. With ``after``, a long poll. A state
+    electoral body's member gets their state's own figures only."""
+    scope = state_seen_by(staff, state_code)
     electoral_process = state.process(process)
+    scope = state.state_of(electoral_process, scope)
     if after is not None:
         await state.watcher.wait_beyond(after, wait)
-    body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of)
+    body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of, scope)
     projection = await asyncio.to_thread(state.projection_state)
     prefix = b'{"log_head":%d,"projection":%s,' % (head, json.dumps(projection).encode())
     return Response(content=prefix + body[1:], media_type="application/json")
@@ -126,12 +133,19 @@ async def metrics_text() -> Response:
             responses={200: {"content": {"text/csv": {}, "text/markdown": {}}}})
 async def report(
     state: ServicesDep,
+    staff: MaybeStaffDep,
     process: str,
     as_of: Annotated[date | None, Query(description="business day; omit for everything recorded")] = None,
     format: ReportFormat = ReportFormat.JSON,
+    state_code: Annotated[str | None, Query(alias="state", pattern=r"^\d{2}$",
+                                            description="one state's own report (INEGI code)")] = None,
 ) -> Response:
-    """Report section 4.1 as of a business day."""
-    figures = await asyncio.to_thread(build_report, state.view, state.process(process), as_of)
+    """Report section 4.1 as of a business day (with ``state``: that state's own; a state
+    electoral body's member gets their state's only)."""
+    scope = state_seen_by(staff, state_code)
+    electoral_process = state.process(process)
+    scope = state.state_of(electoral_process, scope)
+    figures = await asyncio.to_thread(build_report, state.view, electoral_process, as_of, scope)
     if format is ReportFormat.CSV:
         return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
     if format is ReportFormat.EXCEL:

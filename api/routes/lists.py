@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from lnere import logs
-from lnere.api.access import ANY_ROLE, StaffDep, roles
+from lnere.api.access import ANY_ROLE, StaffDep, roles, state_seen_by
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.domain.lists import ListKind
 from lnere.domain.process import Modality
@@ -22,12 +22,14 @@ router = APIRouter()
 
 
 @router.get(f"{PREFIX}/processes/{{process}}/lists", openapi_extra=roles(*ANY_ROLE), tags=["final list"])
-async def list_cuts(state: ServicesDep, process: str) -> list[dict[str, Any]]:
-    """The lists cut so far: position, and per part its size and export hash."""
+async def list_cuts(state: ServicesDep, staff: StaffDep, process: str) -> list[dict[str, Any]]:
+    """The lists cut so far: position, and per part its size and export hash (a state
+    electoral body's member: their state's parts only)."""
     electoral_process = state.process(process)
+    own = state_seen_by(staff, None)
     cuts = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
             for k in ListKind]
-    return [cut.summary() for cut in cuts if cut is not None]
+    return [cut.summary(own) for cut in cuts if cut is not None]
 
 
 @router.get(f"{PREFIX}/processes/{{process}}/lists/departures", openapi_extra=roles(Role.REVIEWER),
@@ -44,14 +46,15 @@ async def list_departures(state: ServicesDep, process: str) -> dict[str, Any]:
     return {"review_position": review.position, "definitive_position": definitive.position, "departures": left}
 
 
-@router.get(f"{PREFIX}/processes/{{process}}/lists/{{kind}}/{{entity}}", openapi_extra=roles(Role.PARTY),
+@router.get(f"{PREFIX}/processes/{{process}}/lists/{{kind}}/{{entity}}", openapi_extra=roles(Role.PARTY, Role.OPL),
             tags=["final list"], responses={200: {"content": {"text/csv": {}}}})
 async def list_export(state: ServicesDep, staff: StaffDep, process: str, kind: ListKind,
                       entity: Annotated[str, PathParam(pattern=r"^\d{2}$", description="state code")],
                       modality: Modality | None = None) -> Response:
     """A list's export for one state (definitive: and one modality), as cut; its SHA-256 in
     the ``X-Content-SHA256`` header and the cut's in ``X-Cut-SHA256``. Personal data: every
-    export is logged (who, which part)."""
+    export is logged (who, which part). A state electoral body's member: their state's only."""
+    state_seen_by(staff, entity)
     electoral_process = state.process(process)
     cut = await asyncio.to_thread(state.registry.list_cut, electoral_process.id, kind.value)
     if cut is None:

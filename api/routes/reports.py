@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from lnere import logs
-from lnere.api.access import StaffDep, roles
+from lnere.api.access import StaffDep, roles, state_seen_by
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.application import reports as schedules
 from lnere.domain.process import ElectoralProcess
@@ -23,7 +23,7 @@ from lnere.projections.issued import render
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()
-READERS = (Role.PARTY, Role.VIEWER)  # and supervisors (every route)
+READERS = (Role.PARTY, Role.OPL, Role.VIEWER)  # and supervisors (every route); an OPL gets its state's
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8"}
 
 
@@ -46,12 +46,14 @@ def _scheduled(process: ElectoralProcess) -> ElectoralProcess:
 
 
 @router.get(f"{PREFIX}/processes/{{process}}/reports", openapi_extra=roles(*READERS), tags=["reports"])
-async def issued_reports(state: ServicesDep, process: str) -> list[dict[str, Any]]:
+async def issued_reports(state: ServicesDep, staff: StaffDep, process: str) -> list[dict[str, Any]]:
     """The progress reports issued so far, in order: number, date, the day whose end they
     report, the log position they were frozen at, the SHA-256 of each rendering, how many
-    figures changed since the previous issue."""
+    figures changed since the previous issue (a state electoral body's member: the issues of
+    their state's own report)."""
     electoral_process = state.process(process)
-    return [r.summary() for r in await asyncio.to_thread(state.registry.issued_reports, electoral_process)]
+    own = state_seen_by(staff, None)
+    return [r.summary(own) for r in await asyncio.to_thread(state.registry.issued_reports, electoral_process)]
 
 
 @router.get(f"{PREFIX}/processes/{{process}}/reports/{{number}}", openapi_extra=roles(*READERS), tags=["reports"],
@@ -68,12 +70,13 @@ async def issued_report(state: ServicesDep, staff: StaffDep, process: str,
     report = await asyncio.to_thread(state.registry.issued_report, electoral_process.id, times[number - 1])
     if report is None:
         raise HTTPException(404, f"report: issue {number} has not been issued yet")
-    content = render(report.figures, format.value)
+    own = state_seen_by(staff, None)
+    content = render(report.figures_for(own), format.value)
     digest = hashlib.sha256(content).hexdigest()
     log.info("progress report downloaded", staff=staff.id, process_id=electoral_process.id, number=number,
              rendering=format.value)
     return Response(content, media_type=MEDIA_TYPES[format.value], headers={
-        "X-Content-SHA256": digest, "X-Issued-SHA256": report.sha256[format.value],
+        "X-Content-SHA256": digest, "X-Issued-SHA256": report.sha256_for(own)[format.value],
         "X-Log-Position": str(report.position),
         "Content-Disposition": f'attachment; filename="lnere-{electoral_process.id}-reporte-{number:02d}.'
                                f'{format.value}"'})

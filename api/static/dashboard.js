@@ -224,9 +224,10 @@ function render(data) {
   $("log-head").textContent = behind > 0 ? `(faltan ${fmt(behind)} eventos por procesar)` : "(al día)";
   const zone = currentProcess().zone_words || "", timezone = currentProcess().timezone;
   const clock = (options) => new Date().toLocaleString("es-MX", { timeZone: timezone, ...options });
-  $("as-of-label").textContent = r.as_of
+  const stateName = r.state ? `${r.entities[0].name}: ` : "";  // a state electoral body sees its own state
+  $("as-of-label").textContent = stateName + (r.as_of
     ? `Cifras al ${longDate(r.as_of)}, 23:59 ${zone}.`
-    : `Cifras en vivo: todas las solicitudes registradas hasta ahora (${clock({ day: "numeric", month: "long", year: "numeric" })}).`;
+    : `Cifras en vivo: todas las solicitudes registradas hasta ahora (${clock({ day: "numeric", month: "long", year: "numeric" })}).`);
   const stale = data.projection && data.projection.stale ? " Las cifras están detenidas: el equipo técnico lo revisa." : "";
   $("updated").textContent = `Actualizadas a las ${clock({ hour: "2-digit", minute: "2-digit", second: "2-digit" })} ${zone}` +
     (behind > 0 ? `; faltan ${fmt(behind)} movimientos por contar.` : "; se actualizan solas.") + stale;

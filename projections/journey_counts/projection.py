@@ -45,7 +45,8 @@ class JourneyCountsProjection(Projection[CountsView]):
     ) for topic in topics_of(event_class))
     # The view's version follows from what defines it: its tables, the age ranges its rows hold
     # and the events it reads. A change to any starts a new view, filled from the event log.
-    version = hashlib.sha256(repr((view_tables(), AGE_RANGES, topics)).encode()).hexdigest()[:12]
+    # (The last item names what the rows hold beyond the tables: each state's scope since issue 17.)
+    version = hashlib.sha256(repr((view_tables(), AGE_RANGES, topics, "state scopes")).encode()).hexdigest()[:12]
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -134,12 +135,14 @@ class JourneyCountsProjection(Projection[CountsView]):
         # Counted when the CPVE's life is recorded in the journey (its office known).
         keys = {} if domain_event.cpve_office is None else {
             "cpve": f"activated|{domain_event.cpve_state}|{domain_event.cpve_office}"}
-        self.view.count(tracking, None, None, domain_event.at, keys, journey_id=str(domain_event.originator_id))
+        self.view.count(tracking, None, None, domain_event.at, keys, journey_id=str(domain_event.originator_id),
+                        state=domain_event.cpve_state)
 
     def _cpve(self, domain_event: Any, tracking: Tracking, step: str) -> None:
         key = f"{step}|{domain_event.state}|{domain_event.office}"
         journey = str(domain_event.originator_id)
-        self.view.count(tracking, None, None, domain_event.at, {"cpve": key}, journey_id=journey)
+        self.view.count(tracking, None, None, domain_event.at, {"cpve": key}, journey_id=journey,
+                        state=domain_event.state)
 
     @process_event.register
     def _(self, domain_event: Attention.Recorded, tracking: Tracking) -> None:

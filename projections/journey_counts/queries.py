@@ -24,23 +24,34 @@ class CountsQueries(ViewStorage):
 
     def counts_and_position(self, process_id: str, as_of: date | None) -> tuple[int, dict[str, dict[str, int]]]:
         """The counts and the event-log position they reflect, read in one transaction."""
+        position, counts = self.counts_and_position_of([process_id], as_of)
+        return position, counts[process_id]
+
+    def counts_and_position_of(
+        self, scopes: list[str], as_of: date | None
+    ) -> tuple[int, dict[str, dict[str, dict[str, int]]]]:
+        """The counts of several scopes (a process, its states' scopes) and the event-log
+        position they all reflect, read in one transaction."""
         m = self.mark
-        if as_of is None:
-            sql, params = f"SELECT dimension, key, n FROM totals WHERE process_id = {m}", [process_id]
-        else:
-            sql = (f"SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = {m} AND day <= {m} "
-                   "GROUP BY dimension, key")
-            params = [process_id, as_of.isoformat()]
-        result: dict[str, dict[str, int]] = defaultdict(dict)
+        results: dict[str, dict[str, dict[str, int]]] = {}
         with self._transaction(commit=False) as c:
             c.execute(f"SELECT MAX(notification_id) AS n FROM {self.tracking_table} WHERE application_name = {m}",
                       ("journeys",))
             position = c.fetchone()["n"] or 0
-            c.execute(sql, params)
-            for row in c.fetchall():
-                if row["n"]:
-                    result[row["dimension"]][row["key"]] = row["n"]
-        return position, result
+            for scope in scopes:
+                if as_of is None:
+                    sql, params = f"SELECT dimension, key, n FROM totals WHERE process_id = {m}", [scope]
+                else:
+                    sql = (f"SELECT dimension, key, SUM(n) AS n FROM counts WHERE process_id = {m} AND day <= {m} "
+                           "GROUP BY dimension, key")
+                    params = [scope, as_of.isoformat()]
+                result: dict[str, dict[str, int]] = defaultdict(dict)
+                c.execute(sql, params)
+                for row in c.fetchall():
+                    if row["n"]:
+                        result[row["dimension"]][row["key"]] = row["n"]
+                results[scope] = result
+        return position, results
 
     def last_business_day(self, process_id: str) -> date | None:
         """The latest business day anything of the process was counted on (a replayed process's

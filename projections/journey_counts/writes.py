@@ -18,6 +18,13 @@ from lnere.projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_CO
 from lnere.projections.journey_counts.storage import ViewStorage
 
 
+def state_scope(process_id: str, state: str) -> str:
+    """Where a state's own figures are counted, beside the process's: every fact of a journey
+    whose state of reference is known is counted under both (a state electoral body reads only
+    its own)."""
+    return f"{process_id}@{state}"
+
+
 class _Batch:
     """A batch's changes before they are written: the journey rows it touched (read once) and
     the net change of each count key."""
@@ -32,6 +39,13 @@ class _Batch:
 
     def add(self, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
         self.counts[(process_id, day, dimension, key)] += delta
+
+    def add_scoped(self, process_id: str, state: str | None, day: str, dimension: str, key: str,
+                   delta: int) -> None:
+        """Counts under the process and, when the state is known, under the state's scope."""
+        self.counts[(process_id, day, dimension, key)] += delta
+        if state:
+            self.counts[(state_scope(process_id, state), day, dimension, key)] += delta
 
 
 def _in_batch(write):
@@ -156,38 +170,47 @@ class CountsWrites(ViewStorage):
         b.updated.add(journey_id)
         process_id, old_stage, old_analysis = row["process_id"], row["stage"], row["analysis_status"]
         day = _business_day(at, row["timezone"])
-        if filed is not None:
-            for dimension, key in filed.items():
-                b.add(process_id, day, dimension, key, +1)
-            row["filed_day"] = day
+        known_state = row["state_of_reference"]
         if request is not None:
             row.update(request)
+        state = row["state_of_reference"]
+        if state and not known_state:  # from now on counted in its state's scope too: what it is so far
+            scope = state_scope(process_id, state)
+            if old_stage is not None:
+                b.add(scope, day, "stage", old_stage, +1)
+            if old_analysis is not None:
+                b.add(scope, day, "analysis", old_analysis, +1)
+        if filed is not None:
+            for dimension, key in filed.items():
+                b.add_scoped(process_id, state, day, dimension, key, +1)
+            row["filed_day"] = day
         if stage == Stage.IN_REVIEW and old_stage != Stage.IN_REVIEW:
             row["in_review_since"] = _utc(at)
             row["reviews"] += 1
         if stage in POSITION_COLUMN and stage != old_stage:
             row[POSITION_COLUMN[stage]] = tracking.notification_id
         if stage == Stage.INCLUDED and old_stage != Stage.INCLUDED:
-            b.add(process_id, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
+            b.add_scoped(process_id, state, day, "definitive", f"{row['state_of_reference']}|{row['modality']}", +1)
         if stage == Stage.EXCLUDED and old_stage != Stage.EXCLUDED:
             row["excluded_reason"] = reason
-            b.add(process_id, day, "exclusion", reason or "UNKNOWN", +1)
+            b.add_scoped(process_id, state, day, "exclusion", reason or "UNKNOWN", +1)
         if stage is not None and stage != old_stage:
             if old_stage is not None:
-                b.add(process_id, day, "stage", old_stage, -1)
-            b.add(process_id, day, "stage", stage, +1)
+                b.add_scoped(process_id, state, day, "stage", old_stage, -1)
+            b.add_scoped(process_id, state, day, "stage", stage, +1)
             row["stage"] = str(stage)
         if analysis is not None and analysis != old_analysis:
             if old_analysis is not None:
-                b.add(process_id, day, "analysis", old_analysis, -1)
-            b.add(process_id, day, "analysis", analysis, +1)
+                b.add_scoped(process_id, state, day, "analysis", old_analysis, -1)
+            b.add_scoped(process_id, state, day, "analysis", analysis, +1)
             row["analysis_status"] = str(analysis)
 
     @_in_batch
     def count(self, tracking: Tracking, process_id: str | None, timezone: str | None, at: datetime,
-              keys: dict[str, str], journey_id: str | None = None) -> None:
+              keys: dict[str, str], journey_id: str | None = None, state: str | None = None) -> None:
         """Counts one fact that moves no stage, under each {dimension: key} (an outreach contact,
-        an attention; a journey's delivery, whose process and timezone are the journey's)."""
+        an attention; a journey's delivery, whose process and timezone are the journey's), and in
+        the scope of ``state`` (default: the journey's state of reference) when there is one."""
         b = self._batch
         assert b is not None  # _in_batch opened it
         if not keys:
@@ -195,10 +218,11 @@ class CountsWrites(ViewStorage):
         if journey_id is not None:
             row = self._journey(b, journey_id)
             process_id, timezone = row["process_id"], row["timezone"]
+            state = state or row["state_of_reference"]
         assert process_id is not None and timezone is not None, "a count names its process, or its journey"
         day = _business_day(at, timezone)
         for dimension, key in keys.items():
-            b.add(process_id, day, dimension, key, +1)
+            b.add_scoped(process_id, state, day, dimension, key, +1)
 
     # -- halts: an event the projection cannot apply ------------------------------------------
 
