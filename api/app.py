@@ -86,7 +86,7 @@ def create_app(
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
     app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY})
     concerns = (routes.figures, routes.review, routes.journeys, routes.attention, routes.lists, routes.calendar,
-                routes.reports)
+                routes.reports, routes.campaigns)
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator,
                        routes=[route for concern in concerns for route in concern.router.routes],
                        public=settings.public_dashboard)

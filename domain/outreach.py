@@ -33,6 +33,7 @@ class Outreach(Aggregate):
         self.workflow_id = workflow_id  # the citizen's journey id (a keyed hash)
         self.timezone = timezone
         self.processed_commands: set[str] = set()
+        self.deceased = False
 
     def has_processed(self, command_id: str) -> bool:
         return seen(self.processed_commands, command_id)
@@ -60,6 +61,8 @@ class Outreach(Aggregate):
         request_command_id: str | None, recorded_by: str | None = None,
     ) -> None:
         self.processed_commands.add(command_id)
+        if outcome == "citizen_deceased":
+            self.deceased = True  # never called again, in any campaign
 
     def send_automated_notice(self, process: ElectoralProcess, cmd: SendAutomatedNotice, command_id: str) -> None:
         self._notice_sent(

@@ -159,6 +159,7 @@ def report_from_counts(
             {label: counts.get("notice", {}).get(code, 0) for code, label in AUTOMATED_NOTICES.items()}),
         "inetel_attention": _attention(process, counts),
         "credentialing": _credentialing(process, counts.get("cpve", {})),
+        "campaigns": _campaigns(counts),
         "stages": {s.value: stage.get(s.value, 0) for s in Stage},
         "deliveries": {label: counts.get("delivery", {}).get(code, 0) for code, label in DELIVERY_LABELS.items()},
         "definitive_by_entity_modality": _definitive(process, counts.get("definitive", {})),
@@ -192,6 +193,17 @@ CPVE_STEP_LABELS = {
     CpveStep.REQUESTED: "Tramitadas", CpveStep.PRODUCED: "Producidas", CpveStep.SHIPPED: "Enviadas",
     CpveStep.DELIVERED: "Entregadas", CpveStep.ACTIVATED: "Activadas", CpveStep.CANCELLED: "Canceladas",
 }
+
+
+# A call campaign's progress (issue 17): its calls, and the citizens called, reached, registered.
+CAMPAIGN_LABELS = {"campaign_calls": "Llamadas realizadas", "campaign_called": "Ciudadanos llamados",
+                   "campaign_reached": "Ciudadanos contactados", "campaign_registered": "Registrados"}
+
+
+def _campaigns(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    codes = sorted({code for dimension in CAMPAIGN_LABELS for code in counts.get(dimension, {})})
+    return {code: {label: counts.get(dimension, {}).get(code, 0) for dimension, label in CAMPAIGN_LABELS.items()}
+            for code in codes}
 
 
 def _credentialing(process: ElectoralProcess, counts: dict[str, int]) -> dict[str, dict[str, dict[str, int]]]:
@@ -311,6 +323,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         ),
         "## 4.2.1. Llamadas de salida",
         _table(["LLAMADAS INETEL", "TOTAL"], [[k, _n(v)] for k, v in report["inetel_outbound_calls"].items()]),
+        "## Campañas de llamadas de salida",
+        _table(["CAMPAÑA", *CAMPAIGN_LABELS.values()],
+               [[code, *(_n(n) for n in row.values())] for code, row in report["campaigns"].items()]),
         "## 4.2.2. Servicios de salida automatizado",
         _table(["SERVICIOS DE SALIDA AUTOMATIZADO", "TOTAL"],
                [[k, _n(v)] for k, v in report["automated_outbound"].items()]),
@@ -378,6 +393,9 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, int]]:
         for key in ("by_origin", "by_topic", "by_channel"):
             for label, value in service[key].items():
                 rows.append((f"inetel_attention_{key.removeprefix('by_')}", code, label, value))
+    for code, row in report["campaigns"].items():
+        for label, value in row.items():
+            rows.append(("campaigns", code, label, value))
     for table in ("by_sex", "by_age_range", "by_modality", "by_voting_site", "analysis_status", "inetel_outbound_calls",
                   "automated_outbound", "exclusions_by_reason", "deliveries", "stages"):
         for key, value in report[table].items():
@@ -404,6 +422,7 @@ TABLE_TITLES_ES = {
     "by_voting_site": "SIILNERE por sede de votación presencial",
     "analysis_status": "Estatus de análisis de las SIILNERE",
     "inetel_outbound_calls": "Llamadas de salida INETEL",
+    "campaigns": "Campañas de llamadas de salida INETEL",
     "automated_outbound": "Servicios de salida automatizado",
     "exclusions_by_reason": "Exclusiones de la LNERE Definitiva por motivo",
     "deliveries": "Paquetes y accesos para votar",

@@ -20,8 +20,10 @@ from eventsourcing.persistence import IntegrityError
 
 from lnere.domain import rules
 from lnere.domain.attention import Attention, given_id
+from lnere.domain.campaigns import CallList, Campaign
 from lnere.domain.commands import (
     ApplyMilestone,
+    CallOutcome,
     spec_of,
 )
 from lnere.domain.identity import journey_uuid, outreach_uuid, process_of
@@ -114,6 +116,10 @@ class JourneyRegistry(Application[UUID]):
         if credential is None:
             return None
         return {"credential": credential, **(request or {})}
+
+    def journey(self, workflow_id: str) -> Journey | None:
+        """The journey aggregate as recorded (None: no such journey)."""
+        return self._get(workflow_id)
 
     def status(self, workflow_id: str) -> JourneyStatus | None:
         journey = self._get(workflow_id)
@@ -408,6 +414,79 @@ class JourneyRegistry(Application[UUID]):
         """The issues recorded so far, in the schedule's order."""
         found = (self.issued_report(process.id, moment) for moment in process.report_issue_times())
         return [report for report in found if report is not None]
+
+    # -- call campaigns ---------------------------------------------------------------------
+
+    def build_campaign(self, process: ElectoralProcess, code: str, name: str, source: dict[str, Any], at: datetime,
+                       by: str, journeys: list[str], list_size: int) -> Campaign:
+        """Records a campaign and its call lists in one transaction; a code names one campaign."""
+        if self.campaign(process.id, code) is not None:
+            raise DomainError("code", "campaign-exists", f"campaign {code} exists already", RefusalKind.CONFLICT)
+        chunks = [journeys[i:i + list_size] for i in range(0, len(journeys), list_size)]
+        campaign = Campaign(process_id=process.id, code=code, name=name, source=source, built_at=at, built_by=by,
+                            lists=len(chunks), citizens=len(journeys))
+        lists = [CallList(process_id=process.id, timezone=process.timezone, campaign=code, number=number,
+                          journeys=chunk) for number, chunk in enumerate(chunks, start=1)]
+        try:
+            self.save(campaign, *lists)
+        except IntegrityError:
+            raise DomainError("code", "campaign-exists", f"campaign {code} exists already",
+                              RefusalKind.CONFLICT) from None
+        return campaign
+
+    def campaign(self, process_id: str, code: str) -> Campaign | None:
+        try:
+            return self.repository.get(Campaign.create_id(process_id, code))
+        except AggregateNotFoundError:
+            return None
+
+    def call_lists(self, campaign: Campaign) -> list[CallList]:
+        return [self.repository.get(CallList.create_id(campaign.process_id, campaign.code, number))
+                for number in range(1, campaign.lists + 1)]
+
+    def deceased(self, workflow_id: str) -> bool:
+        """Whether a call found the citizen deceased (then never called again)."""
+        try:
+            outreach: Outreach = self.repository.get(Outreach.create_id(workflow_id))
+        except AggregateNotFoundError:
+            return False
+        return getattr(outreach, "deceased", False)
+
+    def next_call(self, campaign: Campaign, operator: str, at: datetime) -> tuple[CallList, str] | None:
+        """The operator's next citizen: on the list they work, else on the first list nobody
+        works (taken for them). Two operators asking at once never get one list: the second
+        save conflicts, and that operator looks again."""
+        for _ in range(20):
+            lists = self.call_lists(campaign)
+            mine = [lst for lst in lists if lst.operator == operator and (lst.queue or operator in
+                                                                            lst.assigned.values())]
+            free = [lst for lst in lists if lst.operator is None and lst.queue]
+            for call_list in (*mine, *free[:1]):
+                journey = call_list.next_call(operator, at)
+                if journey is None:
+                    continue
+                try:
+                    self.save(call_list)
+                except IntegrityError:
+                    break  # someone else moved that list: read the lists again
+                return call_list, journey
+            else:
+                return None
+        raise DomainError("campaign", "call-lists-busy", "the call lists kept changing; ask again",
+                          RefusalKind.UNAVAILABLE)
+
+    def call_list_of(self, campaign: Campaign, journey: str) -> CallList:
+        for call_list in self.call_lists(campaign):
+            if journey in call_list.outcomes:
+                return call_list
+        raise DomainError("journey", "call-not-on-list", "this citizen is not on the campaign's call lists",
+                          RefusalKind.NOT_FOUND)
+
+    def complete_call(self, call_list: CallList, journey: str, operator: str, outcome: CallOutcome, at: datetime,
+                      call_command_id: str) -> CallList:
+        call_list.complete(journey, operator, outcome, at, call_command_id)
+        self.save(call_list)
+        return call_list
 
     def _check_process(self, process: ElectoralProcess, workflow_id: str) -> None:
         if process_of(workflow_id) != process.id:

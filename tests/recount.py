@@ -49,7 +49,8 @@ def recount(registry: JourneyRegistry, as_of: date | None = None, state: str | N
     counts: dict[str, Counter] = {
         k: Counter() for k in ("country_state", "credential_channel", "sex", "age", "sex_age", "modality",
                                "call_outcome", "notice", "definitive", "exclusion", "delivery", "attention_topic",
-                               "attention_channel", "attention_origin", "cpve", "voting_site")
+                               "attention_channel", "attention_origin", "cpve", "voting_site", "campaign_calls",
+                               "campaign_called", "campaign_reached", "campaign_registered")
     }
     placed: dict[str, str] = {}
     start = 1
@@ -106,6 +107,14 @@ def recount(registry: JourneyRegistry, as_of: date | None = None, state: str | N
                 counts["cpve"][f"cancelled|{event.state}|{event.office}"] += 1
             if name == "CredentialActivated" and getattr(event, "cpve_office", None):
                 counts["cpve"][f"activated|{event.cpve_state}|{event.cpve_office}"] += 1
+            if name == "Completed" and state is None:  # a campaign's call (the process's figure)
+                counts["campaign_calls"][event.campaign] += 1
+                if event.first_call:
+                    counts["campaign_called"][event.campaign] += 1
+                if event.outcome in ("registered", "informed", "no_intention_to_vote"):
+                    counts["campaign_reached"][event.campaign] += 1
+                if event.outcome == "registered":
+                    counts["campaign_registered"][event.campaign] += 1
             if name == "Recorded":
                 counts["attention_topic"][f"{event.service}|{event.topic}"] += 1
                 counts["attention_channel"][f"{event.service}|{event.channel}"] += 1

@@ -48,6 +48,10 @@ EXPECTED_ROLES = {
     ("GET", "/api/v1/processes/{process}/reports/{number}"): {PARTY, OPL, VIEWER, SUPERVISOR},
     ("GET", "/api/v1/processes/{process}/report-schedule"): {SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/report-schedule/{action}"): {SUPERVISOR},
+    ("POST", "/api/v1/processes/{process}/campaigns"): {SUPERVISOR},
+    ("GET", "/api/v1/processes/{process}/campaigns/{code}"): {OPERATOR, SUPERVISOR},
+    ("POST", "/api/v1/processes/{process}/campaigns/{code}/next"): {OPERATOR, SUPERVISOR},
+    ("POST", "/api/v1/processes/{process}/campaigns/{code}/calls/{journey}"): {OPERATOR, SUPERVISOR},
 }
 
 
@@ -59,7 +63,7 @@ PUBLISHED = {("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/{process}/
 def concrete(path: str, process: str) -> str:
     return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed",
                        observation_id="PAN_0001", kind="review", entity="16", number="1",
-                       action="no-such-action")
+                       action="no-such-action", code="NO_SUCH_CAMPAIGN")
 
 
 async def test_every_endpoint_is_in_the_access_table(api):

@@ -56,6 +56,10 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "delivery": {"at": when, "status": "postal_delivered", "reference": "PKG-1"},
         "attentions": {"at": when, "service": "vmre", "topic": "VOTE_INTENTION", "channel": "telephone",
                        "origin": "united_states", "command_id": "ticket-1"},
+        "campaigns": {"code": "CPVE_X", "name": "x", "at": when, "source": "cpve_without_request"},
+        "next": {"at": when},
+        "{journey}": {"at": when, "outcome": "informed"},
+        "{action}": {"note": "no body is read"},
     }
 
 
@@ -95,7 +99,10 @@ def requests_(draw, process: str):
         "milestone": draw(st.sampled_from(["registration_closed", "definitive_list"]) | segment),
         "observation_id": draw(st.sampled_from(["PAN_0001"]) | segment),
         "kind": draw(st.sampled_from(["review", "definitive"]) | segment),
-        "entity": draw(st.sampled_from(["09", "14"]) | segment),
+        "entity": draw(st.sampled_from(["09", "14", "16"]) | segment),
+        "number": draw(st.sampled_from(["1", "13", "14"]) | segment),
+        "action": draw(st.sampled_from(["pause", "resume", "trigger"]) | segment),
+        "code": draw(st.sampled_from(["CPVE_X"]) | segment),
     }
     path = template.format(**{name: quote(value, safe="") for name, value in values.items()})
     query = draw(st.dictionaries(
@@ -132,10 +139,15 @@ async def test_no_request_gets_a_server_error(api):
                 seen[answer.status_code] += 1
                 assert answer.status_code != 500 and answer.status_code < 500, (method, path, answer.text)
                 if answer.status_code == 403:
-                    # Access is decided by role before this; past it, one more check: only a party's
-                    # representative files an observation (a supervisor may do all else).
-                    assert path.endswith("/observations") and role != "party", (method, path, role, answer.text)
-                    assert answer.json()["detail"] == "only a party representative files observations"
+                    # Access is decided by role before this; past it, two more checks: only a party's
+                    # representative files an observation (a supervisor may do all else), and a
+                    # state's electoral body reads its own state only.
+                    if role == "opl":
+                        assert "/lists/" in path and not path.endswith("/16"), (method, path, answer.text)
+                        assert answer.json()["detail"] == "a state's electoral body reads its own state's figures only"
+                    else:
+                        assert path.endswith("/observations") and role != "party", (method, path, role, answer.text)
+                        assert answer.json()["detail"] == "only a party representative files observations"
                 elif answer.status_code >= 400:
                     assert answer.status_code in REFUSALS, (method, path, answer.status_code, answer.text)
                     detail = answer.json()["detail"]

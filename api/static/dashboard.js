@@ -205,6 +205,17 @@ function render(data) {
     [$("outbound-calls"), withoutTotal(r.inetel_outbound_calls), r.inetel_outbound_calls.TOTAL],
     [$("automated-notices"), withoutTotal(r.automated_outbound), r.automated_outbound.TOTAL],
   ]);
+  const campaigns = Object.entries(r.campaigns || {});
+  const campaignGroups = campaigns.map(([code, row]) => {
+    const title = document.createElement("h3");
+    title.textContent = code;
+    const group = document.createElement("div");
+    group.className = "bars";
+    return [title, group, row];
+  });
+  $("campaigns").replaceChildren(...campaignGroups.flatMap(([title, group]) => [title, group]));
+  if (!campaigns.length) $("campaigns").textContent = "Sin campañas.";
+  panel(campaignGroups.map(([, group, row]) => [group, Object.entries(row), 0]));
   const services = Object.values(r.inetel_attention);
   const attended = services.reduce((sum, s) => sum + s.total, 0);
   const channels = {};

@@ -10,6 +10,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from lnere.domain.attention import Attention
+from lnere.domain.campaigns import REACHED, CallList
+from lnere.domain.commands import CallOutcome
 from lnere.domain.journey import Journey
 from lnere.domain.outreach import Outreach
 from lnere.domain.rules import AnalysisStatus, Stage
@@ -42,6 +44,7 @@ class JourneyCountsProjection(Projection[CountsView]):
         Journey.IncludedInDefinitiveList, Journey.ExcludedFromDefinitiveList, Journey.ClosedWithoutRequest,
         Journey.DeliveryRecorded, Journey.CpveRequested, Journey.CpveStepRecorded, Journey.CpveCancelled,
         Journey.CredentialActivated, Outreach.OutboundCallRecorded, Outreach.AutomatedNoticeSent, Attention.Recorded,
+        CallList.Completed,
     ) for topic in topics_of(event_class))
     # The view's version follows from what defines it: its tables, the age ranges its rows hold
     # and the events it reads. A change to any starts a new view, filled from the event log.
@@ -143,6 +146,19 @@ class JourneyCountsProjection(Projection[CountsView]):
         journey = str(domain_event.originator_id)
         self.view.count(tracking, None, None, domain_event.at, {"cpve": key}, journey_id=journey,
                         state=domain_event.state)
+
+    @process_event.register
+    def _(self, domain_event: CallList.Completed, tracking: Tracking) -> None:
+        # A campaign's progress: every call, and each citizen called, reached, registered once.
+        campaign, outcome = domain_event.campaign, domain_event.outcome
+        keys = {"campaign_calls": campaign}
+        if domain_event.first_call:
+            keys["campaign_called"] = campaign
+        if outcome in REACHED:
+            keys["campaign_reached"] = campaign
+        if outcome == CallOutcome.REGISTERED:
+            keys["campaign_registered"] = campaign
+        self.view.count(tracking, domain_event.process_id, domain_event.timezone, domain_event.at, keys)
 
     @process_event.register
     def _(self, domain_event: Attention.Recorded, tracking: Tracking) -> None:
