@@ -299,15 +299,11 @@ async def _delete_runs(client, settings: Settings, workflow_id: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from lnere.application.gateway import load_processes
     from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
     from lnere.projections.runner import open_view
 
     settings = _existing_settings(args)
-    try:
-        process = load_processes(settings).get(args.process)
-    except KeyError as error:
-        raise NotFound(f"process: {error.args[0]}") from None
+    process = _process(args, settings)
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
     except ValueError:
@@ -326,17 +322,22 @@ def cmd_report(args: argparse.Namespace) -> None:
         sys.stdout.write(render_markdown(report))
 
 
-def _process_and_stores(args: argparse.Namespace):
+def _process(args: argparse.Namespace, settings: Settings):
+    """The process the command names (--process), or exit 4 naming it."""
     from lnere.application.gateway import load_processes
+
+    try:
+        return load_processes(settings).get(args.process)
+    except KeyError as error:
+        raise NotFound(f"process: {error.args[0]}") from None
+
+
+def _process_and_stores(args: argparse.Namespace):
     from lnere.projections.runner import open_view
     from lnere.store.registry import JourneyRegistry
 
     settings = _existing_settings(args)
-    try:
-        process = load_processes(settings).get(args.process)
-    except KeyError as error:
-        raise NotFound(f"process: {error.args[0]}") from None
-    return process, open_view(settings), JourneyRegistry(env=settings.event_store_env())
+    return _process(args, settings), open_view(settings), JourneyRegistry(env=settings.event_store_env())
 
 
 def cmd_list_show(args: argparse.Namespace) -> None:
@@ -616,13 +617,8 @@ def cmd_projections(args: argparse.Namespace) -> None:
 
 
 def _scheduled_process(args: argparse.Namespace):
-    from lnere.application.gateway import load_processes
-
     settings = _existing_settings(args)
-    try:
-        process = load_processes(settings).get(args.process)
-    except KeyError as error:
-        raise NotFound(f"process: {error.args[0]}") from None
+    process = _process(args, settings)
     if process.report_schedule is None:
         raise NotFound(f"report schedule: {process.id} has none (report_schedule in its process file)")
     return settings, process
@@ -709,12 +705,7 @@ def _number(args: argparse.Namespace) -> int:
 
 def cmd_codes(args: argparse.Namespace) -> None:
     """The codes a process takes, with INE's words: reasons, attention topics, offices, sites."""
-    from lnere.application.gateway import load_processes
-
-    try:
-        process = load_processes(_settings(args)).get(args.process)
-    except KeyError as error:
-        raise NotFound(f"process: {error.args[0]}") from None
+    process = _process(args, _settings(args))
     _print({
         "process": process.id,
         "inconsistency_reasons (review decide --reason, inconsistencies)": process.inconsistency_reasons,

@@ -7,12 +7,22 @@ issue. Recomputing the report at that position gives the same bytes."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-RENDERINGS = ("json", "csv", "md")  # what is hashed and downloadable, in that order
+
+class Rendering(StrEnum):
+    """What of an issue is hashed and downloadable."""
+
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+RENDERINGS = tuple(r.value for r in Rendering)
 
 
 class IssuedReport(Aggregate):

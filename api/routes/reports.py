@@ -18,6 +18,7 @@ from lnere.api.access import StaffDep, roles, state_seen_by
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.application import reports as schedules
 from lnere.domain.process import ElectoralProcess
+from lnere.domain.reports import Rendering
 from lnere.domain.roles import Role
 from lnere.projections.issued import render
 
@@ -25,12 +26,6 @@ log = logs.get_logger("lnere.api")
 router = APIRouter()
 READERS = (Role.PARTY, Role.OPL, Role.VIEWER)  # and supervisors (every route); an OPL gets its state's
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8"}
-
-
-class Rendering(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    MD = "md"
 
 
 class ScheduleAction(StrEnum):
