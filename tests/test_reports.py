@@ -21,8 +21,6 @@ import pytest
 from lnere.domain.process import ProcessCatalog, ReportSchedule, load_process_file
 from tests.citizens import at, credential, request
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 PEL_ISSUES = ["2020-09-16", "2020-10-01", "2020-10-16", "2020-11-01", "2020-11-16", "2020-12-01", "2020-12-16",
               "2021-01-01", "2021-01-16", "2021-02-01", "2021-02-16", "2021-03-01", "2021-03-16"]
 
@@ -66,6 +64,7 @@ def _population(rng: random.Random, process: str) -> tuple[list[dict], list[date
     return lines, filed
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_replayed_process_gets_its_fortnightly_reports_and_a_party_verifies_each(dev_env, settings,
                                                                                            tmp_path):
     from lnere.application import reports as schedules
@@ -140,6 +139,7 @@ def _live_copy(catalog: ProcessCatalog, schedule: ReportSchedule) -> str:
     return process.id
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_live_process_issues_on_its_date_and_catches_up_once_after_downtime(dev_env, settings):
     from lnere.application import reports as schedules
     from tests.conftest import running_stack

@@ -60,7 +60,13 @@ def test_the_web_ui_shows_a_journey_decrypted_to_a_logged_in_reviewer_only(up, t
                 page.goto(f"{ui}/namespaces/default/workflows/{journey}")
                 page.get_by_text("Event History").first.click()
                 page.get_by_text("Update Accepted").first.click()
-                page.wait_for_timeout(1500)  # the UI decodes each payload it shows
+                # The UI decodes each payload it shows: wait for its first call (a loaded machine
+                # takes its time), then a little for the others.
+                for _ in range(120):
+                    if answers:
+                        break
+                    page.wait_for_timeout(250)
+                page.wait_for_timeout(1000)
 
             def codec_page_says(token: str, expected: str) -> None:
                 page.goto(f"{api}/codec/")
