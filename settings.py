@@ -103,8 +103,9 @@ class Settings(BaseSettings):
                                             "runner's reads of new events")
     projection_halt_retry: float = Field(default=30.0, gt=0, description="seconds between a halted projection's "
                                          "tries of the event it halted at")
-    ready_max_lag: int = Field(default=10_000, ge=0, description="events a projection may be behind the log and "
-                               "still answer ready (/readyz)")
+    ready_max_lag: int = Field(default=50_000, ge=0, description="events a projection may be behind the log and "
+                               "still answer ready (/readyz): a bulk milestone at 100,000 journeys puts it "
+                               "~23,000 behind for a while")
     worker_health_port: int = Field(default=9101, description="the worker's /metrics, /healthz, /readyz "
                                     "(0: none)")
     projection_health_port: int = Field(default=9102, description="the projection runner's /metrics, /healthz, "
