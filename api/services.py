@@ -15,8 +15,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 
 from lnere import logs
+from lnere.api.access import state_seen_by
 from lnere.api.models import JourneyAnswer
 from lnere.application.gateway import JourneyClient
+from lnere.application.staff import Staff
 from lnere.domain.commands import CommandEnvelope
 from lnere.domain.identity import JOURNEY_ID_PATTERN, process_of
 from lnere.domain.process import ElectoralProcess, ProcessCatalog
@@ -90,11 +92,15 @@ class Services:
         except KeyError:
             raise HTTPException(404, f"process: no process {process_id!r}") from None
 
-    @staticmethod
-    def state_of(process: ElectoralProcess, state: str | None) -> str | None:
+    def process_and_state(self, process_id: str, staff: Staff | None,
+                          asked: str | None) -> tuple[ElectoralProcess, str | None]:
+        """The process a read names and the state whose figures the caller gets
+        (``state_seen_by``): 403 for another state before anything is read, 404 for none."""
+        state = state_seen_by(staff, asked)
+        process = self.process(process_id)
         if state is not None and process.state(state) is None:
             raise HTTPException(404, f"state: {process.id} has no state {state!r}")
-        return state
+        return process, state
 
     def projection_state(self) -> dict[str, Any]:
         """Whether the figures are whole: a halted projection (an event it cannot apply) serves

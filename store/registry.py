@@ -385,10 +385,7 @@ class JourneyRegistry(Application[UUID]):
         return cut
 
     def list_cut(self, process_id: str, kind: str) -> ListCut | None:
-        try:
-            return self.repository.get(ListCut.create_id(process_id, kind))
-        except AggregateNotFoundError:
-            return None
+        return self._find(ListCut.create_id(process_id, kind))
 
     def record_issued_report(self, report: IssuedReport) -> IssuedReport:
         """Records an issue of the progress report; an issue is recorded once (another attempt,
@@ -405,10 +402,7 @@ class JourneyRegistry(Application[UUID]):
         return report
 
     def issued_report(self, process_id: str, scheduled_for: datetime) -> IssuedReport | None:
-        try:
-            return self.repository.get(IssuedReport.create_id(process_id, scheduled_for))
-        except AggregateNotFoundError:
-            return None
+        return self._find(IssuedReport.create_id(process_id, scheduled_for))
 
     def issued_reports(self, process: ElectoralProcess) -> list[IssuedReport]:
         """The issues recorded so far, in the schedule's order."""
@@ -435,10 +429,7 @@ class JourneyRegistry(Application[UUID]):
         return campaign
 
     def campaign(self, process_id: str, code: str) -> Campaign | None:
-        try:
-            return self.repository.get(Campaign.create_id(process_id, code))
-        except AggregateNotFoundError:
-            return None
+        return self._find(Campaign.create_id(process_id, code))
 
     def call_lists(self, campaign: Campaign) -> list[CallList]:
         return [self.repository.get(CallList.create_id(campaign.process_id, campaign.code, number))
@@ -446,11 +437,8 @@ class JourneyRegistry(Application[UUID]):
 
     def deceased(self, workflow_id: str) -> bool:
         """Whether a call found the citizen deceased (then never called again)."""
-        try:
-            outreach: Outreach = self.repository.get(Outreach.create_id(workflow_id))
-        except AggregateNotFoundError:
-            return False
-        return getattr(outreach, "deceased", False)
+        outreach: Outreach | None = self._find(Outreach.create_id(workflow_id))
+        return outreach is not None and getattr(outreach, "deceased", False)
 
     def next_call(self, campaign: Campaign, operator: str, at: datetime) -> tuple[CallList, str] | None:
         """The operator's next citizen: on the list they work, else on the first list nobody
@@ -493,8 +481,12 @@ class JourneyRegistry(Application[UUID]):
             raise DomainError("journey", "journey-process", f"journey {workflow_id} is not of process {process.id}")
 
     def _get(self, workflow_id: str) -> Journey | None:
+        return self._find(journey_uuid(workflow_id))
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        """The aggregate with this id, or None when it was never recorded."""
         try:
-            return self.repository.get(journey_uuid(workflow_id))
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 

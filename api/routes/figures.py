@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from lnere import logs
-from lnere.api.access import ANY_ROLE, MaybeStaffDep, StaffDep, roles, state_seen_by
+from lnere.api.access import ANY_ROLE, MaybeStaffDep, StaffDep, roles
 from lnere.api.models import Me
 from lnere.api.services import MAX_WAIT, PREFIX, ServicesDep
 from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
@@ -81,9 +81,7 @@ async def figures(
     """Live counts: the report's tables, the sex × age pyramid and requests per day, with the
     event-log position they reflect and the log's head. With ``after``, a long poll. A state
     electoral body's member gets their state's own figures only."""
-    scope = state_seen_by(staff, state_code)
-    electoral_process = state.process(process)
-    scope = state.state_of(electoral_process, scope)
+    electoral_process, scope = state.process_and_state(process, staff, state_code)
     if after is not None:
         await state.watcher.wait_beyond(after, wait)
     body, head = await asyncio.to_thread(state.figures_json, electoral_process, as_of, scope)
@@ -142,9 +140,7 @@ async def report(
 ) -> Response:
     """Report section 4.1 as of a business day (with ``state``: that state's own; a state
     electoral body's member gets their state's only)."""
-    scope = state_seen_by(staff, state_code)
-    electoral_process = state.process(process)
-    scope = state.state_of(electoral_process, scope)
+    electoral_process, scope = state.process_and_state(process, staff, state_code)
     figures = await asyncio.to_thread(build_report, state.view, electoral_process, as_of, scope)
     if format is ReportFormat.CSV:
         return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
