@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,7 +32,31 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "LNERE_"
+MIN_KEY_BYTES = 32  # the journey key and the event store's cipher key
+MIN_TOKEN_CHARS = 32  # a codec token: as long as a staff token's randomness
 CONFIG_FILE = Path("lnere.toml")  # read from the current directory when $LNERE_CONFIG is not set
+
+
+def keep_files_private() -> None:
+    """Files this process and its children create are the owner's alone (0600, folders 0700):
+    the event store, Temporal's database, exports with names and claves."""
+    os.umask(0o077)
+
+
+def make_data_dir_private(data_dir: Path) -> None:
+    """The data dir and what it holds made the owner's alone (a data dir from an older lnere
+    held its stores at 0644 in a 0755 folder)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for path in (data_dir, *data_dir.rglob("*")):
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)
+
+
+def setting_errors(error: ValidationError) -> str:
+    """A settings error as people read it: each setting by its variable, what is wrong."""
+    return "; ".join(f"{ENV_PREFIX}{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: "
+                     f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
 
 
 def config_file() -> Path | None:
@@ -54,7 +78,7 @@ class Settings(BaseSettings):
     persistence: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="where the event store, the citizens' keys and the projections live")
     postgres_host: str = Field(default="127.0.0.1", description="PostgreSQL host (persistence postgres)")
-    postgres_port: int = Field(default=5432, description="PostgreSQL port")
+    postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
     postgres_user: str = Field(default="lnere", description="PostgreSQL user")
     postgres_password: str | None = Field(default=None, repr=False, description="PostgreSQL password (a secret)")
     postgres_dbname: str = Field(default="lnere", description="PostgreSQL database")
@@ -69,8 +93,10 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = Field(default=None, description="a private CA's certificate (PEM file)")
     temporal_api_key: str | None = Field(default=None, repr=False,
                                          description="Temporal Cloud API key (a secret; TLS is then on)")
-    temporal_ui_port: int = Field(default=8233, description="port of the Temporal Web UI that lnere up serves")
-    temporal_metrics_port: int = Field(default=9233, description="port of the Temporal dev server's Prometheus "
+    temporal_ui_port: int = Field(
+        default=8233, ge=1, le=65535, description="port of the Temporal Web UI that lnere up serves")
+    temporal_metrics_port: int = Field(
+        default=9233, ge=1, le=65535, description="port of the Temporal dev server's Prometheus "
                                        "metrics, under lnere up")
     processes_dir: Path | None = Field(default=None, description="a folder of further process files (JSON)")
     process: str = Field(default="pel-2020-2021", description="the process a CLI command addresses by default")
@@ -88,7 +114,12 @@ class Settings(BaseSettings):
         default=None, description="origins of the Temporal Web UIs that may call the codec endpoint, comma-separated "
                                   "(default: the local Web UI, http://127.0.0.1:TEMPORAL_UI_PORT)")
     api_host: str = Field(default="127.0.0.1", description="the HTTP API's address")
-    api_port: int = Field(default=8000, description="the HTTP API's port (dashboard at /)")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="the HTTP API's port (dashboard at /)")
+    allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,[::1]",
+        description="host names the HTTP API answers to, comma-separated (the Host header; others get 400, "
+                    "against DNS rebinding); the API's own LNERE_API_HOST is added; '*.example.org' takes "
+                    "subdomains, '*' any host")
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger request bodies get 413")
     public_dashboard: bool = Field(default=True, description="the dashboard and the published figures (report, "
                                    "figures, CSV) are served without a token; false: every reader needs one")
@@ -106,20 +137,79 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(default=50_000, ge=0, description="events a projection may be behind the log and "
                                "still answer ready (/readyz): a bulk milestone at 100,000 journeys puts it "
                                "~23,000 behind for a while")
-    worker_health_port: int = Field(default=9101, description="the worker's /metrics, /healthz, /readyz "
+    worker_health_port: int = Field(
+        default=9101, ge=0, le=65535, description="the worker's /metrics, /healthz, /readyz "
                                     "(0: none)")
-    projection_health_port: int = Field(default=9102, description="the projection runner's /metrics, /healthz, "
+    projection_health_port: int = Field(
+        default=9102, ge=0, le=65535, description="the projection runner's /metrics, /healthz, "
                                         "/readyz (0: none)")
     health_host: str = Field(default="127.0.0.1", description="address of the worker's and runner's health and "
                              "metrics endpoints")
     tracing: bool = Field(default=False, description="OpenTelemetry traces from the HTTP request through the "
                           "Update to the activity, exported to OTEL_EXPORTER_OTLP_ENDPOINT (pip install "
                           "'lnere[tracing]')")
-    log_level: str = Field(default="INFO", description="log level of the services (the CLI logs warnings only)")
-    max_concurrent_activities: int = Field(default=32, description="activity threads of a worker")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="log level of the services (the CLI logs warnings only)")
+    max_concurrent_activities: int = Field(default=32, ge=1, le=1024, description="activity threads of a worker")
     max_cached_workflows: int = Field(
         default=1000, ge=0, description="journeys a worker keeps in memory between their tasks (sticky cache): "
         "bounds the worker's memory however many journeys are open; an evicted journey replays when it wakes")
+
+    @field_validator("journey_key")
+    @classmethod
+    def _journey_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                key = bytes.fromhex(value)
+            except ValueError:
+                raise ValueError("must be hexadecimal") from None
+            if len(key) < MIN_KEY_BYTES:
+                raise ValueError(f"must hold at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits), "
+                                 f"got {len(key)}")
+        return value
+
+    @field_validator("cipher_key")
+    @classmethod
+    def _cipher_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                key = base64.b64decode(value, validate=True)
+            except ValueError:
+                raise ValueError("must be base64") from None
+            if len(key) != MIN_KEY_BYTES:
+                raise ValueError(f"must be {MIN_KEY_BYTES} bytes in base64 (AES-256), got {len(key)}")
+        return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            from lnere.payload_codec import parse_keys
+
+            parse_keys(value)  # its ValueError names the key and what is wrong, never the key
+        return value
+
+    @field_validator("codec_tokens")
+    @classmethod
+    def _codec_tokens(cls, value: str | None) -> str | None:
+        if value is not None:
+            short = [n for n, token in enumerate(value.split(","), start=1) if len(token.strip()) < MIN_TOKEN_CHARS]
+            if short:
+                raise ValueError(f"each token has at least {MIN_TOKEN_CHARS} characters (token "
+                                 f"{', '.join(map(str, short))} has fewer)")
+        return value
+
+    @classmethod
+    def for_service(cls, component: str) -> Settings:
+        """A service's settings at start; a bad value ends it with a message naming the setting
+        (``LNERE_API_PORT: …``), never a traceback."""
+        keep_files_private()
+        try:
+            return cls.from_env()
+        except ValidationError as error:
+            raise SystemExit(f"lnere {component}: {setting_errors(error)}") from None
+        except ValueError as error:
+            raise SystemExit(f"lnere {component}: {error}") from None
 
     @classmethod
     def settings_customise_sources(
@@ -210,6 +300,15 @@ class Settings(BaseSettings):
         from lnere.payload_codec import data_converter
 
         return data_converter(self.payload_keys or self._stored_secrets["payload_keys"])
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host names the API answers to (``allowed_hosts`` and its own address)."""
+        hosts = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        own = self.api_host.strip().lower()
+        if own and own not in ("0.0.0.0", "::", "[::]"):
+            hosts.append(f"[{own}]" if ":" in own and not own.startswith("[") else own)
+        return list(dict.fromkeys(hosts))
 
     @property
     def codec_origins(self) -> list[str]:

@@ -151,7 +151,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    settings = Settings.for_service("worker")
     logs.configure(settings.log_level, component="worker")
     if settings.tracing:
         tracing.configure("worker")

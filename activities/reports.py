@@ -35,7 +35,8 @@ class ReportActivities:
 
     def business_now(self, process: ElectoralProcess) -> datetime | None:
         """When the process is: the clock for a live process; for a replayed one, the end of
-        the latest business day recorded (None before anything is)."""
+        the latest business day a journey moved on (``CountsView.last_business_day``; None
+        before any did)."""
         if process.milestone_mode == "live":
             return self._clock()
         day = self._view.last_business_day(process.id)

@@ -6,11 +6,16 @@ import uvicorn
 
 from lnere import logs, tracing
 from lnere.api.app import create_app
+from lnere.application.staff import StaffDirectory
 from lnere.settings import Settings
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    settings = Settings.for_service("api")
+    try:  # read once at start: a directory that is not one is named here, not in every request's 500
+        StaffDirectory(settings.staff_path).check()
+    except ValueError as error:
+        raise SystemExit(f"lnere api: {error}") from None
     logs.configure(settings.log_level, component="api")
     if settings.tracing:
         tracing.configure("api")

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -28,8 +29,8 @@ from lnere.api import routes
 from lnere.api.access import AccessControl, BodyCheck, SecurityHeaders
 from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
 from lnere.api.codec import CodecSessions, create_codec_app, session_secret
-from lnere.api.models import RefusalAnswer
-from lnere.api.services import Services
+from lnere.api.models import RefusalAnswer, validation_answer
+from lnere.api.services import DiscoverProcesses, Services
 from lnere.application.gateway import JourneyClient
 from lnere.application.staff import Authenticator, StaffDirectory
 from lnere.domain.process import ProcessCatalog
@@ -55,6 +56,7 @@ def create_app(
         from lnere.application.gateway import connect, load_processes
 
         catalog = processes or load_processes(settings)
+        catalog.discover_on_get = False  # read off a request's path (DiscoverProcesses)
         temporal = client or await connect(settings, lazy=True)
         registry = JourneyRegistry(env=settings.event_store_env())
         view = open_view(settings)
@@ -84,6 +86,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
+    app.add_middleware(DiscoverProcesses)
     app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY})
     concerns = (routes.figures, routes.review, routes.journeys, routes.attention, routes.lists, routes.calendar,
                 routes.reports, routes.campaigns)
@@ -92,6 +95,9 @@ def create_app(
                        public=settings.public_dashboard)
     # Latency and answers by route (its template: no journey id or process in a label).
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz", "/static/.*"]).instrument(app)
+    # Only the names this API is reached by: a page of another site whose name was rebound to
+    # this address (DNS rebinding) is answered 400, before any route or the codec sees it.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, refusals included
     _add_error_handlers(app)
     if settings.tracing:
@@ -123,9 +129,7 @@ def create_app(
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        # One message per field; the input is not echoed back (it may be personal data).
-        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
-        return JSONResponse({"detail": details}, status_code=422)
+        return JSONResponse(validation_answer(error), status_code=422)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> JSONResponse:

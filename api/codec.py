@@ -20,12 +20,15 @@ payloads' content.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from google.protobuf import json_format
@@ -35,6 +38,7 @@ from temporalio.api.common.v1 import Payloads
 
 from lnere import logs
 from lnere.api.access import bearer_token
+from lnere.api.models import validation_answer
 from lnere.application.staff import Authenticator, Staff
 from lnere.domain.roles import Role
 from lnere.payload_codec import AesGcmPayloadCodec, PayloadKeyError, workflows_of
@@ -59,8 +63,8 @@ class CodecSessions:
         self._serializer = URLSafeTimedSerializer(secret, salt="lnere-codec-session")
         self.max_age = max_age
 
-    def issue(self, staff: Staff) -> str:
-        return self._serializer.dumps({"staff": staff.id, "role": staff.role.value})
+    def issue(self, staff: Staff, stamp: str | None) -> str:
+        return self._serializer.dumps({"staff": staff.id, "role": staff.role.value, "stamp": stamp})
 
     def read(self, cookie: str | None) -> dict[str, str] | None:
         if not cookie:
@@ -81,6 +85,10 @@ def create_codec_app(
 ) -> FastAPI:
     """The codec endpoint as an application of its own, mounted by the API at ``/codec``."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_answer(error), status_code=422)
     origins = set(ui_origins)
     tokens = [t for t in tokens if t]
 
@@ -97,11 +105,16 @@ def create_codec_app(
         session = sessions.read(request.cookies.get(SESSION_COOKIE))
         if session is None:
             return None
-        member = getattr(authenticator(), "member", None)
+        directory = authenticator()
+        member = getattr(directory, "member", None)
         if member is None:  # an identity provider without a directory: the signed session stands
             return session["staff"] if session.get("role") in DECODING_ROLES else None
         staff = member(session["staff"])
-        return staff.id if staff is not None and staff.role in DECODING_ROLES else None
+        if staff is None or staff.role not in DECODING_ROLES:
+            return None
+        # Signed out, or given a new token since: the session has ended.
+        stamp = getattr(directory, "session_stamp", lambda _: None)(staff.id)
+        return staff.id if stamp == session.get("stamp") else None
 
     def staff_of_bearer(request: Request) -> str | None:
         given = bearer_token(request.scope)
@@ -130,7 +143,8 @@ def create_codec_app(
             return refuse(403, f"role {staff.role.value} may not read personal data; it needs reviewer or supervisor")
         answer = JSONResponse({"staff": staff.id, "role": staff.role.value,
                                "expires_in_seconds": sessions.max_age})
-        answer.set_cookie(SESSION_COOKIE, sessions.issue(staff), max_age=sessions.max_age, path="/codec",
+        stamp = getattr(authenticator(), "session_stamp", lambda _: None)(staff.id)
+        answer.set_cookie(SESSION_COOKIE, sessions.issue(staff, stamp), max_age=sessions.max_age, path="/codec",
                           httponly=True, samesite="strict", secure=request.url.scheme == "https")
         log.info("codec login", staff=staff.id)
         return answer
@@ -144,9 +158,16 @@ def create_codec_app(
 
     @app.delete("/session")
     async def log_out(request: Request) -> Response:
+        if foreign_origin(request):
+            return refuse(403, "log out from this site's own page")
+        staff = staff_of_session(request)
+        sign_out = getattr(authenticator(), "sign_out", None)
+        if staff is not None and sign_out is not None:
+            # Ended on the server, not only in this browser: the same cookie sent again is refused.
+            await asyncio.to_thread(sign_out, staff, time.time())
         answer = Response(status_code=204)
         answer.delete_cookie(SESSION_COOKIE, path="/codec", httponly=True, samesite="strict")
-        log.info("codec logout", staff=staff_of_session(request))
+        log.info("codec logout", staff=staff)
         return answer
 
     async def transcode(request: Request, operation: str) -> Response:

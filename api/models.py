@@ -17,6 +17,11 @@ from lnere.domain.rules import JourneyStatus
 from lnere.domain.values import Clave, Credential
 
 
+def validation_answer(error: Any) -> dict[str, Any]:
+    """A 422's body: one message per field, never the input (it may be personal data, a token)."""
+    return {"detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]}
+
+
 def body_of(spec: CommandSpec, omit: frozenset[str] = frozenset()) -> type[BaseModel]:
     """A command's body over HTTP: its model's fields but its kind and who sends it (its acting
     fields and ``recorded_by``: they come from the caller's token, never from the body)."""

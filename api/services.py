@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import OrderedDict
 from datetime import date
@@ -126,6 +127,37 @@ class Services:
             while len(self._figures) > 64:
                 self._figures.popitem(last=False)
         return cached, head
+
+
+_NAMED_PROCESS = re.compile(rf"^{PREFIX}/processes/([a-z0-9-]{{2,42}})(?:/|$)")
+_NAMED_JOURNEY = re.compile(rf"^{PREFIX}/journeys/({JOURNEY_ID_PATTERN.strip('^$')})(?:/|$)")
+
+
+class DiscoverProcesses:
+    """ASGI middleware: a request naming a process the API does not know (by its id, or a
+    journey's) has the process folders read again first — in a thread, so a slow or odd file
+    there never holds the event loop (the catalogue itself never reads them on a request)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            named = _NAMED_PROCESS.match(path)
+            journey = None if named else _NAMED_JOURNEY.match(path)
+            process_id = named.group(1) if named else _process_or_none(journey.group(1)) if journey else None
+            services = getattr(scope["app"].state, "services", None)
+            if process_id and services is not None and not services.processes.knows(process_id):
+                await asyncio.to_thread(services.processes.look_again)
+        await self.app(scope, receive, send)
+
+
+def _process_or_none(journey: str) -> str | None:
+    try:
+        return process_of(journey)
+    except ValueError:
+        return None
 
 
 def services(request: Request) -> Services:

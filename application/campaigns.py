@@ -9,12 +9,14 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from lnere.application.gateway import JourneyClient
 from lnere.domain.campaigns import Campaign
 from lnere.domain.commands import CallOutcome, CommandEnvelope, RecordOutboundCall
 from lnere.domain.identity import journey_workflow_id
 from lnere.domain.process import ElectoralProcess
-from lnere.domain.refusals import Refusal, Refused
+from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.domain.rules import DomainError, Stage
 from lnere.domain.values import CredentialKind
 from lnere.projections.journey_counts import CountsView
@@ -71,7 +73,10 @@ async def record_call(journeys: JourneyClient, registry: JourneyRegistry, proces
                       campaign: Campaign, journey: str, operator: str, at: datetime, outcome: CallOutcome,
                       request: dict[str, Any] | None) -> dict[str, Any]:
     """The outcome of a call the operator is making: refused (nothing recorded) unless this
-    operator is calling this citizen now; a registered call files the request first."""
+    operator is calling this citizen now; a registered call files the request first. Every
+    outcome sent for one call carries the call's own id (``CallList.call_id``): sent again it
+    is answered as already recorded, another outcome for the same call is refused (409), so the
+    figures count a call once however many answers arrive at once."""
     try:
         call_list = await asyncio.to_thread(registry.call_list_of, campaign, journey)
         call_list.check_outcome(journey, operator)
@@ -80,23 +85,28 @@ async def record_call(journeys: JourneyClient, registry: JourneyRegistry, proces
     if (outcome is CallOutcome.REGISTERED) != (request is not None):
         raise Refused(Refusal.of("request", "call-registers-request",
                                  "a registered call carries the request it files; other outcomes none"))
+    call_id = call_list.call_id(journey)
     request_command_id = None
     if request is not None:
         envelope = CommandEnvelope.model_validate({"process": process.id, "journey": journey, "command": {
-            **request, "kind": "file_request", "at": at.isoformat(), "recorded_by": operator}})
+            **request, "kind": "file_request", "at": at.isoformat(), "recorded_by": operator,
+            "command_id": f"{call_id}.request"}})
         await journeys.send(envelope)
         request_command_id = envelope.command.effective_id()
     call = RecordOutboundCall(at=at, campaign=campaign.code, outcome=outcome, request_command_id=request_command_id,
-                              recorded_by=operator)
+                              recorded_by=operator, command_id=call_id)
     answer = await journeys.send_outreach(process.id, [OutreachContact(journey=journey, command=call)])
     recorded = answer.outcomes[0]
     if not recorded.accepted and recorded.refusal is not None:
         raise Refused(recorded.refusal)
     try:
-        done = await asyncio.to_thread(registry.complete_call, call_list, journey, operator, outcome, at,
-                                       call.effective_id())
+        done, again = await asyncio.to_thread(registry.complete_call, call_list, journey, operator, outcome, at,
+                                              call.effective_id())
     except DomainError as error:
         raise Refused(error.refusal) from None
+    except IntegrityError:  # the list kept changing under this call: nothing of it was counted twice
+        raise Refused(Refusal.of("journey", "call-completed", "this call's outcome is being recorded; look again",
+                                 RefusalKind.CONFLICT)) from None
     return {"journey": journey, "outcome": outcome.value, "list": done.number, "list_progress": done.progress(),
+            "already_recorded": again or recorded.already_recorded,
             **({"request_command_id": request_command_id} if request_command_id else {})}
-

@@ -29,7 +29,7 @@ from temporalio.runtime import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from lnere import tracing
+from lnere import logs, tracing
 from lnere.domain.commands import CommandEnvelope, FireMilestone
 from lnere.domain.identity import journey_workflow_id, process_of
 from lnere.domain.process import ElectoralProcess, ProcessCatalog, load_process_file
@@ -50,6 +50,8 @@ from lnere.workflows.messages import (
 )
 from lnere.workflows.outreach import OutreachWorkflow
 from lnere.workflows.refusals import refusal_of_update
+
+log = logs.get_logger("lnere.processes")
 
 # A journey's run ends once it has handled its commands; an Update admitted while the run was
 # ending is aborted ("workflow execution already completed") and goes to a new run.
@@ -162,9 +164,16 @@ def load_processes(settings: Settings) -> ProcessCatalog:
     """The processes this installation knows: the packaged ones, those its data dir kept from
     the ``LNERE_PROCESSES_DIR`` it ran with, and those of ``LNERE_PROCESSES_DIR`` now."""
     kept = settings.data_dir / KEPT_PROCESSES
+    reported: dict[str, str] = {}
 
     def load() -> ProcessCatalog:
-        return ProcessCatalog.load(*(d for d in (kept if kept.is_dir() else None, settings.processes_dir) if d))
+        catalog = ProcessCatalog.load(*(d for d in (kept if kept.is_dir() else None, settings.processes_dir) if d))
+        for path, reason in catalog.skipped.items():
+            if reported.get(path) != reason:  # once per file and reason, not at every look
+                log.error("process file skipped", file=path, reason=reason)
+        reported.clear()
+        reported.update(catalog.skipped)
+        return catalog
 
     return load().discovering(load)
 
@@ -180,6 +189,7 @@ def keep_processes(settings: Settings) -> list[str]:
         return []
     source = Path(settings.processes_dir)
     files = sorted(source.glob("*.json"))
+    ProcessCatalog.load(source, strict=True)  # each file a process of its own, or stop here naming it
     ids = [load_process_file(path).id for path in files]
     kept = settings.data_dir / KEPT_PROCESSES
     kept.mkdir(parents=True, exist_ok=True)

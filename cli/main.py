@@ -26,7 +26,7 @@ from lnere.domain.lists import ListKind
 from lnere.domain.process import Milestone
 from lnere.domain.refusals import RefusalKind, Refused
 from lnere.domain.roles import Role
-from lnere.settings import Settings
+from lnere.settings import Settings, keep_files_private
 
 
 class ExitCode(IntEnum):
@@ -547,8 +547,12 @@ def cmd_up(args: argparse.Namespace) -> None:
     if running is not None:
         raise UsageError(f"a stack already runs on data dir {settings.data_dir} (pid {running['pid']}, Temporal "
                          f"{running['temporal_address']}): stop it first, or give another --data-dir")
-    raise SystemExit(run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
-                               api_port=args.api_port))
+    try:
+        code = run_stack(settings, port=args.port, ui_port=args.ui_port or settings.temporal_ui_port,
+                         api_port=args.api_port)
+    except ValueError as error:  # a process file or the staff directory that is not one: named
+        raise UsageError(str(error)) from None
+    raise SystemExit(code)
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -953,6 +957,7 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_files_private()  # exports, the event store, Temporal's database: 0600
     try:
         code = run(argv)
     except SystemExit as exit_:

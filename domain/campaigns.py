@@ -78,6 +78,7 @@ class CallList(Aggregate):
         self.operator: str | None = None  # who works the list
         self.assigned: dict[str, str] = {}  # journey -> operator, a call in progress
         self.outcomes: dict[str, list[str]] = {j: [] for j in journeys}
+        self.completed_calls: set[str] = set()  # the outreach command ids of the calls ended
 
     @property
     def pending(self) -> int:
@@ -132,6 +133,11 @@ class CallList(Aggregate):
             raise DomainError("journey", "call-not-assigned", "this citizen is not being called by this operator",
                               RefusalKind.CONFLICT)
 
+    def call_id(self, journey: str) -> str:
+        """The id of the call being made to this citizen: the same for every outcome sent for it
+        (a double click, a retry, two outcomes at once), so only one is ever counted."""
+        return f"call.{self.campaign}.{self.number}.{len(self.outcomes[journey]) + 1}"
+
     def complete(self, journey: str, operator: str, outcome: CallOutcome, at: datetime, call_command_id: str) -> None:
         self.check_outcome(journey, operator)
         self._completed(journey=journey, operator=operator, outcome=outcome.value, at=at,
@@ -154,6 +160,7 @@ class CallList(Aggregate):
                    process_id: str, timezone: str, campaign: str, first_call: bool) -> None:
         del self.assigned[journey]
         self.outcomes[journey].append(outcome)
+        self.completed_calls.add(call_command_id)
         if outcome in CALLED_AGAIN:
             self.queue.append(journey)  # called again at the end of the list
 

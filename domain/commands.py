@@ -200,9 +200,13 @@ class ResolveObservation(Command):
 
     kind: Literal["resolve_observation"] = "resolve_observation"
     observation_id: Code = Field(description="the observation resolved")
+    party: Code | None = Field(default=None, description="the party that filed it: needed when two parties "
+                               "filed observations with this id on the citizen (a party's ids are its own)")
     resolver: StaffId
     upheld: bool = Field(description="whether the observation is upheld")
     reason: str = Field(min_length=1, max_length=2000, description="the grounds of the resolution")
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"party"})
 
 
 class RecordRegistralCheck(Command):

@@ -69,8 +69,9 @@ class Journey(Aggregate):
         self.adult_on_election_day = False
         self.request: dict[str, Any] | None = None
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
-        self.observations: dict[str, bool] = {}  # id -> open
-        self.observation_parties: dict[str, str] = {}  # id -> the party that filed it
+        self.observations: dict[str, bool] = {}  # "party/id" -> open (a party's ids are its own)
+        self.observation_parties: dict[str, str] = {}  # "party/id" -> the party that filed it
+        self.settled_at = at  # the last business time of its facts but parties' observations
         self.reasons: list[str] = []
         self.delivery: str | None = None
         self.cpve_step: CpveStep | None = None  # the CPVE's life, when requested in this journey
@@ -94,9 +95,10 @@ class Journey(Aggregate):
             credential_activated=self.credential_activated,
             adult_on_election_day=self.adult_on_election_day,
             last_at=self.last_at if self.stage is not None else None,
-            open_observations=tuple(k for k, is_open in self.observations.items() if is_open),
-            observation_parties=tuple((k, self.observation_parties.get(k, "")) for k, is_open in
+            open_observations=tuple(k.partition("/")[2] for k, is_open in self.observations.items() if is_open),
+            observation_parties=tuple((k.partition("/")[2], self.observation_parties.get(k, "")) for k, is_open in
                                       self.observations.items() if is_open),
+            settled_at=getattr(self, "settled_at", None) if self.stage is not None else None,
             reasons=tuple(self.reasons),
             modality=self.request["modality"] if self.request else None,
             delivery=self.delivery,
@@ -112,8 +114,10 @@ class Journey(Aggregate):
             raise DomainError("command_id", "command-id-reused",
                               "this command id already names another command of this journey")
 
-    def _noted(self, at: datetime, command_id: str) -> None:
-        self.last_at = at
+    def _noted(self, at: datetime, command_id: str, settles: bool = True) -> None:
+        self.last_at = max(self.last_at, at) if not settles else at
+        if settles:
+            self.settled_at = at
         self.processed_commands.add(command_id)
 
     # -- credential ------------------------------------------------------------------
@@ -480,16 +484,19 @@ class Journey(Aggregate):
         reason: str,
         recorded_by: str | None = None,
     ) -> None:
-        self.observations[observation_id] = True
-        self.observation_parties[observation_id] = party
-        self._noted(at, command_id)
+        key = f"{party}/{observation_id}"
+        self.observations[key] = True
+        self.observation_parties[key] = party
+        self._noted(at, command_id, settles=False)
 
     def resolve_observation(self, process: ElectoralProcess, cmd: ResolveObservation, command_id: str) -> None:
-        rules.check_resolve_observation(process, self.status(), cmd)
+        status = self.status()
+        rules.check_resolve_observation(process, status, cmd)
         self._observation_resolved(
             at=cmd.at,
             command_id=command_id,
             observation_id=cmd.observation_id,
+            party=rules.observation_party(status, cmd),
             resolver=cmd.resolver,
             upheld=cmd.upheld,
             reason=cmd.reason,
@@ -506,6 +513,7 @@ class Journey(Aggregate):
         upheld: bool
         reason: str
         recorded_by: str | None = None
+        party: str | None = None  # the party that filed it (resolutions recorded before party ids name none)
 
     @event(PartyObservationResolved)
     def _observation_resolved(
@@ -517,8 +525,11 @@ class Journey(Aggregate):
         upheld: bool,
         reason: str,
         recorded_by: str | None = None,
+        party: str | None = None,
     ) -> None:
-        self.observations[observation_id] = False
+        key = f"{party}/{observation_id}" if party is not None else next(
+            k for k in self.observations if k.partition("/")[2] == observation_id)
+        self.observations[key] = False
         self._noted(at, command_id)
 
     def record_registral_check(self, process: ElectoralProcess, cmd: RecordRegistralCheck, command_id: str) -> None:

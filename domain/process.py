@@ -7,6 +7,7 @@ settings); adding another process needs no code.
 from __future__ import annotations
 
 import json
+import stat
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -181,6 +182,17 @@ class ElectoralProcess(BaseModel):
         return (self.localize(self.registration_opens) - timedelta(days=self.business_time_lead_days),
                 last_day + timedelta(days=self.personal_data_retention_days + self.business_time_tail_days))
 
+    @property
+    def cpve_time_bound(self) -> datetime:
+        """The latest business time of a CPVE's own calendar: a CPVE requested up to the close
+        of registration is kept ``cpve_safekeeping_days`` before it is cancelled, which may
+        fall after the process's other bounds."""
+        from datetime import timedelta
+
+        closes = self.milestone_at(Milestone.REGISTRATION_CLOSED)
+        return max(self.business_time_bounds[1],
+                   closes + timedelta(days=self.cpve_safekeeping_days + self.business_time_tail_days))
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -265,23 +277,36 @@ class ElectoralProcess(BaseModel):
         return moment.astimezone(self.tz).date()
 
 
+# A process file is a few kilobytes; anything far larger is not one (and is not read whole).
+MAX_PROCESS_FILE_BYTES = 1024 * 1024
+
+
 class ProcessCatalog:
     """The processes known to this installation, loaded from JSON files. With ``discover``, a
     process asked for and not known is looked for again (at most once a second): a process
     file added to the installation (``lnere simulate``'s instance) is taken by the running
-    components without a restart. Known processes never change under them."""
+    components without a restart. Known processes never change under them. A file that cannot
+    be a process (malformed, not a regular file, too large, or naming a packaged process's id)
+    is skipped and named in ``skipped`` with why: the others, older and newer, are served."""
 
     def __init__(self, processes: dict[str, ElectoralProcess],
-                 discover: Callable[[], ProcessCatalog] | None = None):
+                 discover: Callable[[], ProcessCatalog] | None = None,
+                 skipped: dict[str, str] | None = None):
         self._processes = processes
         self._discover = discover
         self._discovered_at = -1.0
+        self.discover_on_get = True  # False: only ``look_again`` reads the folders (off a request's path)
+        self.skipped: dict[str, str] = dict(skipped or {})  # file -> why it is not served
 
     def discovering(self, discover: Callable[[], ProcessCatalog]) -> ProcessCatalog:
         self._discover = discover
         return self
 
-    def _look_again(self) -> None:
+    def knows(self, process_id: str) -> bool:
+        return process_id in self._processes
+
+    def look_again(self) -> None:
+        """Reads the folders again (at most once a second) and adds the processes not known."""
         now = time.monotonic()
         if self._discover is None or now - self._discovered_at < 1.0:
             return
@@ -289,22 +314,37 @@ class ProcessCatalog:
         try:
             found = self._discover()
         except ValueError:
-            return  # a malformed file: lnere up names it when it checks the files
+            return  # a folder that cannot be read now: the processes known stay served
         for process in found:
             self._processes.setdefault(process.id, process)
+        self.skipped = found.skipped
 
     @classmethod
-    def load(cls, *directories: Path) -> ProcessCatalog:
-        processes: dict[str, ElectoralProcess] = {}
-        for directory in (BUILTIN_PROCESSES_DIR, *directories):
+    def load(cls, *directories: Path, strict: bool = False) -> ProcessCatalog:
+        """The packaged processes and those of ``directories`` (later folders win). ``strict``:
+        the first file that cannot be a process raises ValueError naming it (``lnere up``'s
+        check), else it is skipped."""
+        processes = {p.id: p for p in map(load_process_file, sorted(BUILTIN_PROCESSES_DIR.glob("*.json")))}
+        packaged = frozenset(processes)
+        skipped: dict[str, str] = {}
+        for directory in directories:
             for path in sorted(Path(directory).glob("*.json")):
-                process = load_process_file(path)
+                try:
+                    process = load_process_file(path)
+                    if process.id in packaged:
+                        raise ValueError(f"{path}: id {process.id!r} is a packaged process; a file does not "
+                                         f"replace it (give it an id of its own)")
+                except ValueError as error:
+                    if strict:
+                        raise
+                    skipped[str(path)] = str(error)
+                    continue
                 processes[process.id] = process
-        return cls(processes)
+        return cls(processes, skipped=skipped)
 
     def get(self, process_id: str) -> ElectoralProcess:
-        if process_id not in self._processes:
-            self._look_again()
+        if process_id not in self._processes and self.discover_on_get:
+            self.look_again()
         try:
             return self._processes[process_id]
         except KeyError:
@@ -319,9 +359,22 @@ class ProcessCatalog:
 
 
 def load_process_file(path: Path) -> ElectoralProcess:
-    """A process file, or ValueError naming the file, each field and the reason."""
+    """A process file, or ValueError naming the file, each field and the reason. Only a regular
+    file of at most ``MAX_PROCESS_FILE_BYTES`` is read (a FIFO or a device would block)."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        if info.st_size > MAX_PROCESS_FILE_BYTES:
+            raise ValueError(f"{path}: {info.st_size:,} bytes; a process file has at most {MAX_PROCESS_FILE_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON: {error}") from error
     try:

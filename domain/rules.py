@@ -90,8 +90,9 @@ class JourneyStatus(BaseModel):
     credential_activated: bool = False
     adult_on_election_day: bool = False
     last_at: datetime | None = None
-    open_observations: tuple[str, ...] = ()
+    open_observations: tuple[str, ...] = ()  # their ids (a party's ids are its own: two parties may share one)
     observation_parties: tuple[tuple[str, str], ...] = ()  # (open observation, the party that filed it)
+    settled_at: datetime | None = None  # the last business time of the journey's facts but parties' observations
     reasons: tuple[str, ...] = ()
     modality: str | None = None
     delivery: str | None = None  # the last delivery status after the definitive list
@@ -108,11 +109,11 @@ class JourneyStatus(BaseModel):
         return self.stage in FINAL_STAGES
 
     def as_seen_by_party(self, party: str) -> JourneyStatus:
-        """What a party may see: its own observations, not the other parties'."""
-        own = {o for o, p in self.observation_parties if p == party}
-        return self.model_copy(update={"open_observations": tuple(o for o in self.open_observations if o in own),
-                                       "observation_parties": tuple(x for x in self.observation_parties
-                                                                    if x[0] in own)})
+        """What a party may see: its own observations, not the other parties' — nor what
+        would count them (the journey's version, the time of its last fact)."""
+        own = tuple(x for x in self.observation_parties if x[1] == party)
+        return self.model_copy(update={"open_observations": tuple(o for o, _ in own), "observation_parties": own,
+                                       "version": 0, "last_at": self.settled_at})
 
 
 class CommandOutcome(BaseModel):
@@ -199,6 +200,7 @@ def _check_registration_open_for_journeys(process: ElectoralProcess, at: datetim
 @rule_for(ActivateCredential)
 def check_activate_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ActivateCredential) -> None:
     _check_cpve_not_activated(status, "cpve-activation", "activated")
+    _check_registration_open_for_journeys(process, cmd.at)
     if status.cpve_step is not None and status.cpve_step is not CpveStep.DELIVERED:
         raise DomainError("credential", "cpve-activation",
                           f"the CPVE is {status.cpve_step.value}: it is activated once delivered", RefusalKind.CONFLICT)
@@ -235,6 +237,7 @@ def check_request_cpve(process: ElectoralProcess, status: JourneyStatus, cmd: Re
     if cmd.credential.kind is not CredentialKind.CPVE or cmd.credential.activated_on is not None:
         raise DomainError("credential.kind", "cpve-request", "a CPVE request is for a CPVE not yet activated")
     check_credential(process, cmd.credential)
+    _check_registration_open_for_journeys(process, cmd.at)
     if cmd.office not in process.consular_offices:
         raise DomainError("office", "consular-office", f"{cmd.office} is not an embassy or consulate of {process.id}")
     if process.state(cmd.state_of_reference) is None:
@@ -273,6 +276,7 @@ def check_cancel_cpve(process: ElectoralProcess, status: JourneyStatus, cmd: Can
 @rule_for(ResendCredential)
 def check_resend_credential(process: ElectoralProcess, status: JourneyStatus, cmd: ResendCredential) -> None:
     _check_cpve_not_activated(status, "cpve-resend", "sent again")
+    _check_registration_open_for_journeys(process, cmd.at)
     _check_time(status, cmd.at)
 
 
@@ -399,17 +403,31 @@ def check_file_observation(process: ElectoralProcess, status: JourneyStatus, cmd
         raise DomainError(
             "at", "observation-window", f"observations are filed from {opens.isoformat()} to {closes.isoformat()}"
         )
-    if cmd.observation_id in status.open_observations:
+    if (cmd.observation_id, cmd.party) in status.observation_parties:
         raise DomainError("observation_id", "unique-observation", f"observation {cmd.observation_id} is already filed")
-    _check_time(status, cmd.at)
+    # Ordered after the journey's own facts, not after other parties' observations (which a
+    # refusal would otherwise reveal): parties file independently.
+    if status.settled_at is not None and cmd.at < status.settled_at:
+        raise DomainError("at", "business-time-order", "an observation is dated after the list for review was issued")
 
 
 @rule_for(ResolveObservation)
 def check_resolve_observation(process: ElectoralProcess, status: JourneyStatus, cmd: ResolveObservation) -> None:
     _check_not_final(status)
-    if cmd.observation_id not in status.open_observations:
-        raise DomainError("observation_id", "open-observation", f"no open observation {cmd.observation_id}")
+    observation_party(status, cmd)
     _check_time(status, cmd.at)
+
+
+def observation_party(status: JourneyStatus, cmd: ResolveObservation) -> str:
+    """The party whose open observation a resolution names (the id, and the party when two
+    parties filed that id)."""
+    parties = [p for o, p in status.observation_parties if o == cmd.observation_id and cmd.party in (None, p)]
+    if not parties:
+        raise DomainError("observation_id", "open-observation", f"no open observation {cmd.observation_id}")
+    if len(parties) > 1:
+        raise DomainError("party", "observation-party",
+                          f"{len(parties)} parties filed observation {cmd.observation_id}: name the party")
+    return parties[0]
 
 
 @rule_for(RecordRegistralCheck)
@@ -520,12 +538,9 @@ def check_business_time(process: ElectoralProcess, command) -> None:
     """Every command's business time, and every date it carries, lies inside the bounds the
     process states: a time out of range is refused here, never recorded (where it could stop a
     projection that counts by day)."""
-    earliest, latest = process.business_time_bounds
     at = getattr(command, "at", None)
-    if at is not None and not earliest <= at <= latest:
-        raise DomainError("at", "business-time-bounds",
-                          f"business time must lie between {earliest.isoformat()} and {latest.isoformat()} "
-                          f"for {process.name}")
+    if at is not None:
+        _check_bounds(process, at, process.cpve_time_bound if command.kind in CPVE_CALENDAR else None)
     credential = getattr(command, "credential", None)
     if credential is None:
         return
@@ -541,11 +556,36 @@ def check_business_time(process: ElectoralProcess, command) -> None:
         raise DomainError("credential.holder.birth_date", "date-bounds", "the birth date is after the command's time")
 
 
+# Commands dated by the CPVE's own calendar (its safekeeping period), not the election's.
+CPVE_CALENDAR = frozenset({CancelCpve.model_fields["kind"].default})
+
+
+def _check_bounds(process: ElectoralProcess, at: datetime, latest_of_kind: datetime | None = None) -> None:
+    earliest, latest = process.business_time_bounds
+    latest = latest_of_kind or latest
+    if not earliest <= at <= latest:
+        raise DomainError("at", "business-time-bounds",
+                          f"business time must lie between {earliest.isoformat()} and {latest.isoformat()} "
+                          f"for {process.name}")
+
+
+def check_time_of_act(process: ElectoralProcess, at: datetime, now: datetime) -> None:
+    """The business time of an act that is not a journey's command (a campaign built, the next
+    call taken): inside the process's bounds and, live, not ahead of the clock."""
+    _check_bounds(process, at)
+    _check_clock(process, at, now)
+
+
 def check_not_ahead_of_clock(process: ElectoralProcess, command, now: datetime) -> None:
     """In live mode a command happened already: its business time is not later than the clock
     (``now``) plus the process's stated skew. Replayed processes record the past."""
     at = getattr(command, "at", None)
-    if process.milestone_mode == "live" and at is not None and at > now + timedelta(seconds=process.clock_skew_seconds):
+    if at is not None:
+        _check_clock(process, at, now)
+
+
+def _check_clock(process: ElectoralProcess, at: datetime, now: datetime) -> None:
+    if process.milestone_mode == "live" and at > now + timedelta(seconds=process.clock_skew_seconds):
         raise DomainError("at", "business-time-future",
                           f"a business time later than now (+{process.clock_skew_seconds} s) is not taken "
                           f"in {process.name}")

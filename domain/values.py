@@ -108,10 +108,14 @@ class ClaveElector(str):
 Clave = Annotated[str, AfterValidator(ClaveElector.parse)]
 
 
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def _plain_text(value: str | None) -> str | None:
     """Names and addresses are printable text: control and format characters (NUL, ESC,
-    carriage return, zero-width, bidirectional overrides) are refused, never stripped."""
-    if value is not None and any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+    carriage return, zero-width, bidirectional overrides) and the line and paragraph separators
+    (U+2028, U+2029: a line splitter sees another row in an export) are refused, never stripped."""
+    if value is not None and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in value):
         raise ValueError("holds a control or invisible character")
     return value
 

@@ -359,7 +359,7 @@ class RunnerHealth:
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    settings = Settings.for_service("projections")
     logs.configure(settings.log_level, component="projections")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -25,7 +25,8 @@ from typing import Any
 
 from lnere import logs
 from lnere.application.gateway import keep_processes
-from lnere.settings import Settings
+from lnere.application.staff import StaffDirectory
+from lnere.settings import Settings, make_data_dir_private
 
 log = logs.get_logger("lnere.up")
 
@@ -206,7 +207,8 @@ def run_stack(
     if api_port is not None:
         settings = settings.model_copy(update={"api_port": api_port})
     settings = _free_default_ports(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir_private(settings.data_dir)
+    StaffDirectory(settings.staff_path).check()  # a staff file that is not one stops lnere up, named
     keep_processes(settings)  # later commands on this data dir know them without LNERE_PROCESSES_DIR
     settings.journey_key_bytes  # noqa: B018 - creates the secrets file once, before the children read it
     env = {

@@ -341,7 +341,9 @@ class JourneyRegistry(Application[UUID]):
                     if journey is None or not journey.has_processed(cmd.request_command_id):
                         raise DomainError("request_command_id", "call-links-request",
                                           "the citizen's journey has no such request recorded")
+                record.check_command_id(command_id)
                 rules.check_business_time(process, cmd)
+                rules.check_not_ahead_of_clock(process, cmd, datetime.now(UTC))
                 getattr(record, cmd.kind)(process, cmd, command_id)
             except DomainError as error:
                 outcomes.append(CommandOutcome.refused(command_id, error))
@@ -414,6 +416,7 @@ class JourneyRegistry(Application[UUID]):
     def build_campaign(self, process: ElectoralProcess, code: str, name: str, source: dict[str, Any], at: datetime,
                        by: str, journeys: list[str], list_size: int) -> Campaign:
         """Records a campaign and its call lists in one transaction; a code names one campaign."""
+        rules.check_time_of_act(process, at, datetime.now(UTC))
         if self.campaign(process.id, code) is not None:
             raise DomainError("code", "campaign-exists", f"campaign {code} exists already", RefusalKind.CONFLICT)
         chunks = [journeys[i:i + list_size] for i in range(0, len(journeys), list_size)]
@@ -440,10 +443,12 @@ class JourneyRegistry(Application[UUID]):
         outreach: Outreach | None = self._find(Outreach.create_id(workflow_id))
         return outreach is not None and getattr(outreach, "deceased", False)
 
-    def next_call(self, campaign: Campaign, operator: str, at: datetime) -> tuple[CallList, str] | None:
+    def next_call(self, process: ElectoralProcess, campaign: Campaign, operator: str,
+                  at: datetime) -> tuple[CallList, str] | None:
         """The operator's next citizen: on the list they work, else on the first list nobody
         works (taken for them). Two operators asking at once never get one list: the second
         save conflicts, and that operator looks again."""
+        rules.check_time_of_act(process, at, datetime.now(UTC))
         for _ in range(20):
             lists = self.call_lists(campaign)
             mine = [lst for lst in lists if lst.operator == operator and (lst.queue or operator in
@@ -471,10 +476,22 @@ class JourneyRegistry(Application[UUID]):
                           RefusalKind.NOT_FOUND)
 
     def complete_call(self, call_list: CallList, journey: str, operator: str, outcome: CallOutcome, at: datetime,
-                      call_command_id: str) -> CallList:
-        call_list.complete(journey, operator, outcome, at, call_command_id)
-        self.save(call_list)
-        return call_list
+                      call_command_id: str) -> tuple[CallList, bool]:
+        """Ends the call on its list; True when this call had already been ended (by the same
+        outcome sent again, at once or later). Two ends at once: one saves, the other reads the
+        list again and is answered by what it finds, never recorded twice."""
+        if call_command_id in call_list.completed_calls:
+            return call_list, True
+        try:
+            call_list.complete(journey, operator, outcome, at, call_command_id)
+            self.save(call_list)
+        except (IntegrityError, DomainError):
+            current: CallList = self.repository.get(call_list.id)
+            if call_command_id in current.completed_calls:
+                return current, True
+            current.check_outcome(journey, operator)  # refuses with why: the call ended otherwise
+            raise
+        return call_list, False
 
     def _check_process(self, process: ElectoralProcess, workflow_id: str) -> None:
         if process_of(workflow_id) != process.id:

@@ -157,7 +157,9 @@ def test_a_malformed_process_file_is_refused_at_start_naming_file_field_and_reas
     message = str(refused.value)
     assert message.startswith(f"{path}: ") and field in message and reason in message, message
     with pytest.raises(ValueError):
-        ProcessCatalog.load(tmp_path)  # the catalogue refuses it too, at start
+        ProcessCatalog.load(tmp_path, strict=True)  # lnere up's check refuses it too, at start
+    served = ProcessCatalog.load(tmp_path)  # a running component skips it, named, and serves the rest
+    assert list(served.skipped) == [str(path)] and served.get("pel-2020-2021")
 
 
 @pytest.mark.parametrize("modality, country, site, rule", [

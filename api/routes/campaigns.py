@@ -21,7 +21,7 @@ from lnere.domain.process import Channel, ElectoralProcess, Modality
 from lnere.domain.refusals import Refused
 from lnere.domain.roles import Role
 from lnere.domain.rules import DomainError
-from lnere.domain.values import AddressAbroad, Clave, Contact, CountryCode
+from lnere.domain.values import AddressAbroad, Clave, Contact, CountryCode, PlainText
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()
@@ -35,7 +35,7 @@ class CampaignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Code = Field(description="the campaign's code, e.g. CPVE-2020-11")
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200, description="what people call it (plain text)")
     at: AwareDatetime = Field(description="business time it is built")
     source: Literal["cpve_without_request", "addendum"]
     states: list[Annotated[str, Field(pattern=r"^\d{2}$")]] = Field(default=[], max_length=32,
@@ -120,7 +120,8 @@ async def next_call(state: ServicesDep, staff: StaffDep, process: str, code: str
     found = state.process(process)
     campaign = _campaign(state, found, code)
     try:
-        taken = await asyncio.to_thread(state.registry.next_call, campaign, staff.id, body.at)
+        taken = await asyncio.to_thread(state.registry.next_call, found, campaign, staff.id,
+                                        body.at)
     except DomainError as error:
         raise Refused(error.refusal) from None
     if taken is None:

@@ -45,14 +45,27 @@ async def me(staff: StaffDep) -> Me:
 
 @router.get(f"{PREFIX}/processes", openapi_extra=roles(*ANY_ROLE, published=True), tags=["figures"])
 async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
+    """The processes; ``default`` marks the one the dashboard opens on: the configured process
+    (``LNERE_PROCESS``) when one was set, else the one holding the most journeys."""
+    default = await asyncio.to_thread(_default_process, state)
     return [
-        {"id": p.id, "name": p.name, "timezone": p.timezone, "zone_words": ZONE_WORDS.get(p.timezone, p.timezone),
+        {"id": p.id, "name": p.name, "default": p.id == default, "timezone": p.timezone,
+         "zone_words": ZONE_WORDS.get(p.timezone, p.timezone),
          # The business days its figures can be asked as of: from registration to election day.
          "first_day": p.localize(p.registration_opens).date().isoformat(), "last_day": p.election_day.isoformat(),
          "states": [{"code": s.code, "name": s.name} for s in p.states],
          "channels": [c.value for c in p.channels], "modalities": [m.value for m in p.modalities]}
         for p in state.processes
     ]
+
+
+def _default_process(state: Any) -> str:
+    known = {p.id for p in state.processes}
+    configured = state.settings.process
+    if "process" in state.settings.model_fields_set and configured in known:
+        return configured
+    held = {process: n for process, n in state.view.journeys_per_process().items() if process in known}
+    return max(held, key=lambda process: (held[process], process)) if held else configured
 
 
 @router.get(f"{PREFIX}/configuration", openapi_extra=roles(), tags=["administration"])
@@ -113,8 +126,12 @@ async def readyz(state: ServicesDep) -> JSONResponse:
     if lag > state.settings.ready_max_lag:
         reasons.append(f"the projection is behind the event log by {lag:,} events")
     status = "halted" if projection["halted"] else "not ready" if reasons else "ready"
+    # Files of the process folders that are not served: named, but no reason to stop serving.
+    skipped = [{"file": Path(path).name, "reason": reason.removeprefix(f"{path}: ")}
+               for path, reason in state.processes.skipped.items()]
     return JSONResponse({"component": "api", "status": status, "ready": not reasons, "reasons": reasons,
-                         "log_head": head, "lag_events": lag, "projection": projection},
+                         "log_head": head, "lag_events": lag, "projection": projection,
+                         "process_files_skipped": skipped},
                         status_code=503 if reasons else 200)
 
 

@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from lnere import logs
-from lnere.api.access import ANY_ROLE, StaffDep, roles, state_seen_by
+from lnere.api.access import ANY_ROLE, StaffDep, roles
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.domain.lists import ListKind
 from lnere.domain.process import Modality
@@ -25,8 +25,7 @@ router = APIRouter()
 async def list_cuts(state: ServicesDep, staff: StaffDep, process: str) -> list[dict[str, Any]]:
     """The lists cut so far: position, and per part its size and export hash (a state
     electoral body's member: their state's parts only)."""
-    electoral_process = state.process(process)
-    own = state_seen_by(staff, None)
+    electoral_process, own = state.process_and_state(process, staff, None)
     cuts = [await asyncio.to_thread(state.registry.list_cut, electoral_process.id, k)
             for k in ListKind]
     return [cut.summary(own) for cut in cuts if cut is not None]
@@ -54,8 +53,7 @@ async def list_export(state: ServicesDep, staff: StaffDep, process: str, kind: L
     """A list's export for one state (definitive: and one modality), as cut; its SHA-256 in
     the ``X-Content-SHA256`` header and the cut's in ``X-Cut-SHA256``. Personal data: every
     export is logged (who, which part). A state electoral body's member: their state's only."""
-    state_seen_by(staff, entity)
-    electoral_process = state.process(process)
+    electoral_process, _ = state.process_and_state(process, staff, entity)
     cut = await asyncio.to_thread(state.registry.list_cut, electoral_process.id, kind.value)
     if cut is None:
         raise HTTPException(404, f"list: the {kind.value} list has not been cut yet")

@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from lnere import logs
-from lnere.api.access import StaffDep, roles, state_seen_by
+from lnere.api.access import StaffDep, roles
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.application import reports as schedules
 from lnere.domain.process import ElectoralProcess
@@ -46,8 +46,7 @@ async def issued_reports(state: ServicesDep, staff: StaffDep, process: str) -> l
     report, the log position they were frozen at, the SHA-256 of each rendering, how many
     figures changed since the previous issue (a state electoral body's member: the issues of
     their state's own report)."""
-    electoral_process = state.process(process)
-    own = state_seen_by(staff, None)
+    electoral_process, own = state.process_and_state(process, staff, None)
     return [r.summary(own) for r in await asyncio.to_thread(state.registry.issued_reports, electoral_process)]
 
 
@@ -58,14 +57,13 @@ async def issued_report(state: ServicesDep, staff: StaffDep, process: str,
                         format: Rendering = Rendering.JSON) -> Response:
     """One issue as it was sent, in one rendering; its SHA-256 in ``X-Content-SHA256`` (the
     same as the list's); ``X-Log-Position``: where it was frozen."""
-    electoral_process = state.process(process)
+    electoral_process, own = state.process_and_state(process, staff, None)
     times = electoral_process.report_issue_times()
     if number > len(times):
         raise HTTPException(404, f"report: {electoral_process.id} has {len(times)} issues in its schedule")
     report = await asyncio.to_thread(state.registry.issued_report, electoral_process.id, times[number - 1])
     if report is None:
         raise HTTPException(404, f"report: issue {number} has not been issued yet")
-    own = state_seen_by(staff, None)
     content = render(report.figures_for(own), format.value)
     digest = hashlib.sha256(content).hexdigest()
     log.info("progress report downloaded", staff=staff.id, process_id=electoral_process.id, number=number,

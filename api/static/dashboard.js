@@ -287,8 +287,13 @@ async function start() {
     const processes = await api("/api/v1/processes");
     state.processes = processes;
     $("process").replaceChildren(...processes.map((p) => new Option(p.name, p.id)));
-    state.process = state.process && processes.some((p) => p.id === state.process) ? state.process : processes[0].id;
+    // The address names the process (a link shows the same figures); else the API's default.
+    const named = new URLSearchParams(location.search).get("proceso");
+    const known = (id) => id && processes.some((p) => p.id === id);
+    state.process = known(state.process) ? state.process : known(named) ? named
+      : (processes.find((p) => p.default) || processes[0]).id;
     $("process").value = state.process;
+    keepInAddress();
     showProcessBounds();
   } catch (error) {
     if (error instanceof Unauthorized) { showLogin(error.message); return; }
@@ -311,7 +316,15 @@ $("logout").addEventListener("click", () => {
   state.token = null;
   start();
 });
-$("process").addEventListener("change", (e) => { state.process = e.target.value; showProcessBounds(); follow(); });
+$("process").addEventListener("change", (e) => {
+  state.process = e.target.value; keepInAddress(); showProcessBounds(); follow();
+});
+
+function keepInAddress() {
+  const query = new URLSearchParams(location.search);
+  query.set("proceso", state.process);
+  history.replaceState(null, "", `${location.pathname}?${query}`);
+}
 $("as-of").addEventListener("change", (e) => {
   const value = e.target.value;
   if (value && (value < e.target.min || value > e.target.max)) {  // typed out of the process's days

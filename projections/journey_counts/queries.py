@@ -54,12 +54,22 @@ class CountsQueries(ViewStorage):
         return position, results
 
     def last_business_day(self, process_id: str) -> date | None:
-        """The latest business day anything of the process was counted on (a replayed process's
-        "today")."""
+        """The latest business day a journey of the process moved on — a credential recorded, a
+        request filed, a decision, a milestone (a replayed process's "today"). Outreach,
+        attentions, campaigns and deliveries do not move it: one of them dated by mistake past
+        the rest must not make the process's "today" jump (and issue every report at once)."""
+        m = self.mark
         with self._transaction(commit=False) as c:
-            c.execute(f"SELECT MAX(day) AS day FROM counts WHERE process_id = {self.mark}", (process_id,))
+            c.execute(f"SELECT MAX(day) AS day FROM counts WHERE process_id = {m} AND dimension IN ({m}, {m})",
+                      (process_id, "stage", "analysis"))
             row = c.fetchone()
         return date.fromisoformat(row["day"]) if row and row["day"] else None
+
+    def journeys_per_process(self) -> dict[str, int]:
+        """How many journeys each process holds (its stage totals), for the processes with any."""
+        with self._transaction(commit=False) as c:
+            c.execute("SELECT process_id, SUM(n) AS n FROM totals WHERE dimension = 'stage' GROUP BY process_id")
+            return {row["process_id"]: row["n"] for row in c.fetchall() if row["n"]}
 
     def filed_per_day(self, process_id: str, as_of: date | None) -> dict[str, int]:
         """Requests filed on each business day (every request counts once in ``sex``)."""
