@@ -344,8 +344,32 @@ async def test_a_party_sees_only_its_own_observations(api):
                                      json={"at": at("2021-03-25 10:00").isoformat(), "observation_id": number,
                                            "reason": "no reside en el extranjero"})
         assert answer.status_code == 200, answer.text
-        assert answer.json()["status"]["open_observations"] == [number]  # never the other party's
+        status = answer.json()["status"]
+        assert status["open_observations"] == [number]  # never the other party's
+        # Nothing that counts the other parties' filings: no version, the last fact of its own.
+        assert status["version"] == 0 and datetime.fromisoformat(status["last_at"]) == at("2021-03-22 00:00")
     assert set(api.stack.registry.status(journey).open_observations) == {"PAN_0001", "PRD_0001"}
+    # A party's ids are its own: PRD may use the id PAN used, and one dated before PAN's is
+    # taken (a refusal would tell PRD that another party filed later).
+    prd_auth = {"Authorization": f"Bearer {prd}"}
+    same_id = await api.http.post(f"/api/v1/journeys/{journey}/observations", headers=prd_auth, json={
+        "at": at("2021-03-23 10:00").isoformat(), "observation_id": "PAN_0001", "reason": "otra"})
+    assert same_id.status_code == 200, same_id.text
+    assert sorted(same_id.json()["status"]["open_observations"]) == ["PAN_0001", "PRD_0001"]
+    again = await api.http.post(f"/api/v1/journeys/{journey}/observations", headers=prd_auth, json={
+        "at": at("2021-03-26 10:00").isoformat(), "observation_id": "PRD_0001", "reason": "otra vez"})
+    assert again.status_code == 422 and again.json()["detail"][0]["type"] == "unique-observation"
+    # DERFE names the party when two filed the same id.
+    resolution = {"at": at("2021-03-27 10:00").isoformat(), "upheld": False, "reason": "reside en el extranjero"}
+    url = f"/api/v1/journeys/{journey}/observations/PAN_0001/resolution"
+    before = api.stack.registry.recorder.max_notification_id()
+    ambiguous = await api.http.post(url, json=resolution, headers=api.auth("reviewer"))
+    assert ambiguous.status_code == 422 and ambiguous.json()["detail"][0]["type"] == "observation-party"
+    assert api.stack.registry.recorder.max_notification_id() == before
+    named = await api.http.post(url, json={**resolution, "party": "PRD"}, headers=api.auth("reviewer"))
+    assert named.status_code == 200, named.text
+    assert sorted(api.stack.registry.status(journey).observation_parties) == [("PAN_0001", "PAN"),
+                                                                             ("PRD_0001", "PRD")]
 
 
 @session_loop

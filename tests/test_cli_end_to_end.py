@@ -208,6 +208,9 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     written = [f for f in exported["files"] if f["citizens"]]
     assert len(written) == 1 and all(f["same_as_cut"] for f in exported["files"])
     assert clave in Path(written[0]["file"]).read_text()
+    # Files with names and claves are the owner's alone.
+    for private in (Path(written[0]["file"]), tmp_path / "registral.csv.rejects.jsonl"):
+        assert private.stat().st_mode & 0o077 == 0, private
     assert stack.json("list", "departures")["left"] == 0
     history = stack.json("journey", "history", "--clave", clave)
     assert [e["event"] for e in history["events"]][-4:] == ["ListedForReview", "RegistralCheckRecorded",
@@ -273,6 +276,8 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
     for secret in personal:
         assert secret not in logs
     files = [p for p in stack.data_dir.rglob("*") if p.is_file() and p.name != "secrets.json"]
+    assert stack.data_dir.stat().st_mode & 0o077 == 0  # the data dir and all in it: the owner's alone
+    assert [p.name for p in stack.data_dir.rglob("*") if p.stat().st_mode & 0o077] == []
     if stack.cluster is None:
         assert {p.name for p in files} >= {"temporal.db", "events.sqlite"}
         assert any(re.fullmatch(r"journey_counts\.[0-9a-f]{12}\.sqlite", p.name) for p in files)  # its version

@@ -88,8 +88,22 @@ async def test_a_reviewer_logs_in_once_and_the_session_ends_with_logout_or_revoc
         # The cookie counts for the codec only, not as a token of the API.
         assert (await browser.get("/api/v1/me")).status_code == 401
 
+        stale = browser.cookies[SESSION_COOKIE]
         assert (await browser.delete("/codec/session")).status_code == 204
         assert (await browser.post("/codec/decode", content=body, headers={"Origin": UI})).status_code == 401
+        # Signed out on the server: the same cookie sent again decrypts nothing.
+        async with httpx.AsyncClient(base_url=api.base_url, cookies={SESSION_COOKIE: stale}) as replay:
+            assert (await replay.post("/codec/decode", content=body, headers={"Origin": UI})).status_code == 401
+        # A new token for the same member ends the sessions of the old one.
+        await browser.post("/codec/session", json={"token": token})
+        before_new_token = browser.cookies[SESSION_COOKIE]
+        token = directory.add("codec.reviewer", Role.REVIEWER)
+        async with httpx.AsyncClient(base_url=api.base_url, cookies={SESSION_COOKIE: before_new_token}) as old:
+            assert (await old.post("/codec/decode", content=body, headers={"Origin": UI})).status_code == 401
+        # A refused login says what was wrong, never what was sent.
+        long = "t" * 600
+        invalid = await browser.post("/codec/session", json={"token": long})
+        assert invalid.status_code == 422 and long not in invalid.text and "token" in invalid.text
 
         await browser.post("/codec/session", json={"token": token})
         forged = browser.cookies[SESSION_COOKIE][:-2] + "xx"
