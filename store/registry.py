@@ -369,6 +369,7 @@ class JourneyRegistry(Application[UUID]):
             if workflow_id is not None:
                 self._check_process(process, workflow_id)
             rules.check_business_time(process, cmd)
+            rules.check_not_ahead_of_clock(process, cmd, datetime.now(UTC))
             attention = Attention.record(process, cmd, command_id, workflow_id)
         except DomainError as error:
             return CommandOutcome.refused(command_id, error)
