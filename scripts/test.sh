@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# README command 2: install (first time) and run every test against real components, once with
-# the SQLite stores and once with PostgreSQL 15 (LNERE_TEST_BACKEND=sqlite or =postgres runs
-# only that one). Arguments go to pytest. The linter runs first: a finding fails the run.
+# README command 2: install (first time) and run every test against real components with the
+# SQLite stores, then again with PostgreSQL 15 each test that touches storage (tests/conftest.py
+# leaves out those that open no store or are marked any_backend); LNERE_TEST_BACKEND=sqlite or
+# =postgres runs only that one. Arguments go to pytest. The linter runs first: a finding fails
+# the run.
 #
 # Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
 # finished (sdk-python #300). pytest's own exit status is written to a file by
@@ -23,7 +25,8 @@ run_suite() {
   shift
   : > "$status_file"
   echo "== tests with the $backend backend =="
-  LNERE_TEST_BACKEND="$backend" LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest "$@"
+  LNERE_TEST_BACKEND="$backend" LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest \
+    --durations=25 "$@"
   local rc=$?
   local recorded
   recorded=$(cat "$status_file" 2>/dev/null || true)

@@ -85,6 +85,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 BACKEND = os.environ.get("LNERE_TEST_BACKEND", "sqlite")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL run takes only what touches storage: a test that never opens a store (no
+    ``postgres_cluster`` among its fixtures) or whose subject is not storage (``any_backend``)
+    is the same on both backends, and the SQLite run has run it."""
+    if BACKEND != "postgres":
+        return
+    kept, left = [], []
+    for item in items:
+        touches = "postgres_cluster" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("any_backend")
+        (kept if touches else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster():
     if BACKEND != "postgres":

@@ -9,7 +9,8 @@ import pytest
 
 from tests.citizens import at, credential, request
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Its subject is who may call each route, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.any_backend]
 
 JOURNEY = "journey-{process}-0123456789abcdef0123456789abcdef"
 OPERATOR, REVIEWER, SUPERVISOR, VIEWER, PARTY, OPL = "operator", "reviewer", "supervisor", "viewer", "party", "opl"

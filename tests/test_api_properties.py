@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from tests.citizens import at, credential, request
 from tests.test_api_access import EXPECTED_ROLES, JOURNEY
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Its subject is the HTTP bodies and answers, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.any_backend]
 
 REFUSALS = {404, 405, 409, 413, 422}
 

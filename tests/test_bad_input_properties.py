@@ -51,6 +51,9 @@ tricky_strings = st.sampled_from([
     "2002-12-01", "2030-01-01", "1900-01-01", "inconsistencies", "NOPE", "H", "M",
 ])
 
+# Its subject is how malformed lines are refused, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = pytest.mark.any_backend
+
 
 def _paths(value, prefix=()):
     yield prefix

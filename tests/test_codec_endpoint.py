@@ -21,7 +21,8 @@ from lnere.application.staff import StaffDirectory
 from lnere.domain.roles import Role
 from lnere.payload_codec import WORKFLOW_ID
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Its subject is the codec endpoint, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.any_backend]
 
 UI = "http://127.0.0.1:8233"  # the Web UI's origin for the test settings' TEMPORAL_UI_PORT
 PERSONAL = b'{"clave":"GRLPAN85031209M700"}'

@@ -211,6 +211,7 @@ async def test_one_mistaken_date_neither_issues_reports_early_nor_locks_a_journe
 
 
 @session_loop
+@pytest.mark.any_backend  # access and hosts, not storage
 async def test_an_opl_member_of_a_state_the_process_lacks_is_told_so(api):
     directory = StaffDirectory(api.stack.settings.staff_path)
     for state in ("01", "00", "99"):  # Aguascalientes has no vote from abroad in PEL 2020-2021
@@ -223,6 +224,7 @@ async def test_an_opl_member_of_a_state_the_process_lacks_is_told_so(api):
 
 
 @session_loop
+@pytest.mark.any_backend  # access and hosts, not storage
 async def test_a_rebound_host_name_is_not_answered(api):
     for path in ("/metrics", f"/api/v1/processes/{api.process}/figures", "/readyz", "/codec/session"):
         answer = await api.http.get(path, headers={"Host": "rebind.evil.example"})

@@ -140,6 +140,8 @@ def _live_copy(catalog: ProcessCatalog, schedule: ReportSchedule) -> str:
 
 
 @pytest.mark.asyncio(loop_scope="session")
+# Its subject is the schedule's clock (storage is the replayed process's test's, on both backends).
+@pytest.mark.any_backend
 async def test_a_live_process_issues_on_its_date_and_catches_up_once_after_downtime(dev_env, settings):
     from lnere.application import reports as schedules
     from tests.conftest import running_stack

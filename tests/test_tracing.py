@@ -11,7 +11,8 @@ import pytest
 
 from tests.citizens import at, credential, request
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Its subject is the traces, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.any_backend]
 
 
 async def test_a_trace_follows_a_command_from_the_request_to_the_activity(dev_env, settings):

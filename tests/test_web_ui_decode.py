@@ -17,6 +17,9 @@ from tests.conftest import backend_env
 from tests.test_cli_end_to_end import Stack
 from tests.test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
+# Its subject is the Web UI decoding through the codec, not storage: run once, on SQLite (tests/conftest.py).
+pytestmark = pytest.mark.any_backend
+
 
 @pytest.fixture
 def up(tmp_path, postgres_cluster):
