@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     staff_file: Path | None = Field(default=None, description="the staff directory (default: DATA_DIR/staff.json)")
     staff: str | None = Field(default=None, description="who acts for CLI commands sent from this shell (a staff "
                               "id; --staff overrides it)")
+    document_store: Literal["filesystem", "s3"] = Field(
+        default="filesystem", description="where the documents' sealed bytes are kept: DATA_DIR/documents, or an "
+                                          "S3-compatible object store")
+    s3_endpoint_url: str | None = Field(default=None, description="the object store's address (none: AWS's own)")
+    s3_bucket: str = Field(default="lnere-documents", description="the object store's bucket of documents "
+                           "(created if missing)")
+    s3_region: str = Field(default="us-east-1", description="the object store's region")
+    s3_access_key_id: str | None = Field(default=None, repr=False, description="the object store's access key "
+                                         "id (a secret)")
+    s3_secret_access_key: str | None = Field(default=None, repr=False, description="the object store's secret "
+                                             "access key (a secret)")
     postal_carrier: str = Field(default="lnere.activities.deliveries:InProcessPostalCarrier",
                                 description="module:Class of the postal carrier adapter")
     internet_voting: str = Field(default="lnere.activities.deliveries:InProcessInternetVoting",
@@ -332,6 +343,20 @@ class Settings(BaseSettings):
             "SQLITE_LOCK_TIMEOUT": "30",
             **cipher,
         }
+
+    def documents_env(self) -> dict[str, str]:
+        """The eventsourcing environment of the document registry: the same store, its own table
+        (PostgreSQL names it by the application; SQLite gets a file of its own)."""
+        env = self.event_store_env()
+        if self.persistence == "sqlite":
+            env["SQLITE_DBNAME"] = str(self.data_dir / "documents.sqlite")
+        else:
+            env["POSTGRES_POOL_SIZE"] = "4"
+        return env
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
 
     def postgres_env(self) -> dict[str, str]:
         return {

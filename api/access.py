@@ -139,14 +139,18 @@ class BodyCheck:
     (JSON allows none outside its whitespace), gets 422. Bodies are small
     (commands), so it reads the body whole before the application sees it."""
 
-    def __init__(self, app, limit: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None,
+                 files: tuple[re.Pattern[str], int] | None = None) -> None:
         self.app = app
         self.default_limit = limit
         self.larger = larger or {}  # path prefix -> its own limit
+        self.files = files  # routes that take a file (multipart): their paths, and their limit
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.files is not None and self.files[0].fullmatch(scope["path"]) and scope["method"] == "POST":
+            return await self._file(scope, receive, send, self.files[1])
         limit = next((n for prefix, n in self.larger.items() if scope["path"].startswith(prefix)), self.default_limit)
         too_large = {"detail": f"the body is larger than {limit} bytes"}
         for name, value in scope["headers"]:
@@ -186,6 +190,30 @@ class BodyCheck:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+    async def _file(self, scope, receive, send, limit: int) -> None:
+        """A file's upload is streamed to the route, never read whole here: its declared length
+        must be given and within the limit (411, 413 before a byte is read), and the stream is
+        cut where it would pass it."""
+        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        if declared is None:
+            return await _send_json(send, 411, {"detail": "an upload declares its Content-Length"})
+        if not declared.isdigit():
+            return await _send_json(send, 400, {"detail": "Content-Length is not a length"})
+        if int(declared) > limit:
+            return await _send_json(send, 413, {"detail": f"the body is larger than {limit} bytes"})
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > int(declared):
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def current_staff(request: Request) -> Staff:

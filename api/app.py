@@ -37,6 +37,7 @@ from lnere.domain.process import ProcessCatalog
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.projections.runner import open_view
 from lnere.settings import Settings
+from lnere.store.documents import open_documents
 from lnere.store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.api")
@@ -59,10 +60,12 @@ def create_app(
         catalog.discover_on_get = False  # read off a request's path (DiscoverProcesses)
         temporal = client or await connect(settings, lazy=True)
         registry = JourneyRegistry(env=settings.event_store_env())
+        documents = open_documents(settings)
         view = open_view(settings)
         state = Services(settings, catalog,
-                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue, registry),
-                         view, registry)
+                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue, registry,
+                                       documents),
+                         view, registry, documents)
         app.state.services = state
         state.watcher.start()
         try:
@@ -70,6 +73,7 @@ def create_app(
         finally:
             await state.watcher.stop()
             view.datastore.close()
+            documents.close()
             registry.close()
 
     # API docs (/docs, /redoc) served from the installed fastapi-offline package: no CDN, and
@@ -87,9 +91,10 @@ def create_app(
     )
     app.state.authenticator = authenticator or StaffDirectory(settings.staff_path)
     app.add_middleware(DiscoverProcesses)
-    app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY})
+    app.add_middleware(BodyCheck, limit=settings.api_max_body_bytes, larger={"/codec/": CODEC_MAX_BODY},
+                       files=(routes.documents.UPLOAD_PATHS, routes.documents.MAX_UPLOAD))
     concerns = (routes.figures, routes.review, routes.journeys, routes.attention, routes.lists, routes.calendar,
-                routes.reports, routes.campaigns)
+                routes.reports, routes.campaigns, routes.documents)
     app.add_middleware(AccessControl, authenticator_of=lambda scope: scope["app"].state.authenticator,
                        routes=[route for concern in concerns for route in concern.router.routes],
                        public=settings.public_dashboard)

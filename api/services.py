@@ -26,6 +26,7 @@ from lnere.domain.process import ElectoralProcess, ProcessCatalog
 from lnere.projections.journey_counts import CountsView
 from lnere.projections.report import dashboard_figures
 from lnere.settings import Settings
+from lnere.store.documents import DocumentRegistry
 from lnere.store.registry import JourneyRegistry
 
 log = logs.get_logger("lnere.api")
@@ -78,12 +79,13 @@ class PositionWatcher:
 
 class Services:
     def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
-                 view: CountsView, registry: JourneyRegistry) -> None:
+                 view: CountsView, registry: JourneyRegistry, documents: DocumentRegistry) -> None:
         self.settings = settings
         self.processes = processes
         self.journeys = journeys
         self.view = view
         self.registry = registry
+        self.documents = documents
         self.watcher = PositionWatcher(view)
         self._figures: OrderedDict[tuple[str, str | None, date | None, int], bytes] = OrderedDict()
 

@@ -36,6 +36,7 @@ from lnere.domain.process import ElectoralProcess, ProcessCatalog, load_process_
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.domain.rules import CommandOutcome, DomainError, JourneyStatus
 from lnere.settings import Settings
+from lnere.store.documents import DocumentRegistry
 from lnere.store.registry import JourneyRegistry
 from lnere.workflows.calendar import ProcessCalendarWorkflow
 from lnere.workflows.journey import JourneyWorkflow
@@ -200,13 +201,28 @@ def keep_processes(settings: Settings) -> list[str]:
 
 class JourneyClient:
     def __init__(self, client: Client, processes: ProcessCatalog, journey_key: bytes, task_queue: str,
-                 registry: JourneyRegistry | None = None) -> None:
+                 registry: JourneyRegistry | None = None, documents: DocumentRegistry | None = None) -> None:
         self.client = client
         self.processes = processes
         self.journey_key = journey_key
         self.task_queue = task_queue
         # The event store, when the sender can read it: journeys are checked there first.
         self.registry = registry
+        # The documents, when the sender can read them: a command names only documents uploaded
+        # for its citizen (ids, kinds and digests as their upload answered).
+        self.documents = documents
+
+    async def _verify_documents(self, workflow_id: str, commands: list) -> None:
+        if self.documents is None:
+            return
+        for command in commands:
+            for field in ("documents", "files"):
+                refs = getattr(command, field, None)
+                if refs and not isinstance(refs[0], str):  # a subsane's codes are str; its files are refs
+                    try:
+                        await asyncio.to_thread(self.documents.verify, workflow_id, refs, field)
+                    except DomainError as error:
+                        raise Refused(error.refusal) from None
 
     async def engine_answers(self, timeout: float = 3.0) -> bool:
         """Whether Temporal answers a health check now (readiness)."""
@@ -252,6 +268,7 @@ class JourneyClient:
         process = self._process(envelope.process)
         workflow_id = self.workflow_id(envelope)
         command = envelope.command
+        await self._verify_documents(workflow_id, [command])
         update_id = command.effective_id()
         status: JourneyStatus | None = None
         if self.registry is not None:
@@ -277,6 +294,10 @@ class JourneyClient:
         that does not run (never started, or ended) gets a run."""
         process = self._process(process_id)
         status: JourneyStatus | None = None
+        try:
+            await self._verify_documents(workflow_id, commands)
+        except Refused as refused:
+            return _all_refused(commands, refused.refusal)
         if self.registry is not None:
             try:
                 status, outcomes = await self._precheck(process, workflow_id, commands)

@@ -79,6 +79,20 @@ def reused(processed: set[str] | frozenset[str], command_id: str) -> bool:
         p.startswith(given + "#") for p in processed)
 
 
+class DocumentRef(BaseModel):
+    """A document of the request's expediente as commands and workflows carry it: its id, its
+    kind and its keyed digest, never its bytes (they stay sealed in the document store)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the document's id, as its upload answered")
+    kind: Code = Field(description="a document kind of the process's catalogue")
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="its keyed digest, as its upload answered")
+
+
+DocumentRefs = Annotated[tuple[DocumentRef, ...], Field(max_length=20)]
+
+
 class RecordCredential(Command):
     """A credential: a CPVE issued abroad, or a CPV issued in Mexico. Starts the citizen's journey."""
 
@@ -154,8 +168,10 @@ class FileRequest(Command):
     )
     voting_site: Code | None = Field(default=None, description="in-person voting: the consular site, a code of "
                                      "the process's voting_sites in the country of residence")
+    documents: DocumentRefs | None = Field(default=None, description="the expediente's documents, uploaded "
+                                           "first (their ids and digests)")
 
-    added_fields: ClassVar[frozenset[str]] = frozenset({"voting_site"})
+    added_fields: ClassVar[frozenset[str]] = frozenset({"voting_site", "documents"})
 
 
 class DecideReview(Command):
@@ -174,6 +190,10 @@ class SendSubsaneDocuments(Command):
 
     kind: Literal["send_subsane_documents"] = "send_subsane_documents"
     documents: tuple[Code, ...] = Field(min_length=1, description="document codes of the process's catalogue")
+    files: DocumentRefs | None = Field(default=None, description="the documents themselves, uploaded first (their "
+                                       "ids and digests)")
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"files"})
 
 
 class ReopenRejection(Command):

@@ -69,6 +69,7 @@ class Journey(Aggregate):
         self.adult_on_election_day = False
         self.request: dict[str, Any] | None = None
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
+        self.expediente: list[dict[str, Any]] = []  # the documents: id, kind, digest, round (0: the request)
         self.observations: dict[str, bool] = {}  # "party/id" -> open (a party's ids are its own)
         self.observation_parties: dict[str, str] = {}  # "party/id" -> the party that filed it
         self.settled_at = at  # the last business time of its facts but parties' observations
@@ -301,6 +302,7 @@ class Journey(Aggregate):
             ),
             recorded_by=cmd.recorded_by,
             voting_site=cmd.voting_site,
+            documents=[ref.model_dump() for ref in cmd.documents] if cmd.documents else None,
         )
 
     class RequestFiled(Aggregate.Event):
@@ -316,6 +318,7 @@ class Journey(Aggregate):
         personal_sealed: str
         recorded_by: str | None = None
         voting_site: str | None = None  # in person: the consular site
+        documents: list[dict[str, str]] | None = None  # the expediente (ids, kinds, keyed digests)
 
     @event(RequestFiled)
     def _request_filed(
@@ -332,7 +335,9 @@ class Journey(Aggregate):
         personal_sealed: str,
         recorded_by: str | None = None,
         voting_site: str | None = None,
+        documents: list[dict[str, str]] | None = None,
     ) -> None:
+        self.expediente = [{**ref, "round": 0} for ref in documents or ()]
         self.request = {
             "channel": channel,
             "state_of_reference": state_of_reference,
@@ -356,6 +361,7 @@ class Journey(Aggregate):
             reasons=list(cmd.reasons),
             notes=cmd.notes,
             recorded_by=cmd.recorded_by,
+            documents_seen=[ref["id"] for ref in self.expediente] or None,
         )
         if cmd.outcome == "inconsistencies":
             self._subsane_requested(
@@ -370,6 +376,7 @@ class Journey(Aggregate):
         reasons: list[str]
         notes: str | None
         recorded_by: str | None = None
+        documents_seen: list[str] | None = None  # the expediente the decision was made on (document ids)
 
     @event(ReviewDecided)
     def _review_decided(
@@ -381,6 +388,7 @@ class Journey(Aggregate):
         reasons: list[str],
         notes: str | None,
         recorded_by: str | None = None,
+        documents_seen: list[str] | None = None,
     ) -> None:
         self.analysis_status = AnalysisStatus(outcome)
         self.stage = Stage(outcome)
@@ -399,7 +407,8 @@ class Journey(Aggregate):
     def send_subsane_documents(self, process: ElectoralProcess, cmd: SendSubsaneDocuments, command_id: str) -> None:
         rules.check_send_subsane_documents(process, self.status(), cmd)
         self._subsane_documents_received(
-            at=cmd.at, command_id=command_id, documents=list(cmd.documents), recorded_by=cmd.recorded_by
+            at=cmd.at, command_id=command_id, documents=list(cmd.documents), recorded_by=cmd.recorded_by,
+            files=[ref.model_dump() for ref in cmd.files] if cmd.files else None,
         )
 
     class SubsaneDocumentsReceived(Aggregate.Event):
@@ -407,11 +416,15 @@ class Journey(Aggregate):
         command_id: str
         documents: list[str]
         recorded_by: str | None = None
+        files: list[dict[str, str]] | None = None  # the documents sent (ids, kinds, keyed digests)
 
     @event(SubsaneDocumentsReceived)
     def _subsane_documents_received(
-        self, at: datetime, command_id: str, documents: list[str], recorded_by: str | None = None
+        self, at: datetime, command_id: str, documents: list[str], recorded_by: str | None = None,
+        files: list[dict[str, str]] | None = None,
     ) -> None:
+        rounds = max((ref["round"] for ref in self.expediente), default=0) + 1
+        self.expediente = [*self.expediente, *({**ref, "round": rounds} for ref in files or ())]
         self.stage = Stage.IN_REVIEW
         self.analysis_status = AnalysisStatus.IN_REVIEW
         self._noted(at, command_id)

@@ -7,6 +7,7 @@ settings); adding another process needs no code.
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 from collections.abc import Callable
@@ -97,6 +98,39 @@ class VotingSite(BaseModel):
     city: str = Field(min_length=1)
 
 
+class MediaType(StrEnum):
+    """The kinds of file a document may be: read from the file's own bytes, never from its name."""
+
+    JPEG = "image/jpeg"
+    PNG = "image/png"
+    PDF = "application/pdf"
+
+
+class DocumentKind(BaseModel):
+    """One kind of document of a request's expediente (a credential's front, a signature, a
+    proof of address abroad…): what files it takes, how large, and when it is required."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200, description="as INE names it")
+    media_types: tuple[MediaType, ...] = Field(min_length=1)
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    max_pages: int = Field(default=10, ge=1, le=100, description="a PDF's pages at most")
+    required_for: tuple[str, ...] = Field(
+        default=(), description="the requests that must carry it, as CREDENTIAL/CHANNEL (e.g. CPVE/SRVE)")
+    subsane_for: tuple[str, ...] = Field(
+        default=(), description="inconsistency reasons it corrects: a subsane for one of them carries it")
+
+    @field_validator("required_for")
+    @classmethod
+    def _requests(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            kind, _, channel = value.partition("/")
+            if kind not in ("CPVE", "CPV") or channel not in {c.value for c in Channel}:
+                raise ValueError(f"{value!r}: write CREDENTIAL/CHANNEL, e.g. CPVE/SRVE")
+        return values
+
+
 class ReportSchedule(BaseModel):
     """When INE issues the list's progress report to the parties and the states' electoral
     bodies: on these days of the month at this local time of the process, from ``first_issue``
@@ -171,6 +205,12 @@ class ElectoralProcess(BaseModel):
     )
     report_schedule: ReportSchedule | None = Field(
         default=None, description="when the progress report is issued to parties and electoral bodies")
+    documents_required: bool = Field(
+        default=False, description="requests and subsanes are refused without the documents their kinds require "
+                                   "(false: a process replayed from figures that carry no documents)")
+    documents: dict[str, DocumentKind] = Field(
+        default_factory=dict, description="the expediente's document kinds: code -> kind (what a request and a "
+                                          "subsane carry)")
     notes: str = ""
 
     @property
@@ -213,6 +253,19 @@ class ElectoralProcess(BaseModel):
             problems.append("voting_sites: a process with in-person voting lists its voting sites")
         return problems
 
+    def required_documents(self, credential_kind: str, channel: str) -> tuple[str, ...]:
+        """The document kinds a request of this credential and channel must carry."""
+        if not self.documents_required:
+            return ()
+        return tuple(code for code, kind in self.documents.items() if f"{credential_kind}/{channel}" in
+                     kind.required_for)
+
+    def subsane_documents(self, reason: str) -> tuple[str, ...]:
+        """The document kinds that correct an inconsistency reason (one of them is sent)."""
+        if not self.documents_required:
+            return ()
+        return tuple(code for code, kind in self.documents.items() if reason in kind.subsane_for)
+
     def modality_label(self, modality: Modality) -> str:
         return self.modality_labels.get(modality) or modality.value
 
@@ -232,6 +285,12 @@ class ElectoralProcess(BaseModel):
         codes = [s.code for s in self.states]
         if len(codes) != len(set(codes)):
             raise ValueError("states: duplicated state code")
+        for code, kind in self.documents.items():
+            if not re.fullmatch(r"[A-Z0-9_]{1,60}", code):
+                raise ValueError(f"documents: {code!r} is not a code (A-Z, 0-9, _)")
+            unknown = [r for r in kind.subsane_for if r not in self.inconsistency_reasons]
+            if unknown:
+                raise ValueError(f"documents.{code}.subsane_for: {', '.join(unknown)} are not inconsistency reasons")
         return self
 
     @property

@@ -20,6 +20,7 @@ from lnere.domain.commands import (
     CpveStep,
     DecideReview,
     DeliveryStatus,
+    DocumentRef,
     ErasePersonalData,
     FileObservation,
     FileRequest,
@@ -327,7 +328,24 @@ def check_file_request(process: ElectoralProcess, status: JourneyStatus, cmd: Fi
             raise DomainError("credential.activated_on", "inetel-needs-activated-cpve", "the CPVE is not activated")
     if valid_until is not None and valid_until < process.business_day(cmd.at):
         raise DomainError("credential.valid_until", "valid-credential", "the credential has expired")
+    assert kind is not None
+    _check_documents(process, cmd.documents or (), process.required_documents(kind.value, cmd.channel.value),
+                     "documents")
     _check_time(status, cmd.at)
+
+
+def _check_documents(process: ElectoralProcess, refs: tuple[DocumentRef, ...], required: tuple[str, ...],
+                     field: str) -> None:
+    """Each document of the process's catalogue, named once; every required kind present."""
+    for ref in refs:
+        if ref.kind not in process.documents:
+            raise DomainError(field, "document-kind", f"{ref.kind} is not a document kind of {process.name}")
+    if len({ref.id for ref in refs}) != len(refs):
+        raise DomainError(field, "document-once", "a document is named twice")
+    missing = [kind for kind in required if kind not in {ref.kind for ref in refs}]
+    if missing:
+        names = "; ".join(f"{kind} ({process.documents[kind].label})" for kind in missing)
+        raise DomainError(field, "document-required", f"the request needs {names}")
 
 
 def _check_voting_site(process: ElectoralProcess, cmd: FileRequest) -> None:
@@ -382,6 +400,14 @@ def check_send_subsane_documents(process: ElectoralProcess, status: JourneyStatu
     deadline = process.milestone_at(Milestone.ANALYSIS_DEADLINE)
     if cmd.at > deadline:
         raise DomainError("at", "subsane-deadline", f"the subsane deadline was {deadline.isoformat()}")
+    files = cmd.files or ()
+    _check_documents(process, files, (), "files")
+    sent = {ref.kind for ref in files}
+    for reason in status.reasons:
+        correcting = process.subsane_documents(reason)
+        if correcting and not sent & set(correcting):
+            raise DomainError("files", "document-required",
+                              f"{reason} is corrected with {' or '.join(correcting)}: send one")
     _check_time(status, cmd.at)
 
 

@@ -10,6 +10,7 @@ Keys are stored wrapped (AES-GCM) under the installation's master key, in a key 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
 import threading
@@ -52,6 +53,10 @@ class CitizenVault:
         self._store.close()
 
     def _key(self, journey_id: str, *, create: bool) -> AESGCM | None:
+        raw = self._raw_key(journey_id, create=create)
+        return AESGCM(raw) if raw is not None else None
+
+    def _raw_key(self, journey_id: str, *, create: bool) -> bytes | None:
         with self._lock:
             # The erasure is read every time: another process (the CLI) may have erased the
             # key since this one cached it.
@@ -68,7 +73,31 @@ class CitizenVault:
                 assert row is not None
             assert row[0] is not None  # erased keys were refused above
             wrapped = bytes(row[0])
-            return AESGCM(self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode()))
+            return self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], journey_id.encode())
+
+    def seal_bytes(self, journey_id: str, data: bytes, label: str) -> bytes:
+        """A file sealed with the citizen's key (``label`` binds it to its place: a document id)."""
+        cipher = self._key(journey_id, create=True)
+        assert cipher is not None
+        nonce = os.urandom(NONCE)
+        return nonce + cipher.encrypt(nonce, data, f"{journey_id}/{label}".encode())
+
+    def open_bytes(self, journey_id: str, sealed: bytes, label: str) -> bytes | None:
+        """The file, or None once the citizen's data are erased."""
+        try:
+            cipher = self._key(journey_id, create=False)
+        except PersonalDataErased:
+            return None
+        if cipher is None:
+            return None
+        return cipher.decrypt(sealed[:NONCE], sealed[NONCE:], f"{journey_id}/{label}".encode())
+
+    def keyed_digest(self, journey_id: str, data: bytes) -> str:
+        """A digest of a file under the citizen's own key: the same file of two citizens gives two
+        digests, so no index of digests tells who sent the same file."""
+        key = self._raw_key(journey_id, create=True)
+        assert key is not None
+        return hmac.new(hmac.new(key, b"lnere document digest v1", "sha256").digest(), data, "sha256").hexdigest()
 
     def seal(self, journey_id: str, data: dict[str, Any]) -> str:
         cipher = self._key(journey_id, create=True)
