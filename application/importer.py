@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, Tex
 from rich.progress import Progress as RichProgress
 
 from lnere.application.command_file import Entry, InvalidLine, parse_line
+from lnere.application.documents import DocumentFileError, attach_files, names_files
 from lnere.application.gateway import JourneyClient
 from lnere.domain.commands import FireMilestone
 from lnere.domain.refusals import RefusalKind, Refused
@@ -213,11 +214,30 @@ def read_entries(path: Path, client: JourneyClient) -> CommandFile:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
                     raise InvalidLine(f"not UTF-8 (byte {error.start + 1} of the line)") from None
+                if client.documents is not None and '"file"' in text:
+                    text = _with_documents(text, path, client)
                 entries.append(parse_line(text, number, client.processes, client.journey_key))
             except InvalidLine as error:
                 invalid.append(LineResult(number, accepted=False, error=str(error), rule=INVALID_RULE))
     entries.sort(key=lambda e: (e.at, e.line))
     return CommandFile(entries, invalid, count, digest.hexdigest())
+
+
+def _with_documents(text: str, path: Path, client: JourneyClient) -> str:
+    """A line naming documents by file, with each file stored and named by its reference."""
+    try:
+        line = json.loads(text)
+    except (ValueError, RecursionError):
+        return text  # the parser says why
+    if not names_files(line):
+        return text
+    assert client.documents is not None
+    try:
+        attached = attach_files(client.documents, client.processes, client.journey_key, line, path.parent,
+                                (line.get("command") or {}).get("recorded_by"))
+    except DocumentFileError as error:
+        raise InvalidLine(f"documents: {error}") from None
+    return json.dumps(attached)
 
 
 def segments(entries: list[Entry]) -> list[tuple[list[Entry], Entry | None]]:

@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec
+from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec, DocumentRef
 
 # (group, action) of a kind; None: no subcommand of its own (a batch command sends it).
 CLI_NAMES: dict[str, tuple[str, str] | None] = {
@@ -52,6 +52,18 @@ def _unwrap(annotation: Any) -> Any:
 def _is_structure(annotation: Any) -> bool:
     annotation = _unwrap(annotation)
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_documents(annotation: Any) -> bool:
+    """A field of documents named by reference (``DocumentRefs``): given as ``--attach KIND=PATH``."""
+    annotation = _unwrap(annotation)
+    return get_origin(annotation) is tuple and any(isinstance(a, type) and issubclass(a, DocumentRef)
+                                                   for a in get_args(annotation))
+
+
+def document_field(spec: CommandSpec) -> str | None:
+    """The field that names the command's documents, if it has one."""
+    return next((name for name, info in spec.model.model_fields.items() if _is_documents(info.annotation)), None)
 
 
 def reads_a_file(spec: CommandSpec) -> bool:
@@ -109,8 +121,13 @@ def add_command_parsers(
             parser.add_argument("file", help="the command as a JSON object (- for stdin)")
         else:
             for field, info in spec.model.model_fields.items():
-                if field not in FILLED and field not in spec.acting and field != "command_id":
+                if field not in FILLED and field not in spec.acting and field != "command_id" and \
+                        not _is_documents(info.annotation):
                     _option(parser, field, info, business_time)
+        if document_field(spec) is not None:
+            parser.add_argument("--attach", action="append", metavar="KIND=PATH",
+                                help="a document of the expediente: its kind (lnere codes lists them) and its "
+                                     "file, checked and stored with the command (repeatable)")
         for field in spec.acting:
             parser.add_argument(f"--{field}", dest=field,
                                 help="who acts (their staff id or code); default: --staff, or $LNERE_STAFF")

@@ -149,22 +149,34 @@ def _registry(settings: Settings):
         registry.close()
 
 
-async def _journey_client(settings: Settings, registry=None):
+@contextmanager
+def _documents(settings: Settings):
+    from lnere.store.documents import open_documents
+
+    documents = open_documents(settings)
+    try:
+        yield documents
+    finally:
+        documents.close()
+
+
+async def _journey_client(settings: Settings, registry=None, documents=None):
     from lnere.application.gateway import JourneyClient, connect, load_processes
 
     try:
         client = await connect(settings)
     except Exception as error:  # noqa: BLE001 - any connection failure is reported the same way
         raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {error}") from None
-    return JourneyClient(client, load_processes(settings), settings.journey_key_bytes, settings.task_queue, registry)
+    return JourneyClient(client, load_processes(settings), settings.journey_key_bytes, settings.task_queue, registry,
+                         documents)
 
 
 async def _send(args: argparse.Namespace, envelope: CommandEnvelope) -> None:
     settings = _existing_settings(args)  # a command from another data dir would carry keys nobody has
     # The journey is checked against the event store first: a refused or repeated command
     # never wakes its workflow.
-    with _registry(settings) as registry:
-        journeys = await _journey_client(settings, registry)
+    with _registry(settings) as registry, _documents(settings) as documents:
+        journeys = await _journey_client(settings, registry, documents)
         _print(await journeys.send(envelope))
 
 
@@ -190,8 +202,65 @@ def cmd_send(args: argparse.Namespace) -> None:
     clave = args.clave or (credential.get("clave") if isinstance(credential, dict) else None)
     if not clave and not args.journey:
         raise UsageError("clave: give --clave, --journey" + (", or the credential in the file" if from_file else ""))
+    body = _with_documents(args, body, clave)
     envelope = _envelope(args, body, clave=clave)
     asyncio.run(_erase(args, envelope) if spec.erases else _send(args, envelope))
+
+
+def _with_documents(args: argparse.Namespace, body: dict[str, Any], clave: str | None) -> dict[str, Any]:
+    """The command with its documents named by file — ``--attach KIND=PATH``, or entries
+    ``{"kind", "file"}`` in its JSON file (relative to it) — stored and named by reference."""
+    from lnere.application.documents import DocumentFileError, attach_files, names_files
+    from lnere.application.gateway import load_processes
+    from lnere.cli.commands import document_field
+    from lnere.domain.commands import JOURNEY_COMMANDS
+
+    field = document_field(JOURNEY_COMMANDS[args.kind])
+    address = {"clave": clave} if clave else {"journey": args.journey}
+    given = [(item, Path(path).resolve(), kind) for item in getattr(args, "attach", None) or []
+             for kind, _, path in [item.partition("=")]]
+    in_file = names_files({"command": body})
+    if not given and not in_file:
+        return body
+    settings = _existing_settings(args)
+    processes = load_processes(settings)
+    base = Path(args.file).resolve().parent if getattr(args, "file", None) not in (None, "-") else Path.cwd()
+    with _documents(settings) as documents:
+        try:
+            if in_file:
+                body = attach_files(documents, processes, settings.journey_key_bytes,
+                                    {"process": args.process, **address, "command": body}, base,
+                                    body.get("recorded_by"))["command"]
+            for item, path, kind in given:
+                if "=" not in item or field is None:
+                    raise UsageError("--attach: write KIND=PATH, for a command that carries documents")
+                line = {"process": args.process, **address, "command": {field: [{"kind": kind, "file": path.name}]}}
+                attached = attach_files(documents, processes, settings.journey_key_bytes, line, path.parent,
+                                        body.get("recorded_by"))
+                body = {**body, field: [*(body.get(field) or []), *attached["command"][field]]}
+        except DocumentFileError as error:
+            raise UsageError(f"documents: {error}") from None
+    return body
+
+
+def cmd_document_add(args: argparse.Namespace) -> None:
+    """Stores one document of a citizen's expediente and prints its reference."""
+    from lnere.application.documents import DocumentFileError, attach_files
+    from lnere.application.gateway import load_processes
+
+    if (args.clave is None) == (args.journey is None):
+        raise UsageError("clave: give --clave or --journey")
+    settings = _existing_settings(args)
+    path = Path(args.file).resolve()
+    line = {"process": args.process, **({"clave": args.clave} if args.clave else {"journey": args.journey}),
+            "command": {"documents": [{"kind": args.kind, "file": path.name}]}}
+    with _documents(settings) as documents:
+        try:
+            attached = attach_files(documents, load_processes(settings), settings.journey_key_bytes, line,
+                                    path.parent, args.identity or settings.staff)
+        except DocumentFileError as error:
+            raise UsageError(f"documents: {error}") from None
+    _print(attached["command"]["documents"][0])
 
 
 def cmd_milestone_fire(args: argparse.Namespace) -> None:
@@ -425,8 +494,8 @@ def cmd_import(args: argparse.Namespace) -> None:
     async def go():
         # Lines are checked against the event store first: a journey whose lines are all
         # refused (or already imported) gets no workflow run.
-        with _registry(settings) as registry:
-            journeys = await _journey_client(settings, registry)
+        with _registry(settings) as registry, _documents(settings) as documents:
+            journeys = await _journey_client(settings, registry, documents)
             return await run_import(path, journeys, settings.data_dir / "imports", rejects,
                                     concurrency=args.concurrency, restart=args.restart)
 
@@ -721,6 +790,8 @@ def cmd_codes(args: argparse.Namespace) -> None:
                                                      for code, office in process.consular_offices.items()},
         "voting_sites (file_request voting_site)": {code: site.name for code, site in process.voting_sites.items()},
         "modalities": {m.value: process.modality_labels.get(m, m.value) for m in process.modalities},
+        "documents (document add --kind, --attach KIND=PATH)": {code: kind.label
+                                                                 for code, kind in process.documents.items()},
     })
 
 
@@ -861,6 +932,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     groups: dict[str, Any] = {}
     add_command_parsers(sub, groups, cmd_send, journey_ref, _business_time)
+
+    document = sub.add_parser("document", help="the expediente's documents").add_subparsers(dest="action",
+                                                                                         required=True)
+    add_document = document.add_parser("add", help="check and store a document of a citizen's expediente; prints "
+                                                   "its reference (a request or a subsane then names it)")
+    journey_ref(add_document)
+    add_document.add_argument("--kind", required=True, help="its kind, of the process's catalogue (lnere codes)")
+    add_document.add_argument("file", help="the document: a JPEG, PNG or PDF")
+    add_document.set_defaults(handler=cmd_document_add)
 
     milestone = sub.add_parser("milestone", help="the process calendar").add_subparsers(dest="action", required=True)
     fire = milestone.add_parser("fire", help="fire a milestone (replay mode)")

@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from lnere.domain.commands import DocumentRef
-from lnere.domain.document_files import inspect
+from lnere.domain.document_files import CleanFile, inspect
 from lnere.domain.documents import Expediente, StaffReads
 from lnere.domain.identity import journey_uuid, process_of
 from lnere.domain.process import ElectoralProcess
@@ -52,19 +52,19 @@ class DocumentRegistry(Application[UUID]):
     # -- adding ------------------------------------------------------------------------------
 
     def add(self, process: ElectoralProcess, workflow_id: str, kind: str, name: str, data: bytes,
-            added_by: str | None, at: datetime) -> DocumentRef:
+            added_by: str | None, at: datetime, document_id: str | None = None) -> DocumentRef:
         """Checks a file (``domain.document_files``), seals it with the citizen's key and keeps
-        it; refused naming the rule with nothing stored."""
+        it; refused naming the rule with nothing stored. A ``document_id`` of the caller's (a
+        file named by a command file) makes it idempotent: added again, the first is answered."""
         if process_of(workflow_id) != process.id:
             raise DomainError("journey", "journey-process", f"journey {workflow_id} is not of process {process.id}")
-        catalogue = process.documents.get(kind)
-        if catalogue is None:
-            known = ", ".join(sorted(process.documents)) or "none"
-            raise DomainError("kind", "document-kind", f"{kind} is not a document kind of {process.name} "
-                                                       f"(known: {known})")
-        clean = inspect(catalogue, name, data)
+        clean = self.check(process, kind, name, data)
         citizen = str(journey_uuid(workflow_id))
-        document_id = uuid.uuid4().hex
+        if document_id is not None:
+            earlier = (self._expediente(workflow_id) or _EMPTY).documents.get(document_id)
+            if earlier is not None and earlier["kind"] == kind:
+                return DocumentRef(id=document_id, kind=kind, digest=earlier["digest"])
+        document_id = document_id or uuid.uuid4().hex
         sealed = self.vault.seal_bytes(citizen, clean.data, document_id)
         self.blobs.put(blob_key(citizen, document_id), sealed)
         digest = self.vault.keyed_digest(citizen, clean.data)
@@ -82,13 +82,22 @@ class DocumentRegistry(Application[UUID]):
         raise DomainError("journey", "expediente-busy", "the expediente kept changing; send it again",
                           RefusalKind.UNAVAILABLE)
 
+    def check(self, process: ElectoralProcess, kind: str, name: str, data: bytes) -> CleanFile:
+        """The file as it would be kept, or the refusal naming the rule; nothing is stored."""
+        catalogue = process.documents.get(kind)
+        if catalogue is None:
+            known = ", ".join(sorted(process.documents)) or "none"
+            raise DomainError("kind", "document-kind", f"{kind} is not a document kind of {process.name} "
+                                                       f"(known: {known})")
+        return inspect(catalogue, name, data)
+
     def verify(self, workflow_id: str, refs: tuple[DocumentRef, ...] | None, field: str) -> None:
         """The documents a command names are this citizen's, as uploaded (id, kind, digest)."""
         if not refs:
             return
-        known = (self._expediente(workflow_id) or _EMPTY).documents
+        uploaded = (self._expediente(workflow_id) or _EMPTY).documents
         for ref in refs:
-            found = known.get(ref.id)
+            found = uploaded.get(ref.id)
             if found is None or found["kind"] != ref.kind or found["digest"] != ref.digest:
                 raise DomainError(field, "document-unknown",
                                   f"document {ref.id} was not uploaded for this citizen as {ref.kind}")

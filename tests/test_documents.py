@@ -248,3 +248,92 @@ async def test_uploads_at_once_to_one_expediente_all_land(dev_env, settings):
         listed = (await http.get(f"/api/v1/journeys/{filed.json()['journey']}/documents",
                                  headers=api.auth("reviewer"))).json()
         assert sorted(d["name"] for d in listed["documents"]) == sorted(f"firma-{i}.png" for i in range(8))
+
+
+def _env_of(settings) -> dict[str, str]:
+    """The environment of a CLI command over the test's data dir, keys and stores."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LNERE_")}
+    names = ("data_dir", "journey_key", "cipher_key", "payload_keys", "persistence", "postgres_port",
+             "postgres_user", "postgres_dbname", "document_store", "s3_endpoint_url", "s3_bucket")
+    env.update({f"LNERE_{n.upper()}": str(getattr(settings, n)) for n in names if getattr(settings, n) is not None})
+    return env
+
+
+@session_loop
+async def test_documents_go_in_by_command_file_and_by_the_cli(dev_env, settings, tmp_path):
+    import json
+
+    from lnere.application.gateway import JourneyClient
+    from lnere.application.importer import run_import
+    from lnere.store.documents import open_documents
+
+    catalog, process = live_catalogue()
+    rng = random.Random(11)
+    folder = tmp_path / "migration"
+    (folder / "docs").mkdir(parents=True)
+    files = {"CREDENTIAL_FRONT": ("docs/anverso.jpg", jpeg(4)), "CREDENTIAL_BACK": ("docs/reverso.jpg", jpeg(5)),
+             "SIGNATURE": ("docs/firma.png", png(6)), "ADDRESS_PROOF": ("docs/domicilio.pdf", pdf(1))}
+    for name, data in files.values():
+        (folder / name).write_bytes(data)
+    (tmp_path / "fuera.jpg").write_bytes(jpeg(7))
+    (folder / "docs" / "malo.pdf").write_bytes(pdf(javascript=True))
+
+    def line(citizen: dict, documents: list[dict]) -> str:
+        command = {**request(citizen, when=at("2020-10-05 10:00"), channel="SRVE"), "credential": citizen,
+                   "documents": documents}
+        return json.dumps({"process": process, "clave": citizen["clave"], "command": command})
+
+    good, outside, hostile = (credential(rng, kind="CPV", activated=False) for _ in range(3))
+    entries = [{"kind": kind, "file": name} for kind, (name, _) in files.items()]
+    path = folder / "commands.jsonl"
+    path.write_text("\n".join([
+        line(good, entries),
+        line(outside, [*entries[:3], {"kind": "ADDRESS_PROOF", "file": "../fuera.jpg"}]),
+        line(hostile, [*entries[:3], {"kind": "ADDRESS_PROOF", "file": "docs/malo.pdf"}]),
+    ]) + "\n")
+    async with running_api(dev_env.client, settings, catalog, process) as api:
+        documents = open_documents(api.stack.settings)
+        try:
+            journeys = JourneyClient(dev_env.client, catalog, settings.journey_key_bytes, settings.task_queue,
+                                     api.stack.registry, documents)
+            summary = await run_import(path, journeys, settings.data_dir / "imports", tmp_path / "rejects.jsonl")
+            assert (summary.accepted, summary.refused) == (1, 2), summary
+            rejects = [json.loads(t) for t in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+            assert "lies in the command file's folder" in rejects[0]["error"]
+            assert "[pdf-javascript]" in rejects[1]["error"]
+            stored = stored_blobs(api.stack.settings)
+            # Sent again, the same documents are named: the request counts once, nothing stored twice.
+            again = await run_import(path, journeys, settings.data_dir / "imports", tmp_path / "rejects.jsonl",
+                                     restart=True)
+            assert again.refused == 2 and again.accepted == 1
+            assert stored_blobs(api.stack.settings) == stored and len(stored) == 4  # a refused line stores nothing
+            journey = journeys.workflow_id(journeys_envelope(process, good))
+            recorded = api.stack.registry.journey(journey)
+            assert sorted(ref["kind"] for ref in recorded.expediente) == sorted(files)
+        finally:
+            documents.close()
+
+    # The CLI: one document for a citizen, its reference printed.
+    citizen = credential(rng)
+    (tmp_path / "firma.jpg").write_bytes(jpeg(8))
+    added = subprocess.run([str(Path(sys.executable).parent / "lnere"), "--process", "pel-2020-2021", "document",
+                            "add", "--clave", citizen["clave"], "--kind", "SIGNATURE",
+                            str(tmp_path / "firma.jpg")], env=_env_of(settings), capture_output=True, text=True,
+                           timeout=120)
+    assert added.returncode == 0, added.stderr
+    ref = json.loads(added.stdout)
+    assert ref["kind"] == "SIGNATURE" and len(ref["id"]) == 32 and len(ref["digest"]) == 64
+    refused = subprocess.run([str(Path(sys.executable).parent / "lnere"), "--process", "pel-2020-2021",
+                              "document", "add", "--clave", citizen["clave"], "--kind", "SIGNATURE",
+                              str(folder / "docs" / "domicilio.pdf")], env=_env_of(settings), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2 and "[file-type-for-kind]" in refused.stderr
+
+
+def journeys_envelope(process: str, citizen: dict):
+    from lnere.domain.commands import CommandEnvelope
+
+    return CommandEnvelope.model_validate({"process": process, "clave": citizen["clave"], "command": {
+        **request(citizen, when=at("2020-10-05 10:00"), channel="SRVE"), "credential": citizen}})
