@@ -22,6 +22,16 @@ def jpeg(seed: int = 0, size: tuple[int, int] = (120, 80), gps: bool = True) -> 
     return out.getvalue()
 
 
+def photo(seed: int = 0, size: tuple[int, int] = (1200, 760)) -> bytes:
+    """A phone's photo of a credential: the size and grain of a real one (about 300 KB), with EXIF."""
+    image = Image.effect_noise(size, 40 + seed % 20).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88, exif=exif)
+    return out.getvalue()
+
+
 def png(seed: int = 0, size: tuple[int, int] = (60, 40)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (seed % 256, 200, 30)).save(out, format="PNG")

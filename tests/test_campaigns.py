@@ -136,6 +136,10 @@ async def test_a_campaign_worked_by_two_operators_calls_no_one_twice_and_flows_i
                        expect=409))["rule"] == "call-completed"
     assert head() == before
 
+    # Each citizen's data given to an operator is a read, listed for a supervisor.
+    reads = (await http.get(f"/api/v1/journeys/{calls[0][0]}/reads", headers=supervisor)).json()
+    assert {(r["staff"], r["what"]) for r in reads} == {(calls[0][1], "personal_data")}
+
     # The registered citizen's request was filed in the same step.
     registered = next(j for j, _, o in calls if o == "registered")
     status = (await http.get(f"/api/v1/journeys/{registered}", headers=operator)).json()

@@ -30,7 +30,13 @@ def event_state(registry: JourneyRegistry, workflow_id: str) -> str:
 
 
 def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
+    from datetime import UTC, datetime
+
+    from lnere.store.documents import open_documents
+    from tests.documents import pdf
+
     registry = JourneyRegistry(env=settings.event_store_env())
+    documents = open_documents(settings)
     rng = random.Random(3)
     try:
         closed = credential(rng)
@@ -47,6 +53,10 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
             assert registry.personal_data(workflow_id)["credential"]["clave"] == person["clave"]
         assert registry.personal_data(filed_id)["contact"] == {"email": "citizen@example.org", "phone": None}
 
+        # Each has a document in its expediente, sealed with the citizen's key.
+        proof = pdf(1)
+        kept = {w: documents.add(PROCESS, w, "ADDRESS_PROOF", "recibo.pdf", proof, "operator.1", datetime.now(UTC))
+                for w in (closed_id, filed_id)}
         erase = ErasePersonalData(at=at("2021-06-30 10:00"), staff="derfe.admin", reason="retention period over")
         with pytest.raises(DomainError, match=r"\[erasure-needs-ended-journey\]"):
             registry.execute(PROCESS, filed_id, erase)
@@ -68,7 +78,14 @@ def test_an_ended_journey_loses_its_personal_data_not_its_counts(settings):
         assert recount(registry) == counts
         registry.execute(PROCESS, closed_id, erase)  # again: nothing more
         assert registry.recorder.max_notification_id() == events + 1
+        # Its documents went with its key: unreadable by anyone, only ciphertext left on disk.
+        with pytest.raises(DomainError, match=r"\[personal-data-erased\]"):
+            documents.read(closed_id, kept[closed_id].id, "reviewer.1", "reviewer")
+        on_disk = [p.read_bytes() for p in settings.documents_dir.rglob("*") if p.is_file()]
+        assert len(on_disk) == 2 and all(b"%PDF" not in blob and proof not in blob for blob in on_disk)
+        assert documents.read(filed_id, kept[filed_id].id, "reviewer.1", "reviewer")[1] == proof  # open: kept
     finally:
+        documents.close()
         registry.close()
 
     # A new registry over the same files (a restarted worker) cannot read them either.

@@ -116,7 +116,7 @@ async def campaign_progress(state: ServicesDep, process: str, code: str) -> dict
 async def next_call(state: ServicesDep, staff: StaffDep, process: str, code: str, body: NextBody) -> Any:
     """The operator's next citizen (their call in progress, if any): on the list they work, or
     a list nobody works, taken for them. The citizen's data to place the call (a read of
-    personal data, logged)."""
+    personal data, recorded: ``GET /journeys/{journey}/reads``)."""
     found = state.process(process)
     campaign = _campaign(state, found, code)
     try:
@@ -128,6 +128,7 @@ async def next_call(state: ServicesDep, staff: StaffDep, process: str, code: str
         return Response(status_code=204)
     call_list, journey = taken
     personal = await asyncio.to_thread(state.registry.personal_data, journey)
+    await asyncio.to_thread(state.documents.record_read, journey, staff.id, staff.role.value, "personal_data", None)
     log.info("citizen to call", staff=staff.id, campaign=code, journey=journey, list=call_list.number)
     holder = (personal or {}).get("credential", {}).get("holder", {})
     return {"journey": journey, "list": call_list.number, "holder": holder, "contact": (personal or {}).get("contact")}
