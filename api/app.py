@@ -9,6 +9,7 @@ token → 401, a role the route does not allow → 403, then the body is read (a
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from lnere.api.models import RefusalAnswer, validation_answer
 from lnere.api.services import DiscoverProcesses, Services
 from lnere.application.gateway import JourneyClient
 from lnere.application.staff import Authenticator, StaffDirectory
+from lnere.domain.identity import JOURNEY_ID_PATTERN
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.projections.runner import open_view
@@ -43,6 +45,7 @@ from lnere.store.registry import JourneyRegistry
 log = logs.get_logger("lnere.api")
 
 STATIC = Path(__file__).parent / "static"
+JOURNEY_ID = re.compile(JOURNEY_ID_PATTERN)
 
 
 def create_app(
@@ -117,6 +120,7 @@ def create_app(
         sessions=CodecSessions(session_secret(settings.journey_key_bytes)),
         ui_origins=settings.codec_origins,
         tokens=(settings.codec_tokens or "").split(","),
+        on_read=lambda who, journeys: _record_decoded(app, who, journeys),
     ))
 
     def openapi() -> dict[str, Any]:
@@ -129,6 +133,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _record_decoded(app: FastAPI, who: str, journeys: list[str]) -> None:
+    """Payloads decoded in Temporal's Web UI: a read of each journey's personal data."""
+    for journey in journeys:
+        if JOURNEY_ID.fullmatch(journey):
+            app.state.services.documents.record_read(journey, who, "codec", "personal_data", None)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

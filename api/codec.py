@@ -82,6 +82,7 @@ def create_codec_app(
     sessions: CodecSessions,
     ui_origins: list[str],
     tokens: list[str],
+    on_read: Callable[[str, list[str]], None] | None = None,
 ) -> FastAPI:
     """The codec endpoint as an application of its own, mounted by the API at ``/codec``."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -189,8 +190,11 @@ def create_codec_app(
             return refuse(400, f"payloads: {error}")
         except Exception:  # noqa: BLE001 - tampered data (InvalidTag) and the like
             return refuse(400, "payloads: cannot be decrypted")
+        journeys = workflows_of(payloads)
         log.info("codec call", path=operation, staff=who, via=via, payloads=len(result),
-                 journeys=workflows_of(payloads), namespace=request.headers.get("x-namespace"))
+                 journeys=journeys, namespace=request.headers.get("x-namespace"))
+        if on_read is not None and operation == "decode" and journeys:
+            await asyncio.to_thread(on_read, who, journeys)  # a read of those citizens' data, recorded
         body = json_format.MessageToJson(Payloads(payloads=result))
         return Response(json.dumps(json.loads(body)), media_type="application/json")
 

@@ -83,6 +83,10 @@ def _option(parser: argparse.ArgumentParser, name: str, info: FieldInfo, busines
                             help="business time it happened: ISO 8601 with its UTC offset, "
                                  "e.g. 2020-10-01T10:00:00-06:00")
         return
+    if origin is dict:
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", required=required,
+                            metavar="KEY=VALUE", type=_pair, help=f"{help_} (repeatable)".strip())
+        return
     if origin in (tuple, list):
         singular = name[:-1] if name.endswith("s") else name
         parser.add_argument(f"--{singular.replace('_', '-')}", dest=name, action="append", required=required,
@@ -98,6 +102,13 @@ def _option(parser: argparse.ArgumentParser, name: str, info: FieldInfo, busines
                             required=required, help=help_)
         return
     parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=required, choices=choices, help=help_)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError("write KEY=VALUE")
+    return key, value
 
 
 def add_command_parsers(
@@ -148,7 +159,8 @@ def command_body(args: argparse.Namespace, spec: CommandSpec, from_file: dict[st
         for field in spec.model.model_fields:
             value = getattr(args, field, None)
             if field not in FILLED and value is not None:
-                body[field] = value
+                body[field] = dict(value) if get_origin(_unwrap(spec.model.model_fields[field].annotation)) is dict \
+                    else value
     for field in spec.acting:
         value = getattr(args, field, None) or (identity if field == spec.acting[-1] else None)
         if value is None:

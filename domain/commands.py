@@ -183,6 +183,11 @@ class DecideReview(Command):
     outcome: Literal["meets_requirements", "inconsistencies", "rejected"] = Field(description="the decision")
     reasons: tuple[Code, ...] = Field(default=(), description="reason codes of the process's catalogue")
     notes: str | None = Field(default=None, max_length=2000, description="the reviewer's notes")
+    concerning: dict[Code, Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] | None = Field(
+        default=None, max_length=20, description="a reason's document: reason code -> the id of the document of the "
+                                                 "expediente it concerns")
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"concerning"})
 
 
 class SendSubsaneDocuments(Command):

@@ -353,6 +353,9 @@ class Journey(Aggregate):
 
     def decide_review(self, process: ElectoralProcess, cmd: DecideReview, command_id: str) -> None:
         rules.check_decide_review(process, self.status(), cmd)
+        unknown = set((cmd.concerning or {}).values()) - {ref["id"] for ref in self.expediente}
+        if unknown:
+            raise DomainError("concerning", "document-unknown", "a reason names a document not in the expediente")
         self._review_decided(
             at=cmd.at,
             command_id=command_id,
@@ -362,6 +365,7 @@ class Journey(Aggregate):
             notes=cmd.notes,
             recorded_by=cmd.recorded_by,
             documents_seen=[ref["id"] for ref in self.expediente] or None,
+            concerning=dict(cmd.concerning) if cmd.concerning else None,
         )
         if cmd.outcome == "inconsistencies":
             self._subsane_requested(
@@ -377,6 +381,7 @@ class Journey(Aggregate):
         notes: str | None
         recorded_by: str | None = None
         documents_seen: list[str] | None = None  # the expediente the decision was made on (document ids)
+        concerning: dict[str, str] | None = None  # reason code -> the document it concerns
 
     @event(ReviewDecided)
     def _review_decided(
@@ -389,6 +394,7 @@ class Journey(Aggregate):
         notes: str | None,
         recorded_by: str | None = None,
         documents_seen: list[str] | None = None,
+        concerning: dict[str, str] | None = None,
     ) -> None:
         self.analysis_status = AnalysisStatus(outcome)
         self.stage = Stage(outcome)

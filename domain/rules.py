@@ -371,7 +371,7 @@ def check_decide_review(process: ElectoralProcess, status: JourneyStatus, cmd: D
     if cmd.at > deadline:
         raise DomainError("at", "analysis-period", f"the analysis period ended at {deadline.isoformat()}")
     if cmd.outcome == "meets_requirements":
-        if cmd.reasons:
+        if cmd.reasons or cmd.concerning:
             raise DomainError("reasons", "reason-codes", "a request that meets the requirements takes no reason codes")
     else:
         catalogue = process.inconsistency_reasons if cmd.outcome == "inconsistencies" else process.rejection_reasons
@@ -383,6 +383,8 @@ def check_decide_review(process: ElectoralProcess, status: JourneyStatus, cmd: D
                 "reasons", "reason-codes",
                 f"unknown {cmd.outcome} reason code(s) {', '.join(unknown)}; known: {', '.join(sorted(catalogue))}",
             )
+        if set(cmd.concerning or {}) - set(cmd.reasons):
+            raise DomainError("concerning", "reason-document", "a document is named for a reason of the decision")
         if cmd.outcome == "inconsistencies":
             notice_deadline = process.milestone_at(Milestone.INCONSISTENCY_NOTICE_DEADLINE)
             if cmd.at > notice_deadline:

@@ -150,8 +150,15 @@ async def test_an_expediente_from_upload_to_review_subsane_and_erasure(dev_env, 
         assert {r["journey"] for r in by_staff} == {journey} and len(by_staff) == 5
 
         # A decision records what it was made on; a subsane carries the document its reason needs.
+        decision = {"at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies",
+                    "reasons": ["SIGNATURE_MISSING"]}
+        before = head()
+        stranger = await http.post(f"/api/v1/journeys/{journey}/review", headers=reviewer, json={
+            **decision, "concerning": {"SIGNATURE_MISSING": "f" * 32}})
+        assert stranger.status_code == 422 and stranger.json()["detail"][0]["type"] == "document-unknown"
+        assert head() == before
         decided = await http.post(f"/api/v1/journeys/{journey}/review", headers=reviewer, json={
-            "at": at("2020-10-20 10:00").isoformat(), "outcome": "inconsistencies", "reasons": ["SIGNATURE_MISSING"]})
+            **decision, "concerning": {"SIGNATURE_MISSING": refs["SIGNATURE"]["id"]}})
         assert decided.status_code == 200, decided.text
         subsane = f"/api/v1/journeys/{journey}/subsane-documents"
         before = head()
@@ -168,6 +175,7 @@ async def test_an_expediente_from_upload_to_review_subsane_and_erasure(dev_env, 
         assert [d["kind"] for d in again["side_by_side"]["latest_subsane"]] == ["SIGNATURE"]
         assert len(again["side_by_side"]["request"]) == 4
         assert set(again["decisions"][0]["documents_seen"]) == {r["id"] for r in refs.values()}
+        assert again["decisions"][0]["concerning"] == {"SIGNATURE_MISSING": refs["SIGNATURE"]["id"]}
 
         # Only ciphertext in the store; after erasure, nothing anyone can read.
         blobs = stored_blobs(api.stack.settings)

@@ -83,7 +83,8 @@ async def list_documents(state: ServicesDep, staff: StaffDep, journey: JourneyId
     filed = [d for d in listed if d["round"] is not None]
     latest = max((d["round"] for d in filed), default=0)
     decisions = [{"at": e.at.isoformat(), "outcome": e.outcome, "reasons": e.reasons,
-                  "documents_seen": getattr(e, "documents_seen", None) or []}
+                  "documents_seen": getattr(e, "documents_seen", None) or [],
+                  "concerning": getattr(e, "concerning", None) or {}}
                  for e in await asyncio.to_thread(state.registry.history, journey)
                  if isinstance(e, Journey.ReviewDecided)]
     log.info("expediente listed", staff=staff.id, journey=journey)

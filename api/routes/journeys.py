@@ -58,10 +58,11 @@ async def journey_history(state: ServicesDep, journey: JourneyId) -> dict[str, A
 
 @router.get(f"{PREFIX}/journeys/{{journey}}/personal-data", openapi_extra=roles(Role.REVIEWER), tags=["journeys"])
 async def personal_data(state: ServicesDep, staff: StaffDep, journey: JourneyId) -> dict[str, Any]:
-    """The citizen's credential, address and contact, for the review. Every read is logged
-    (who and which journey, not the data)."""
+    """The citizen's credential, address and contact, for the review. Every read is recorded
+    (who and which journey, not the data: ``GET /journeys/{journey}/reads``)."""
     await existing(state, journey)
     data = await asyncio.to_thread(state.registry.personal_data, journey)
+    await asyncio.to_thread(state.documents.record_read, journey, staff.id, staff.role.value, "personal_data", None)
     log.info("personal data read", staff=staff.id, journey=journey, erased=data is None)
     return {"journey": journey, "erased": data is None, "personal_data": data}
 
