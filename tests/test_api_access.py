@@ -53,6 +53,13 @@ EXPECTED_ROLES = {
     ("GET", "/api/v1/processes/{process}/campaigns/{code}"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/campaigns/{code}/next"): {OPERATOR, SUPERVISOR},
     ("POST", "/api/v1/processes/{process}/campaigns/{code}/calls/{journey}"): {OPERATOR, SUPERVISOR},
+    # The expediente: operators add documents, reviewers judge them, supervisors see who read what.
+    ("POST", "/api/v1/processes/{process}/documents"): {OPERATOR, SUPERVISOR},
+    ("POST", "/api/v1/journeys/{journey}/documents"): {OPERATOR, SUPERVISOR},
+    ("GET", "/api/v1/journeys/{journey}/documents"): {REVIEWER, SUPERVISOR},
+    ("GET", "/api/v1/journeys/{journey}/documents/{document_id}"): {REVIEWER, SUPERVISOR},
+    ("GET", "/api/v1/journeys/{journey}/reads"): {SUPERVISOR},
+    ("GET", "/api/v1/staff/{staff_id}/reads"): {SUPERVISOR},
 }
 
 
@@ -64,7 +71,8 @@ PUBLISHED = {("GET", "/api/v1/processes"), ("GET", "/api/v1/processes/{process}/
 def concrete(path: str, process: str) -> str:
     return path.format(process=process, journey=JOURNEY.format(process=process), milestone="registration_closed",
                        observation_id="PAN_0001", kind="review", entity="16", number="1",
-                       action="no-such-action", code="NO_SUCH_CAMPAIGN")
+                       action="no-such-action", code="NO_SUCH_CAMPAIGN", document_id="0" * 32,
+                       staff_id="reviewer.1")
 
 
 async def test_every_endpoint_is_in_the_access_table(api):
