@@ -10,7 +10,7 @@ import argparse
 import types
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -57,6 +57,8 @@ def _is_structure(annotation: Any) -> bool:
 def _is_documents(annotation: Any) -> bool:
     """A field of documents named by reference (``DocumentRefs``): given as ``--attach KIND=PATH``."""
     annotation = _unwrap(annotation)
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     return get_origin(annotation) is tuple and any(isinstance(a, type) and issubclass(a, DocumentRef)
                                                    for a in get_args(annotation))
 

@@ -158,8 +158,15 @@ def test_a_citizen_through_every_stage_with_the_cli(stack, tmp_path):
                         "--reason", "ADDRESS_PROOF_MISSING", "--reviewer", "derfe.ana",
                         "--at", at("2020-10-20 10:00").isoformat())
     assert status["stage"] == "inconsistencies"
+    # The subsane carries the document itself: checked, sealed and named by its reference.
+    proof = tmp_path / "recibo.pdf"
+    proof.write_bytes((REPO / "examples" / "recibo.pdf").read_bytes())
     assert stack.json("subsane", "send", "--journey", journey, "--document", "ADDRESS_PROOF",
+                      "--attach", f"ADDRESS_PROOF={proof}",
                       "--at", at("2020-10-25 10:00").isoformat())["stage"] == "in_review"
+    sent = [e for e in stack.json("journey", "history", "--journey", journey)["events"]
+            if e["event"] == "SubsaneDocumentsReceived"]
+    assert [ref["kind"] for ref in sent[0]["files"]] == ["ADDRESS_PROOF"]
     decided = stack.json("review", "decide", "--journey", journey, "--outcome", "meets_requirements",
                          "--reviewer", "derfe.ana", "--at", at("2020-11-02 10:00").isoformat())
     assert decided["stage"] == "meets_requirements"
