@@ -191,7 +191,9 @@ async def test_an_expediente_from_upload_to_review_subsane_and_erasure(dev_env, 
 
 
 @session_loop
-async def test_hostile_files_are_refused_naming_the_rule_and_nothing_is_stored(dev_env, settings):
+@pytest.mark.parametrize("store", ["filesystem", "s3"])
+async def test_hostile_files_are_refused_naming_the_rule_and_nothing_is_stored(dev_env, settings, s3_server, store):
+    settings = store_settings(settings, store, s3_server)
     catalog, process = live_catalogue()
     rng = random.Random(7)
     async with (running_api(dev_env.client, settings, catalog, process) as api,
