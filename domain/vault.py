@@ -84,13 +84,17 @@ class CitizenVault:
 
     def open_bytes(self, journey_id: str, sealed: bytes, label: str) -> bytes | None:
         """The file, or None once the citizen's data are erased."""
-        try:
-            cipher = self._key(journey_id, create=False)
-        except PersonalDataErased:
-            return None
+        cipher = self._readable_key(journey_id)
         if cipher is None:
             return None
         return cipher.decrypt(sealed[:NONCE], sealed[NONCE:], f"{journey_id}/{label}".encode())
+
+    def _readable_key(self, journey_id: str) -> AESGCM | None:
+        """The citizen's key to open what it sealed; None once erased (or never made)."""
+        try:
+            return self._key(journey_id, create=False)
+        except PersonalDataErased:
+            return None
 
     def keyed_digest(self, journey_id: str, data: bytes) -> str:
         """A digest of a file under the citizen's own key: the same file of two citizens gives two
@@ -108,10 +112,7 @@ class CitizenVault:
 
     def open(self, journey_id: str, sealed: str) -> dict[str, Any] | None:
         """The data, or None once the citizen's data are erased."""
-        try:
-            cipher = self._key(journey_id, create=False)
-        except PersonalDataErased:
-            return None
+        cipher = self._readable_key(journey_id)
         if cipher is None:
             return None
         raw = base64.b64decode(sealed)

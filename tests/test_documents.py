@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -78,6 +79,17 @@ def live_catalogue():
     return catalog, process_id
 
 
+@asynccontextmanager
+async def documents_api(dev_env, settings, s3_server, store: str) -> AsyncIterator[tuple]:
+    """The API on the real stack with the given document store, under a process of the test's
+    own whose documents are required; (api, an HTTP client, the process id)."""
+    settings = store_settings(settings, store, s3_server)
+    catalog, process = live_catalogue()
+    async with (running_api(dev_env.client, settings, catalog, process) as api,
+                httpx.AsyncClient(base_url=api.base_url, timeout=60) as http):
+        yield api, http, process
+
+
 async def upload(http, headers, url: str, kind: str, name: str, data: bytes, **fields) -> httpx.Response:
     return await http.post(url, headers=headers, data={"kind": kind, **fields},
                            files={"file": (name, data, "application/octet-stream")})
@@ -86,11 +98,8 @@ async def upload(http, headers, url: str, kind: str, name: str, data: bytes, **f
 @session_loop
 @pytest.mark.parametrize("store", ["filesystem", "s3"])
 async def test_an_expediente_from_upload_to_review_subsane_and_erasure(dev_env, settings, s3_server, store):
-    settings = store_settings(settings, store, s3_server)
-    catalog, process = live_catalogue()
     rng = random.Random(24)
-    async with (running_api(dev_env.client, settings, catalog, process) as api,
-                httpx.AsyncClient(base_url=api.base_url, timeout=60) as http):
+    async with documents_api(dev_env, settings, s3_server, store) as (api, http, process):
         operator, reviewer, supervisor = api.auth("operator"), api.auth("reviewer"), api.auth("supervisor")
         citizen = credential(rng, kind="CPV", activated=False)
         by_clave = f"/api/v1/processes/{process}/documents"
@@ -193,11 +202,8 @@ async def test_an_expediente_from_upload_to_review_subsane_and_erasure(dev_env, 
 @session_loop
 @pytest.mark.parametrize("store", ["filesystem", "s3"])
 async def test_hostile_files_are_refused_naming_the_rule_and_nothing_is_stored(dev_env, settings, s3_server, store):
-    settings = store_settings(settings, store, s3_server)
-    catalog, process = live_catalogue()
     rng = random.Random(7)
-    async with (running_api(dev_env.client, settings, catalog, process) as api,
-                httpx.AsyncClient(base_url=api.base_url, timeout=60) as http):
+    async with documents_api(dev_env, settings, s3_server, store) as (api, http, process):
         citizen = credential(rng)
         url = f"/api/v1/processes/{process}/documents"
         documents = api.stack.settings.documents_env()
@@ -242,9 +248,7 @@ def _no_events(env: dict) -> bool:
 
 @session_loop
 async def test_uploads_at_once_to_one_expediente_all_land(dev_env, settings):
-    catalog, process = live_catalogue()
-    async with (running_api(dev_env.client, settings, catalog, process) as api,
-                httpx.AsyncClient(base_url=api.base_url, timeout=60) as http):
+    async with documents_api(dev_env, settings, None, "filesystem") as (api, http, process):
         citizen = credential(random.Random(3))
         url = f"/api/v1/processes/{process}/documents"
         answers = await asyncio.gather(*(upload(http, api.auth("operator"), url, "SIGNATURE", f"firma-{i}.png",
