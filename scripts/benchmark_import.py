@@ -95,7 +95,7 @@ async def floor(client: Client, path: Path, journeys_client: JourneyClient, task
             )
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(f"{prefix}-{i}", g, semaphore) for i, g in enumerate(groups)))
+    await asyncio.gather(*(one(f"{prefix}-{i}", g, semaphore) for i, g in enumerate(groups.values())))
     await asyncio.gather(*(one(f"{prefix}-outreach", outreach[i:i + MAX_BATCH], outreach_semaphore)
                            for i in range(0, len(outreach), MAX_BATCH)))
     return time.perf_counter() - started, len(groups)

@@ -9,6 +9,7 @@ erasing a citizen (``JourneyRegistry``) shreds their documents with their person
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,7 +17,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from psycopg import DatabaseError
 
 from lnere.domain.commands import DocumentRef
 from lnere.domain.document_files import CleanFile, inspect
@@ -31,6 +33,7 @@ from lnere.store.blobs import BlobStore, FileBlobStore, S3BlobStore, blob_key
 from lnere.store.registry import key_store
 
 RETRIES = 20  # two writers on one expediente at once: the second reads it again
+TABLE_RACE_TRIES = 5
 
 
 class DocumentRegistry(Application[UUID]):
@@ -173,14 +176,23 @@ class DocumentRegistry(Application[UUID]):
 
 
 def open_documents(settings: Settings) -> DocumentRegistry:
-    """The document registry of an installation, with the document store its settings name."""
+    """The document registry of an installation, with the document store its settings name.
+    Its tables are made on first use: on PostgreSQL, components starting at once may race to
+    make them ("tuple concurrently updated"), so the loser tries again."""
     blobs: BlobStore
     if settings.document_store == "s3":
         blobs = S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.s3_access_key_id, settings.s3_secret_access_key)
     else:
         blobs = FileBlobStore(settings.documents_dir)
-    return DocumentRegistry(settings.documents_env(), settings.event_store_env(), blobs)
+    for attempt in range(1, TABLE_RACE_TRIES + 1):
+        try:
+            return DocumentRegistry(settings.documents_env(), settings.event_store_env(), blobs)
+        except (PersistenceError, DatabaseError):
+            if attempt == TABLE_RACE_TRIES:
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 class _Empty:
