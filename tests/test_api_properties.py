@@ -61,6 +61,7 @@ def valid_bodies(process: str) -> dict[str, dict]:
         "next": {"at": when},
         "{journey}": {"at": when, "outcome": "informed"},
         "{action}": {"note": "no body is read"},
+        "documents": {"kind": "SIGNATURE", "clave": "GRLPAN85031209M700"},  # a form is wanted: JSON is refused
     }
 
 
@@ -104,11 +105,13 @@ def requests_(draw, process: str):
         "number": draw(st.sampled_from(["1", "13", "14"]) | segment),
         "action": draw(st.sampled_from(["pause", "resume", "trigger"]) | segment),
         "code": draw(st.sampled_from(["CPVE_X"]) | segment),
+        "document_id": draw(st.sampled_from(["0" * 32]) | segment),
+        "staff_id": draw(st.sampled_from(["reviewer.1"]) | segment),
     }
     path = template.format(**{name: quote(value, safe="") for name, value in values.items()})
     query = draw(st.dictionaries(
         st.sampled_from(["as_of", "after", "wait", "format", "limit", "country", "channel", "modality", "review",
-                         "state_of_reference", "x"]),
+                         "state_of_reference", "day", "x"]),
         st.text(max_size=20) | st.integers(-5, 500).map(str), max_size=3))
     if "wait" in query:
         query["wait"] = "0.01"  # a long poll answers at once; its waiting is tested elsewhere
