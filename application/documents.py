@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lnere.domain.commands import JOURNEY_COMMANDS, DocumentRef
 from lnere.domain.identity import journey_workflow_id
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.rules import DomainError
 from lnere.domain.values import ClaveElector
 from lnere.store.documents import DocumentRegistry
 
-DOCUMENT_FIELDS = ("documents", "files")  # a request's, a subsane's
+# The fields that name a command's documents (a request's, a subsane's), as the commands declare them.
+DOCUMENT_FIELDS = tuple(dict.fromkeys(spec.documents for spec in JOURNEY_COMMANDS.values() if spec.documents))
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -53,6 +55,15 @@ def attach_files(documents: DocumentRegistry, processes: ProcessCatalog, journey
         command[field] = [_attach(documents, process, workflow_id, *read[id(entry)], by) if id(entry) in read
                           else entry for entry in entries]
     return {**line, "command": command}
+
+
+def attach_file(documents: DocumentRegistry, process: Any, workflow_id: str, kind: str, path: Path,
+                by: str | None) -> DocumentRef:
+    """One file a person names (the CLI), checked and stored like a command file's."""
+    path = path.resolve()
+    entry = {"kind": kind, "file": path.name}
+    return DocumentRef.model_validate(_attach(documents, process, workflow_id,
+                                              *_read(documents, process, entry, path.parent), by))
 
 
 def _read(documents: DocumentRegistry, process: Any, entry: dict[str, Any], root: Path) -> tuple[str, str, bytes]:

@@ -30,7 +30,7 @@ from temporalio.runtime import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from lnere import logs, tracing
-from lnere.domain.commands import CommandEnvelope, FireMilestone
+from lnere.domain.commands import CommandEnvelope, FireMilestone, spec_of
 from lnere.domain.identity import journey_workflow_id, process_of
 from lnere.domain.process import ElectoralProcess, ProcessCatalog, load_process_file
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
@@ -216,13 +216,12 @@ class JourneyClient:
         if self.documents is None:
             return
         for command in commands:
-            for field in ("documents", "files"):
-                refs = getattr(command, field, None)
-                if refs and not isinstance(refs[0], str):  # a subsane's codes are str; its files are refs
-                    try:
-                        await asyncio.to_thread(self.documents.verify, workflow_id, refs, field)
-                    except DomainError as error:
-                        raise Refused(error.refusal) from None
+            field = spec.documents if (spec := spec_of(command)) is not None else None
+            if field is not None and getattr(command, field):
+                try:
+                    await asyncio.to_thread(self.documents.verify, workflow_id, getattr(command, field), field)
+                except DomainError as error:
+                    raise Refused(error.refusal) from None
 
     async def engine_answers(self, timeout: float = 3.0) -> bool:
         """Whether Temporal answers a health check now (readiness)."""

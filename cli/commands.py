@@ -10,12 +10,12 @@ import argparse
 import types
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec, DocumentRef
+from lnere.domain.commands import JOURNEY_COMMANDS, CommandSpec
 
 # (group, action) of a kind; None: no subcommand of its own (a batch command sends it).
 CLI_NAMES: dict[str, tuple[str, str] | None] = {
@@ -52,20 +52,6 @@ def _unwrap(annotation: Any) -> Any:
 def _is_structure(annotation: Any) -> bool:
     annotation = _unwrap(annotation)
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _is_documents(annotation: Any) -> bool:
-    """A field of documents named by reference (``DocumentRefs``): given as ``--attach KIND=PATH``."""
-    annotation = _unwrap(annotation)
-    if get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return get_origin(annotation) is tuple and any(isinstance(a, type) and issubclass(a, DocumentRef)
-                                                   for a in get_args(annotation))
-
-
-def document_field(spec: CommandSpec) -> str | None:
-    """The field that names the command's documents, if it has one."""
-    return next((name for name, info in spec.model.model_fields.items() if _is_documents(info.annotation)), None)
 
 
 def reads_a_file(spec: CommandSpec) -> bool:
@@ -134,10 +120,9 @@ def add_command_parsers(
             parser.add_argument("file", help="the command as a JSON object (- for stdin)")
         else:
             for field, info in spec.model.model_fields.items():
-                if field not in FILLED and field not in spec.acting and field != "command_id" and \
-                        not _is_documents(info.annotation):
+                if field not in FILLED and field not in spec.acting and field not in ("command_id", spec.documents):
                     _option(parser, field, info, business_time)
-        if document_field(spec) is not None:
+        if spec.documents is not None:
             parser.add_argument("--attach", action="append", metavar="KIND=PATH",
                                 help="a document of the expediente: its kind (lnere codes lists them) and its "
                                      "file, checked and stored with the command (repeatable)")

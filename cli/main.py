@@ -210,20 +210,20 @@ def cmd_send(args: argparse.Namespace) -> None:
 def _with_documents(args: argparse.Namespace, body: dict[str, Any], clave: str | None) -> dict[str, Any]:
     """The command with its documents named by file — ``--attach KIND=PATH``, or entries
     ``{"kind", "file"}`` in its JSON file (relative to it) — stored and named by reference."""
-    from lnere.application.documents import DocumentFileError, attach_files, names_files
+    from lnere.application.documents import DocumentFileError, attach_file, attach_files, names_files
     from lnere.application.gateway import load_processes
-    from lnere.cli.commands import document_field
     from lnere.domain.commands import JOURNEY_COMMANDS
 
-    field = document_field(JOURNEY_COMMANDS[args.kind])
-    address = {"clave": clave} if clave else {"journey": args.journey}
-    given = [(item, Path(path).resolve(), kind) for item in getattr(args, "attach", None) or []
-             for kind, _, path in [item.partition("=")]]
+    field = JOURNEY_COMMANDS[args.kind].documents
+    given = [item.partition("=") for item in getattr(args, "attach", None) or []]
     in_file = names_files({"command": body})
     if not given and not in_file:
         return body
+    if field is None or any(not sep for _, sep, _ in given):
+        raise UsageError("--attach: write KIND=PATH, for a command that carries documents")
     settings = _existing_settings(args)
     processes = load_processes(settings)
+    address = {"clave": clave} if clave else {"journey": args.journey}
     base = Path(args.file).resolve().parent if getattr(args, "file", None) not in (None, "-") else Path.cwd()
     with _documents(settings) as documents:
         try:
@@ -231,13 +231,13 @@ def _with_documents(args: argparse.Namespace, body: dict[str, Any], clave: str |
                 body = attach_files(documents, processes, settings.journey_key_bytes,
                                     {"process": args.process, **address, "command": body}, base,
                                     body.get("recorded_by"))["command"]
-            for item, path, kind in given:
-                if "=" not in item or field is None:
-                    raise UsageError("--attach: write KIND=PATH, for a command that carries documents")
-                line = {"process": args.process, **address, "command": {field: [{"kind": kind, "file": path.name}]}}
-                attached = attach_files(documents, processes, settings.journey_key_bytes, line, path.parent,
-                                        body.get("recorded_by"))
-                body = {**body, field: [*(body.get(field) or []), *attached["command"][field]]}
+            if given:
+                workflow_id = (journey_workflow_id(settings.journey_key_bytes, args.process, clave) if clave
+                               else _workflow_id(args, settings))
+                process = _process(args, settings)
+                refs = [attach_file(documents, process, workflow_id, kind, Path(path), body.get("recorded_by"))
+                        for kind, _, path in given]
+                body = {**body, field: [*(body.get(field) or []), *(ref.model_dump() for ref in refs)]}
         except DocumentFileError as error:
             raise UsageError(f"documents: {error}") from None
     return body
@@ -245,22 +245,17 @@ def _with_documents(args: argparse.Namespace, body: dict[str, Any], clave: str |
 
 def cmd_document_add(args: argparse.Namespace) -> None:
     """Stores one document of a citizen's expediente and prints its reference."""
-    from lnere.application.documents import DocumentFileError, attach_files
-    from lnere.application.gateway import load_processes
+    from lnere.application.documents import DocumentFileError, attach_file
 
-    if (args.clave is None) == (args.journey is None):
-        raise UsageError("clave: give --clave or --journey")
     settings = _existing_settings(args)
-    path = Path(args.file).resolve()
-    line = {"process": args.process, **({"clave": args.clave} if args.clave else {"journey": args.journey}),
-            "command": {"documents": [{"kind": args.kind, "file": path.name}]}}
+    workflow_id = _workflow_id(args, settings)
     with _documents(settings) as documents:
         try:
-            attached = attach_files(documents, load_processes(settings), settings.journey_key_bytes, line,
-                                    path.parent, args.identity or settings.staff)
+            ref = attach_file(documents, _process(args, settings), workflow_id, args.kind, Path(args.file),
+                              args.identity or settings.staff)
         except DocumentFileError as error:
             raise UsageError(f"documents: {error}") from None
-    _print(attached["command"]["documents"][0])
+    _print(ref)
 
 
 def cmd_milestone_fire(args: argparse.Namespace) -> None:

@@ -340,6 +340,7 @@ class CommandSpec:
     starts: Callable[[Any], bool] = lambda command: False  # may start a journey that does not exist yet
     closed_by: Milestone | None = None  # once this milestone has fired, the command is refused
     erases: bool = False  # deletes the citizen's key once recorded (crypto-shredding)
+    documents: str | None = None  # the field that names its documents by reference (``DocumentRefs``)
 
     @property
     def kind(self) -> str:
@@ -355,9 +356,9 @@ JOURNEY_COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in (
     CommandSpec(ActivateCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(ResendCredential, (Role.OPERATOR,), closed_by=Milestone.REGISTRATION_CLOSED),
     CommandSpec(FileRequest, (Role.OPERATOR,), seals=True, starts=lambda command: command.credential is not None,
-                closed_by=Milestone.REGISTRATION_CLOSED),
+                closed_by=Milestone.REGISTRATION_CLOSED, documents="documents"),
     CommandSpec(DecideReview, (Role.REVIEWER,), ("reviewer",), closed_by=Milestone.ANALYSIS_DEADLINE),
-    CommandSpec(SendSubsaneDocuments, (Role.OPERATOR,), closed_by=Milestone.ANALYSIS_DEADLINE),
+    CommandSpec(SendSubsaneDocuments, (Role.OPERATOR,), closed_by=Milestone.ANALYSIS_DEADLINE, documents="files"),
     CommandSpec(ReopenRejection, (Role.REVIEWER,), ("staff",), closed_by=Milestone.ANALYSIS_DEADLINE),
     CommandSpec(FileObservation, (Role.PARTY,), ("party", "representative"), closed_by=Milestone.OBSERVATIONS_CLOSED),
     CommandSpec(ResolveObservation, (Role.REVIEWER,), ("resolver",), closed_by=Milestone.DEFINITIVE_LIST),
