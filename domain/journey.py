@@ -27,7 +27,6 @@ from lnere.domain.commands import (
     ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
-    reused,
     seen,
 )
 from lnere.domain.identity import journey_uuid
@@ -71,7 +70,6 @@ class Journey(Aggregate):
         self.request_sealed: str | None = None  # address and contact, sealed with the citizen's key
         self.expediente: list[dict[str, Any]] = []  # the documents: id, kind, digest, round (0: the request)
         self.observations: dict[str, bool] = {}  # "party/id" -> open (a party's ids are its own)
-        self.observation_parties: dict[str, str] = {}  # "party/id" -> the party that filed it
         self.settled_at = at  # the last business time of its facts but parties' observations
         self.reasons: list[str] = []
         self.delivery: str | None = None
@@ -97,9 +95,9 @@ class Journey(Aggregate):
             adult_on_election_day=self.adult_on_election_day,
             last_at=self.last_at if self.stage is not None else None,
             open_observations=tuple(k.partition("/")[2] for k, is_open in self.observations.items() if is_open),
-            observation_parties=tuple((k.partition("/")[2], self.observation_parties.get(k, "")) for k, is_open in
+            observation_parties=tuple((k.partition("/")[2], k.partition("/")[0]) for k, is_open in
                                       self.observations.items() if is_open),
-            settled_at=getattr(self, "settled_at", None) if self.stage is not None else None,
+            settled_at=self.settled_at if self.stage is not None else None,
             reasons=tuple(self.reasons),
             modality=self.request["modality"] if self.request else None,
             delivery=self.delivery,
@@ -111,9 +109,7 @@ class Journey(Aggregate):
         return seen(self.processed_commands, command_id)
 
     def check_command_id(self, command_id: str) -> None:
-        if reused(self.processed_commands, command_id):
-            raise DomainError("command_id", "command-id-reused",
-                              "this command id already names another command of this journey")
+        rules.check_command_id(self.processed_commands, command_id, "command of this journey")
 
     def _noted(self, at: datetime, command_id: str, settles: bool = True) -> None:
         self.last_at = max(self.last_at, at) if not settles else at
@@ -503,9 +499,7 @@ class Journey(Aggregate):
         reason: str,
         recorded_by: str | None = None,
     ) -> None:
-        key = f"{party}/{observation_id}"
-        self.observations[key] = True
-        self.observation_parties[key] = party
+        self.observations[f"{party}/{observation_id}"] = True
         self._noted(at, command_id, settles=False)
 
     def resolve_observation(self, process: ElectoralProcess, cmd: ResolveObservation, command_id: str) -> None:

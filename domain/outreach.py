@@ -12,10 +12,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from lnere.domain.commands import RecordOutboundCall, SendAutomatedNotice, reused, seen
+from lnere.domain import rules
+from lnere.domain.commands import RecordOutboundCall, SendAutomatedNotice, seen
 from lnere.domain.identity import outreach_uuid
 from lnere.domain.process import ElectoralProcess
-from lnere.domain.rules import DomainError
 
 
 class Outreach(Aggregate):
@@ -40,11 +40,8 @@ class Outreach(Aggregate):
         return seen(self.processed_commands, command_id)
 
     def check_command_id(self, command_id: str) -> None:
-        """An id given once names one contact: the same id with other content (another outcome
-        of the same call) is refused, never counted again."""
-        if reused(self.processed_commands, command_id):
-            raise DomainError("command_id", "command-id-reused",
-                              "this command id already names another contact with this citizen")
+        """Another outcome of the same call (the same id, other content) is refused, never counted."""
+        rules.check_command_id(self.processed_commands, command_id, "contact with this citizen")
 
     def record_outbound_call(self, process: ElectoralProcess, cmd: RecordOutboundCall, command_id: str) -> None:
         self._call_recorded(

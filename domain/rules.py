@@ -34,6 +34,7 @@ from lnere.domain.commands import (
     ResendCredential,
     ResolveObservation,
     SendSubsaneDocuments,
+    reused,
 )
 from lnere.domain.process import Channel, ElectoralProcess, Milestone, Modality
 from lnere.domain.refusals import Refusal, RefusalKind
@@ -147,6 +148,13 @@ def _check_time(status: JourneyStatus, at: datetime) -> None:
             "at", "business-time-order",
             f"{at.isoformat()} is before the journey's last event at {status.last_at.isoformat()}",
         )
+
+
+def check_command_id(processed: set[str], command_id: str, of: str) -> None:
+    """An id given with a command names one command of ``of`` (a journey, a citizen's contacts):
+    the same id with other content is refused, never taken for the first."""
+    if reused(processed, command_id):
+        raise DomainError("command_id", "command-id-reused", f"this command id already names another {of}")
 
 
 def _check_not_final(status: JourneyStatus) -> None:

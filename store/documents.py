@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from psycopg import DatabaseError
 
@@ -30,7 +30,7 @@ from lnere.domain.rules import DomainError
 from lnere.domain.vault import CitizenVault
 from lnere.settings import Settings
 from lnere.store.blobs import BlobStore, FileBlobStore, S3BlobStore, blob_key
-from lnere.store.registry import key_store
+from lnere.store.registry import find, key_store
 
 RETRIES = 20  # two writers on one expediente at once: the second reads it again
 TABLE_RACE_TRIES = 5
@@ -64,7 +64,7 @@ class DocumentRegistry(Application[UUID]):
         clean = self.check(process, kind, name, data)
         citizen = str(journey_uuid(workflow_id))
         if document_id is not None:
-            earlier = (self._expediente(workflow_id) or _EMPTY).documents.get(document_id)
+            earlier = self._uploaded(workflow_id).get(document_id)
             if earlier is not None and earlier["kind"] == kind:
                 return DocumentRef(id=document_id, kind=kind, digest=earlier["digest"])
         document_id = document_id or uuid.uuid4().hex
@@ -98,7 +98,7 @@ class DocumentRegistry(Application[UUID]):
         """The documents a command names are this citizen's, as uploaded (id, kind, digest)."""
         if not refs:
             return
-        uploaded = (self._expediente(workflow_id) or _EMPTY).documents
+        uploaded = self._uploaded(workflow_id)
         for ref in refs:
             found = uploaded.get(ref.id)
             if found is None or found["kind"] != ref.kind or found["digest"] != ref.digest:
@@ -145,7 +145,7 @@ class DocumentRegistry(Application[UUID]):
         for _ in range(RETRIES):
             expediente = self._expediente(workflow_id) or Expediente(process_id=process_of(workflow_id),
                                                                      workflow_id=workflow_id)
-            day = self._find(StaffReads.create_id(staff, at.date().isoformat())) or StaffReads(
+            day = find(self, StaffReads.create_id(staff, at.date().isoformat())) or StaffReads(
                 staff=staff, day=at.date().isoformat())
             expediente.read(staff=staff, role=role, at=at, what=what, document_id=document_id)
             day.read(journey=workflow_id, role=role, at=at, what=what, document_id=document_id)
@@ -162,17 +162,16 @@ class DocumentRegistry(Application[UUID]):
         return list(expediente.reads) if expediente is not None else []
 
     def reads_by_staff(self, staff: str, day: datetime) -> list[dict[str, Any]]:
-        found: StaffReads | None = self._find(StaffReads.create_id(staff, day.date().isoformat()))
+        found: StaffReads | None = find(self, StaffReads.create_id(staff, day.date().isoformat()))
         return list(found.reads) if found is not None else []
 
     def _expediente(self, workflow_id: str) -> Expediente | None:
-        return self._find(Expediente.create_id(workflow_id))
+        return find(self, Expediente.create_id(workflow_id))
 
-    def _find(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+    def _uploaded(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """The citizen's documents by id ({} before any)."""
+        expediente = self._expediente(workflow_id)
+        return expediente.documents if expediente is not None else {}
 
 
 def open_documents(settings: Settings) -> DocumentRegistry:
@@ -193,10 +192,3 @@ def open_documents(settings: Settings) -> DocumentRegistry:
                 raise
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
-
-
-class _Empty:
-    documents: dict[str, dict[str, Any]] = {}
-
-
-_EMPTY = _Empty()

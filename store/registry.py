@@ -48,6 +48,14 @@ def process_of_or_none(workflow_id: str) -> str | None:
         return None
 
 
+def find(app: Application[UUID], aggregate_id: UUID) -> Any:
+    """The aggregate with this id in an application's store, or None when it was never recorded."""
+    try:
+        return app.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+
+
 def key_store(env: Mapping[str, str]) -> SQLiteKeyStore | PostgresKeyStore:
     """Where the citizens' keys are kept: beside the event store, in the same kind of store."""
     if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
@@ -502,11 +510,7 @@ class JourneyRegistry(Application[UUID]):
         return self._find(journey_uuid(workflow_id))
 
     def _find(self, aggregate_id: UUID) -> Any:
-        """The aggregate with this id, or None when it was never recorded."""
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        return find(self, aggregate_id)
 
     def _apply(
         self, process: ElectoralProcess, workflow_id: str, journey: Journey | None, cmd: Any, command_id: str,
