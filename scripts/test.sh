@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# README command 2: install (first time) and run every test against real components with the
-# SQLite stores, then again with PostgreSQL 15 each test that touches storage (tests/conftest.py
-# leaves out those that open no store or are marked any_backend); LNERE_TEST_BACKEND=sqlite or
-# =postgres runs only that one. Arguments go to pytest. The linter runs first: a finding fails
-# the run.
+# README command 2: install (first time), then three lanes, each test in one of them:
+#   fast      the domain and the workflows (tests marked fast: no server but Temporal's
+#             time-skipping test server), first, so a broken rule fails in a minute or two;
+#   sqlite    every other test, against real components with the SQLite stores;
+#   postgres  with PostgreSQL 15, each test that touches storage (tests/conftest.py leaves out
+#             those that open no store or are marked any_backend or fast).
+# LNERE_TEST_LANES="fast" (or any of the three, space-separated) runs only those. Arguments go
+# to pytest. The linters run first: a finding fails the run.
 #
 # Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
 # finished (sdk-python #300). pytest's own exit status is written to a file by
@@ -20,13 +23,18 @@ echo "== mypy (configured in pyproject.toml) =="
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT
 
-run_suite() {
-  local backend=$1
+run_lane() {
+  local lane=$1 backend=sqlite scope=full
   shift
+  case "$lane" in
+    fast) scope=fast ;;
+    postgres) backend=postgres scope="" ;;
+  esac
   : > "$status_file"
-  echo "== tests with the $backend backend =="
-  LNERE_TEST_BACKEND="$backend" LNERE_PYTEST_STATUS_FILE="$status_file" .venv/bin/python -m pytest \
-    --durations=25 "$@"
+  echo "== the $lane lane =="
+  local started=$SECONDS
+  LNERE_TEST_BACKEND="$backend" LNERE_TEST_LANE="$scope" LNERE_PYTEST_STATUS_FILE="$status_file" \
+    .venv/bin/python -m pytest --durations=25 "$@"
   local rc=$?
   local recorded
   recorded=$(cat "$status_file" 2>/dev/null || true)
@@ -38,11 +46,12 @@ run_suite() {
     echo "no test was collected: that is a failure"
     rc=1
   fi
+  echo "== the $lane lane took $((SECONDS - started)) s =="
   return "$rc"
 }
 
 verdict=0
-for backend in ${LNERE_TEST_BACKEND:-sqlite postgres}; do
-  run_suite "$backend" "$@" || verdict=1
+for lane in ${LNERE_TEST_LANES:-fast sqlite postgres}; do
+  run_lane "$lane" "$@" || verdict=1
 done
 exit "$verdict"

@@ -85,16 +85,31 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 BACKEND = os.environ.get("LNERE_TEST_BACKEND", "sqlite")
 
 
+# What a test of the fast lane may not use: a server other than Temporal's time-skipping one.
+SERVER_FIXTURES = frozenset({"dev_env", "api", "stack", "up", "s3_server"})
+
+# LNERE_TEST_LANE=fast runs the fast lane alone (tests marked ``fast``); =full the rest.
+LANE = os.environ.get("LNERE_TEST_LANE", "")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The PostgreSQL run takes only what touches storage: a test that never opens a store (no
-    ``postgres_cluster`` among its fixtures) or whose subject is not storage (``any_backend``)
-    is the same on both backends, and the SQLite run has run it."""
-    if BACKEND != "postgres":
-        return
+    """Chooses the lane's tests. A ``fast`` test may use no server but Temporal's
+    time-skipping test server (checked here). The PostgreSQL run takes only what touches
+    storage: a test that never opens a store (no ``postgres_cluster`` among its fixtures),
+    whose subject is not storage (``any_backend``) or is the domain (``fast``) is the same on
+    both backends, and the SQLite run has run it."""
+    for item in items:
+        if item.get_closest_marker("fast") and (used := SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            raise pytest.UsageError(f"{item.nodeid} is in the fast lane but uses a server: {sorted(used)}")
     kept, left = [], []
     for item in items:
-        touches = "postgres_cluster" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("any_backend")
-        (kept if touches else left).append(item)
+        fast = item.get_closest_marker("fast") is not None
+        if BACKEND == "postgres":
+            wanted = ("postgres_cluster" in getattr(item, "fixturenames", ()) and not fast
+                      and not item.get_closest_marker("any_backend"))
+        else:
+            wanted = {"fast": fast, "full": not fast}.get(LANE, True)
+        (kept if wanted else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

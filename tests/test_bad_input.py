@@ -16,6 +16,8 @@ from lnere.domain.rules import DomainError
 from lnere.store.registry import JourneyRegistry
 from tests.citizens import at, credential, request
 
+pytestmark = pytest.mark.fast
+
 PROCESS = ProcessCatalog.load().get("pel-2020-2021")
 
 

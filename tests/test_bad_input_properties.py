@@ -52,7 +52,7 @@ tricky_strings = st.sampled_from([
 ])
 
 # Its subject is how malformed lines are refused, not storage: run once, on SQLite (tests/conftest.py).
-pytestmark = pytest.mark.any_backend
+pytestmark = pytest.mark.fast
 
 
 def _paths(value, prefix=()):

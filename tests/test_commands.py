@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import inspect
 
+import pytest
 from temporalio import workflow
 
 from lnere.activities.journeys import JourneyActivities
@@ -14,6 +15,8 @@ from lnere.domain import rules
 from lnere.domain.commands import JOURNEY_COMMANDS, JourneyCommand, spec_of
 from lnere.domain.journey import Journey
 from lnere.workflows.journey import JourneyWorkflow
+
+pytestmark = pytest.mark.fast
 
 
 def test_every_kind_of_command_reaches_every_layer():

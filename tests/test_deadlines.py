@@ -20,7 +20,7 @@ from lnere.workflows.calendar import ProcessCalendarWorkflow
 from tests.citizens import credential, request
 from tests.conftest import running_stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.fast]
 
 
 def live_process(tmp_path, now) -> ElectoralProcess:

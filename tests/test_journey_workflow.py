@@ -121,9 +121,10 @@ async def test_a_second_request_reaches_the_existing_journey(dev_env, settings):
         assert len(runs) == 1
 
 
-async def test_an_invalid_update_is_refused_with_its_message_and_records_nothing(dev_env, settings):
+@pytest.mark.fast
+async def test_an_invalid_update_is_refused_with_its_message_and_records_nothing(time_env, settings):
     rng = random.Random(3)
-    async with running_stack(dev_env.client, settings, with_projection=False) as stack:
+    async with running_stack(time_env.client, settings, with_projection=False) as stack:
         cred = credential(rng)
         status = await stack.journeys.send(envelope(request(cred, when=at("2020-10-05 10:00")), clave=cred["clave"]))
         journey = status.workflow_id
@@ -144,7 +145,8 @@ async def test_an_invalid_update_is_refused_with_its_message_and_records_nothing
         assert (await stack.journeys.status(journey)).stage == "in_review"
 
 
-async def test_an_activity_retried_after_its_commit_appends_nothing_twice(dev_env, settings):
+@pytest.mark.fast
+async def test_an_activity_retried_after_its_commit_appends_nothing_twice(time_env, settings):
     failures: Counter = Counter()
 
     def fail_once_after_commit(activity_name, input):
@@ -154,7 +156,7 @@ async def test_an_activity_retried_after_its_commit_appends_nothing_twice(dev_en
 
     rng = random.Random(4)
     async with running_stack(
-        dev_env.client, settings, after_commit=fail_once_after_commit, with_projection=False
+        time_env.client, settings, after_commit=fail_once_after_commit, with_projection=False
     ) as stack:
         cred = credential(rng)
         status = await stack.journeys.send(envelope(request(cred, when=at("2020-10-05 10:00")), clave=cred["clave"]))

@@ -9,6 +9,8 @@ from temporalio.api.common.v1 import Payload
 
 from lnere.payload_codec import AesGcmPayloadCodec, PayloadKeyError, new_key_spec, parse_keys
 
+pytestmark = pytest.mark.fast
+
 session_loop = pytest.mark.asyncio(loop_scope="session")
 
 PERSONAL = b'{"clave":"GRLPAN85031209M700","holder":{"paternal_surname":"Gris"}}'

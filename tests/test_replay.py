@@ -135,6 +135,7 @@ async def test_journeys_run_now_replay(dev_env, settings):
                 path.write_text(history.to_json(), encoding="utf-8")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 @pytest.mark.asyncio(loop_scope="session")
 async def test_saved_history_replays(path: Path):
@@ -142,5 +143,6 @@ async def test_saved_history_replays(path: Path):
     await replayer().replay_workflow(history)
 
 
+@pytest.mark.fast
 def test_saved_histories_exist():
     assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them: LNERE_RECORD_HISTORIES=1"

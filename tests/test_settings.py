@@ -8,6 +8,8 @@ import pytest
 
 from lnere.settings import Settings
 
+pytestmark = pytest.mark.fast
+
 
 def test_every_setting_is_documented_and_the_documents_are_current():
     from lnere.cli.settings_docs import EXAMPLE, TABLE, env_example, settings_markdown
