@@ -43,8 +43,9 @@ WORKFLOWS: Sequence[type] = (JourneyWorkflow, ProcessCalendarWorkflow, OutreachW
 # Every workflow run gets a fresh sandbox that re-imports what is not passed through; our
 # workflows import only deterministic, side-effect-free modules, so pass them through and
 # keep a new run cheap (it was a quarter of the worker's CPU).
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "domain", "workflows.messages",
-                       "workflows.refusals")
+# (A name covers its submodules; tests/test_architecture.py checks that each one exists.)
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "lnere.domain", "lnere.workflows.messages",
+                       "lnere.workflows.refusals")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

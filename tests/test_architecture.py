@@ -145,3 +145,16 @@ def test_the_wheel_holds_every_package_of_ours_and_nothing_else(tmp_path):
     # One top-level name: nothing generic (api, cli, settings, …) lands in site-packages.
     assert {n.split("/")[0] for n in names if not n.startswith("lnere-")} == {"lnere"}
     assert "lnere/api/static/codec.js" in names and "lnere/domain/processes/pel-2020-2021.json" in names
+
+
+def test_every_module_the_sandbox_passes_through_exists():
+    """A passthrough name that matches no module the workflows load passes nothing through:
+    each new workflow run would import it again (they went dead once, when the folders became
+    ``lnere.*``). Not found on the path, but loaded: a folder's own name is found from the
+    repository's root and never loaded."""
+    import sys
+
+    from lnere.worker import PASSTHROUGH_MODULES
+
+    missing = [name for name in PASSTHROUGH_MODULES if name not in sys.modules]
+    assert not missing, f"the workflow sandbox passes through modules the workflows do not load: {missing}"
