@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     staff_file: Path | None = Field(default=None, description="the staff directory (default: DATA_DIR/staff.json)")
     staff: str | None = Field(default=None, description="who acts for CLI commands sent from this shell (a staff "
                               "id; --staff overrides it)")
+    desk_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="a staff workspace session (/desk) "
+                                   "ends after this many minutes without a request")
+    desk_session_hours: float = Field(default=10, gt=0, le=24, description="a staff workspace session ends this "
+                                      "many hours after sign-in, however busy")
+    review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long a reviewer holds an "
+                                      "expediente they took before others may take it")
     document_store: Literal["filesystem", "s3"] = Field(
         default="filesystem", description="where the documents' sealed bytes are kept: DATA_DIR/documents, or an "
                                           "S3-compatible object store")
@@ -345,11 +351,16 @@ class Settings(BaseSettings):
         }
 
     def documents_env(self) -> dict[str, str]:
-        """The eventsourcing environment of the document registry: the same store, its own table
-        (PostgreSQL names it by the application; SQLite gets a file of its own)."""
+        """The eventsourcing environment of the document registry."""
+        return self.side_store_env("documents")
+
+    def side_store_env(self, name: str) -> dict[str, str]:
+        """The eventsourcing environment of an application beside the journeys' (documents,
+        review claims): the same store, its own table (PostgreSQL names it by the application;
+        SQLite gets a file of its own), a small pool."""
         env = self.event_store_env()
         if self.persistence == "sqlite":
-            env["SQLITE_DBNAME"] = str(self.data_dir / "documents.sqlite")
+            env["SQLITE_DBNAME"] = str(self.data_dir / f"{name}.sqlite")
         else:
             env["POSTGRES_POOL_SIZE"] = "4"
         return env

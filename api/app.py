@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,18 @@ from lnere.api import routes
 from lnere.api.access import AccessControl, BodyCheck, SecurityHeaders
 from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
 from lnere.api.codec import CodecSessions, create_codec_app, session_secret
+from lnere.api.desk import pages as desk
 from lnere.api.models import RefusalAnswer, validation_answer
 from lnere.api.services import DiscoverProcesses, Services
 from lnere.application.gateway import JourneyClient
+from lnere.application.review_desk import ReviewDesk
 from lnere.application.staff import Authenticator, StaffDirectory
 from lnere.domain.identity import JOURNEY_ID_PATTERN
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
 from lnere.projections.runner import open_view
 from lnere.settings import Settings
+from lnere.store.claims import open_claims
 from lnere.store.documents import open_documents
 from lnere.store.registry import JourneyRegistry
 
@@ -64,11 +68,13 @@ def create_app(
         temporal = client or await connect(settings, lazy=True)
         registry = JourneyRegistry(env=settings.event_store_env())
         documents = open_documents(settings)
+        claims = open_claims(settings)
         view = open_view(settings)
-        state = Services(settings, catalog,
-                         JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue, registry,
-                                       documents),
-                         view, registry, documents)
+        journeys = JourneyClient(temporal, catalog, settings.journey_key_bytes, settings.task_queue, registry,
+                                 documents)
+        state = Services(settings, catalog, journeys, view, registry, documents,
+                         ReviewDesk(journeys, registry, documents, claims, view,
+                                    timedelta(minutes=settings.review_claim_minutes)))
         app.state.services = state
         state.watcher.start()
         try:
@@ -76,6 +82,7 @@ def create_app(
         finally:
             await state.watcher.stop()
             view.datastore.close()
+            claims.close()
             documents.close()
             registry.close()
 
@@ -112,6 +119,7 @@ def create_app(
         tracing.instrument_app(app)
     for concern in concerns:
         app.include_router(concern.router)
+    desk.install(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Temporal's Web UI decodes journey payloads here (see api/codec.py).
     app.mount("/codec", create_codec_app(

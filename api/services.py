@@ -19,6 +19,7 @@ from lnere import logs
 from lnere.api.access import state_seen_by
 from lnere.api.models import JourneyAnswer
 from lnere.application.gateway import JourneyClient
+from lnere.application.review_desk import ReviewDesk
 from lnere.application.staff import Staff
 from lnere.domain.commands import CommandEnvelope
 from lnere.domain.identity import JOURNEY_ID_PATTERN, process_of
@@ -79,13 +80,15 @@ class PositionWatcher:
 
 class Services:
     def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
-                 view: CountsView, registry: JourneyRegistry, documents: DocumentRegistry) -> None:
+                 view: CountsView, registry: JourneyRegistry, documents: DocumentRegistry,
+                 review_desk: ReviewDesk) -> None:
         self.settings = settings
         self.processes = processes
         self.journeys = journeys
         self.view = view
         self.registry = registry
         self.documents = documents
+        self.review_desk = review_desk
         self.watcher = PositionWatcher(view)
         self._figures: OrderedDict[tuple[str, str | None, date | None, int], bytes] = OrderedDict()
 
@@ -94,6 +97,16 @@ class Services:
             return self.processes.get(process_id)
         except KeyError:
             raise HTTPException(404, f"process: no process {process_id!r}") from None
+
+    def default_process(self) -> str:
+        """The process pages open on: the configured one (``LNERE_PROCESS``) when one was set,
+        else the one holding the most journeys."""
+        known = {p.id for p in self.processes}
+        configured = self.settings.process
+        if "process" in self.settings.model_fields_set and configured in known:
+            return configured
+        held = {process: n for process, n in self.view.journeys_per_process().items() if process in known}
+        return max(held, key=lambda process: (held[process], process)) if held else configured
 
     def process_and_state(self, process_id: str, staff: Staff | None,
                           asked: str | None) -> tuple[ElectoralProcess, str | None]:

@@ -47,7 +47,7 @@ async def me(staff: StaffDep) -> Me:
 async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
     """The processes; ``default`` marks the one the dashboard opens on: the configured process
     (``LNERE_PROCESS``) when one was set, else the one holding the most journeys."""
-    default = await asyncio.to_thread(_default_process, state)
+    default = await asyncio.to_thread(state.default_process)
     return [
         {"id": p.id, "name": p.name, "default": p.id == default, "timezone": p.timezone,
          "zone_words": ZONE_WORDS.get(p.timezone, p.timezone),
@@ -57,15 +57,6 @@ async def list_processes(state: ServicesDep) -> list[dict[str, Any]]:
          "channels": [c.value for c in p.channels], "modalities": [m.value for m in p.modalities]}
         for p in state.processes
     ]
-
-
-def _default_process(state: Any) -> str:
-    known = {p.id for p in state.processes}
-    configured = state.settings.process
-    if "process" in state.settings.model_fields_set and configured in known:
-        return configured
-    held = {process: n for process, n in state.view.journeys_per_process().items() if process in known}
-    return max(held, key=lambda process: (held[process], process)) if held else configured
 
 
 @router.get(f"{PREFIX}/configuration", openapi_extra=roles(), tags=["administration"])

@@ -4,7 +4,9 @@
 
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => Number(n).toLocaleString("es-MX");
-const state = { token: localStorage.getItem("lnere-token"), process: null, processes: [], asOf: null, generation: 0 };
+// A token typed here (a dashboard that is not public) lives in this page's memory only: no
+// storage a script could read later. Staff work in the workspace (/desk), with a session cookie.
+const state = { token: null, process: null, processes: [], asOf: null, generation: 0 };
 
 class Unauthorized extends Error {}
 
@@ -306,13 +308,11 @@ async function start() {
 
 $("login-form").addEventListener("submit", () => {
   state.token = $("token").value.trim();
-  localStorage.setItem("lnere-token", state.token);
   start();
 });
 $("login-cancel").addEventListener("click", () => $("login").close());
 $("logout").addEventListener("click", () => {
   if (!state.token) { showLogin(); return; }
-  localStorage.removeItem("lnere-token");
   state.token = null;
   start();
 });

@@ -130,6 +130,19 @@ class CountsQueries(ViewStorage):
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]
 
+    def review_backlog(self, process_id: str) -> list[dict[str, Any]]:
+        """The requests awaiting a decision in groups of equal filter values and round: each
+        group's count and its oldest's time in review (one pass over the inbox's index, from
+        which the desk counts every filter and the backlog by state)."""
+        m = self.mark
+        columns = ", ".join(INBOX_FILTERS)
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT {columns}, CASE WHEN reviews > 1 THEN 1 ELSE 0 END AS re_review, COUNT(*) AS n, "
+                      f"MIN(in_review_since) AS oldest FROM journeys WHERE process_id = {m} AND stage = {m} "
+                      f"GROUP BY {columns}, CASE WHEN reviews > 1 THEN 1 ELSE 0 END",
+                      (process_id, Stage.IN_REVIEW.value))
+            return [dict(row) for row in c.fetchall()]
+
     def journeys_in_stages(
         self, process_id: str, stages: list[str], after: str, below: str, limit: int
     ) -> list[tuple[str, str]]:

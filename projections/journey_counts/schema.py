@@ -25,7 +25,7 @@ def age_range(age: int) -> str:
 POSITION_COLUMN = {Stage.LISTED_FOR_REVIEW: "listed_position", Stage.INCLUDED: "included_position"}
 
 # What the review inbox filters on, besides the process and stage.
-INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel")
+INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel", "credential_kind")
 
 
 def view_tables(postgres: bool = False) -> list[str]:
