@@ -39,7 +39,7 @@ from eventsourcing.persistence import Tracking
 from lnere.application.staff import StaffDirectory
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.roles import Role
-from lnere.projections.journey_counts import AGE_RANGES, JourneyCountsView
+from lnere.projections.journey_counts import AGE_RANGES, JOURNEY_COLUMNS, JourneyCountsView
 from lnere.projections.runner import open_view, view_path
 from lnere.runtime.stack import free_port
 from lnere.settings import Settings
@@ -49,15 +49,18 @@ REPO = Path(__file__).resolve().parent.parent
 STAGES = {"in_review": 3, "meets_requirements": 80, "inconsistencies": 6, "rejected": 3, "listed_for_review": 8}
 
 
-def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1) -> int:
-    """Writes ``journeys`` journeys' rows and counts straight into the view; returns the log
-    position it records (as if five events per journey had been projected)."""
+def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1, stages: dict[str, int] | None = None,
+              re_reviews: float = 0.0) -> int:
+    """Writes ``journeys`` journeys' rows and counts straight into the view (in the ``stages``
+    given, by weight; a ``re_reviews`` share of those in review back after a subsane); returns
+    the log position it records (as if five events per journey had been projected)."""
     rng = random.Random(seed)
+    stages = stages or STAGES
     published = json.loads((REPO / "simulation/scenarios/seed-2020-11-30.report.json").read_text())
     countries = [row["country_code"] for row in published["by_country_entity"]]
     weights = [row["total"] for row in published["by_country_entity"]]
     states = [s.code for s in process.states]
-    stages, stage_weights = list(STAGES), list(STAGES.values())
+    stage_names, stage_weights = list(stages), list(stages.values())
     first_day = date(2020, 9, 1)
     deltas: Counter = Counter()
     rows = []
@@ -70,7 +73,7 @@ def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1) ->
         sex = rng.choice("HM")
         age = rng.choice(AGE_RANGES)
         modality = rng.choice(("postal", "internet"))
-        stage = rng.choices(stages, stage_weights)[0]
+        stage = rng.choices(stage_names, stage_weights)[0]
         analysis = stage if stage != "listed_for_review" else "meets_requirements"
         for dimension, key in (("country_state", f"{country}|{state}"), ("credential_channel", f"{kind}|{channel}"),
                                ("sex", sex), ("age", age), ("sex_age", f"{sex}|{age}"), ("modality", modality),
@@ -78,10 +81,13 @@ def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1) ->
             deltas[(dimension, key, day)] += 1
         since = f"{day}T15:00:00.{i % 1_000_000:06d}Z"
         rows.append((f"{i:032x}", process.id, f"journey-{process.id}-{i:032x}", process.timezone, stage, analysis,
-                     day, state, country, modality, channel, kind, since if stage == "in_review" else None, 1))
+                     day, state, country, modality, channel, kind, since if stage == "in_review" else None,
+                     2 if rng.random() < re_reviews else 1))
     position = journeys * 5
     with view.datastore.transaction(commit=True) as c:
-        c.executemany("INSERT INTO journeys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        # The columns named: the view has more than these (list positions, exclusion reason).
+        c.executemany(f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS[:14])}) VALUES ({', '.join('?' * 14)})",
+                      rows)
         c.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?)",
                       [(process.id, day, dimension, key, n) for (dimension, key, day), n in deltas.items()])
         totals: Counter = Counter()

@@ -87,7 +87,8 @@ async def test_twenty_reviewers_at_once_never_share_an_expediente_nor_double_a_d
             assert all({a.status_code, b.status_code} <= {303, 409} and 303 in (a.status_code, b.status_code)
                        for a, b in zip(answers[:20], answers[20:], strict=True)), [a.status_code for a in answers]
             for i, journey in enumerate(held):
-                assert [(e.reviewer, e.outcome) for e in decided(api, journey)] == [(f"derfe.{i}", "meets_requirements")]
+                assert [(e.reviewer, e.outcome) for e in decided(api, journey)] == [
+                    (f"derfe.{i}", "meets_requirements")]
             api.stack.wait_for_projection()
             inbox = await first.get(f"/desk/procesos/{process.id}/bandeja")
             assert "Esperan decisión: <strong>4</strong>" in inbox.text
@@ -138,7 +139,8 @@ async def test_forms_without_their_token_stale_sessions_and_other_roles_are_refu
             assert len(api.stack.registry.history(journey)) == events
 
             # A forged cookie, and a revoked member: the next request goes to the sign-in page.
-            forged = httpx.AsyncClient(base_url=api.base_url, cookies={"lnere_desk": "eyJzdGFmZiI6InN1cGVydmlzb3IuMSJ9"})
+            forged = httpx.AsyncClient(base_url=api.base_url,
+                                       cookies={"lnere_desk": "eyJzdGFmZiI6InN1cGVydmlzb3IuMSJ9"})
             answer = await forged.get(f"/desk/expedientes/{journey}")
             await forged.aclose()
             assert answer.status_code == 303 and answer.headers["location"].startswith("/desk/entrar")
