@@ -6,7 +6,7 @@
 #   postgres  with PostgreSQL 15, each test that touches storage (tests/conftest.py leaves out
 #             those that open no store or are marked any_backend or fast).
 # LNERE_TEST_LANES="fast" (or any of the three, space-separated) runs only those. Arguments go
-# to pytest. The linters run first: a finding fails the run.
+# to pytest. The linters and the manual's strict build run first: a finding fails the run.
 #
 # Temporal's Python SDK can abort while the interpreter finalizes, after pytest has already
 # finished (sdk-python #300). pytest's own exit status is written to a file by
@@ -20,6 +20,11 @@ echo "== ruff (configured in pyproject.toml) =="
 .venv/bin/ruff check . || { echo "ruff found the issues above: fix them before the tests run"; exit 1; }
 echo "== mypy (configured in pyproject.toml) =="
 .venv/bin/mypy || { echo "mypy found the issues above: fix them before the tests run"; exit 1; }
+echo "== the manual's site (mkdocs.yml), strictly: a broken link fails =="
+site=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site" \
+  || { rm -rf "$site"; echo "the documentation does not build: fix the links above"; exit 1; }
+rm -rf "$site"
 status_file=$(mktemp)
 trap 'rm -f "$status_file"' EXIT
 
