@@ -91,7 +91,7 @@ class ReviewDesk:
         holders = self.claims.holders([r["workflow_id"] for r in page], now)
         items = [{**row, "re_review": row["reviews"] > 1, "holder": holders.get(row["workflow_id"]),
                   "waited": now - datetime.fromisoformat(row["in_review_since"])} for row in page]
-        groups = self.view.review_backlog(process.id)
+        groups, _ = self.view.review_backlog(process.id)
         counts: dict[str, dict[str, int]] = {}
         for name in (*INBOX_FILTERS, "round"):
             tally: dict[str, int] = {}
@@ -113,12 +113,11 @@ class ReviewDesk:
         """The supervisor's view: the backlog by state and round, the oldest waiting, the
         decisions taken at the desk per reviewer and day, and whether the backlog clears before
         the analysis deadline at the pace of the last seven days."""
-        groups = self.view.review_backlog(process.id)
+        groups, oldest = self.view.review_backlog(process.id)
         by_state: dict[str, dict[str, int]] = {}
         for group in groups:
             row = by_state.setdefault(group["state_of_reference"] or "—", {"first": 0, "re_review": 0})
             row["re_review" if group["re_review"] else "first"] += group["n"]
-        oldest = min((g["oldest"] for g in groups if g["oldest"]), default=None)
         today = now.astimezone(process.tz).date()
         week = [(today - timedelta(days=n)).isoformat() for n in range(7)]
         decisions = self.claims.decisions_per_day(process.id, reviewers, week)

@@ -40,6 +40,7 @@ from lnere.application.staff import StaffDirectory
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.roles import Role
 from lnere.projections.journey_counts import AGE_RANGES, JOURNEY_COLUMNS, JourneyCountsView
+from lnere.projections.journey_counts.schema import inbox_group
 from lnere.projections.runner import open_view, view_path
 from lnere.runtime.stack import free_port
 from lnere.settings import Settings
@@ -90,6 +91,9 @@ def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1, st
                       rows)
         c.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?)",
                       [(process.id, day, dimension, key, n) for (dimension, key, day), n in deltas.items()])
+        groups: Counter = Counter(inbox_group(dict(zip(JOURNEY_COLUMNS, row, strict=False))) for row in rows)
+        c.executemany(f"INSERT INTO inbox_groups VALUES ({', '.join('?' * 8)})",
+                      [(*group, n) for group, n in groups.items() if group is not None])
         totals: Counter = Counter()
         for (dimension, key, _), n in deltas.items():
             totals[(dimension, key)] += n

@@ -49,7 +49,7 @@ def record_log(registry: JourneyRegistry, settings) -> int:
 def view_rows(view) -> dict[str, list[tuple]]:
     with view._transaction(commit=False) as c:
         out = {}
-        for table in ("journeys", "totals", "counts"):
+        for table in ("journeys", "totals", "counts", "inbox_groups"):
             c.execute(f"SELECT * FROM {table}")
             # A key whose changes net to zero within one batch is not written; one written as a
             # zero in one transaction and undone in another stays as a row of zero.
@@ -86,6 +86,14 @@ def test_catch_up_in_batches_builds_the_view_that_event_by_event_builds(settings
             batched = view_rows(runner.view)
             assert batched == view_rows(reference)
             assert batched["journeys"] and batched["counts"]
+            # The inbox's groups are the journeys in review, grouped: as the journeys say.
+            from collections import Counter
+
+            from lnere.projections.journey_counts.schema import JOURNEY_COLUMNS, inbox_group
+
+            grouped = Counter(inbox_group(dict(zip(JOURNEY_COLUMNS, row, strict=True)))
+                              for row in batched["journeys"])
+            assert sorted((*k, n) for k, n in grouped.items() if k is not None) == sorted(batched["inbox_groups"])
             figures = runner.view.counts_as_of(PROCESS, None)
             assert figures == reference.counts_as_of(PROCESS, None)
             assert {k: v for k, v in figures.items() if k in recount(registry)} == recount(registry)

@@ -94,8 +94,20 @@ async def test_a_replayed_process_gets_its_fortnightly_reports_and_a_party_verif
         # A second run, scheduled or asked for, issues nothing twice.
         again = await schedules.issue_due_reports(client, process, queue)
         assert again.issued == [] and again.already == list(range(1, 14))
+        # The schedule triggered again: its run's own result says it issued nothing new.
+        schedule = client.get_schedule_handle(schedules.schedule_id(process))
+        runs_before = len((await schedule.describe()).info.recent_actions)
         await http.post(f"/api/v1/processes/{process_id}/report-schedule/trigger", headers=api.auth("supervisor"))
-        await asyncio.sleep(2)
+        deadline = time.monotonic() + 60
+        while len(actions := (await schedule.describe()).info.recent_actions) == runs_before:
+            assert time.monotonic() < deadline, "the triggered run did not start"
+            await asyncio.sleep(0.2)
+        started = actions[-1].action
+        from lnere.workflows.reports import IssueReportsWorkflow
+
+        triggered = await client.get_workflow_handle_for(
+            IssueReportsWorkflow.run, started.workflow_id, run_id=started.first_execution_run_id).result()
+        assert triggered.issued == [] and triggered.already == list(range(1, 14))
         assert len(api.stack.registry.issued_reports(process)) == 13
 
         listed = (await http.get(f"/api/v1/processes/{process_id}/reports", headers=api.auth("party"))).json()
@@ -148,8 +160,12 @@ async def test_a_live_process_issues_on_its_date_and_catches_up_once_after_downt
 
     catalog = ProcessCatalog.load()
     now = datetime.now(UTC).astimezone(catalog.get("pel-2020-2021").tz)
-    # Two issues missed while no worker ran (yesterday and the day before), one due in a minute.
-    soon = now + timedelta(minutes=2)
+    if now.second >= 40:  # the next minute is too close to set up before it: wait for the one after
+        await asyncio.sleep(61 - now.second)
+        now = datetime.now(UTC).astimezone(catalog.get("pel-2020-2021").tz)
+    # Two issues missed while no worker ran (yesterday and the day before), one due in the next
+    # minute (at least 20 s away).
+    soon = now + timedelta(minutes=1)
     missed = [now.date() - timedelta(days=2), now.date() - timedelta(days=1)]
     days = sorted({d.day for d in missed} | {soon.day})
     process_id = _live_copy(catalog, ReportSchedule(days_of_month=tuple(days), hour=soon.hour, minute=soon.minute,

@@ -92,6 +92,17 @@ async def test_twenty_reviewers_at_once_never_share_an_expediente_nor_double_a_d
             api.stack.wait_for_projection()
             inbox = await first.get(f"/desk/procesos/{process.id}/bandeja")
             assert "Esperan decisión: <strong>4</strong>" in inbox.text
+            # The projection's inbox groups, kept as journeys come and go, are the journeys' own.
+            groups, oldest = api.stack.view.review_backlog(process.id)
+            with api.stack.view._transaction(commit=False) as c:
+                c.execute("SELECT state_of_reference, country, modality, channel, credential_kind, COUNT(*) AS n, "
+                          "MIN(in_review_since) AS oldest FROM journeys WHERE process_id = %s AND stage = 'in_review' "
+                          "GROUP BY state_of_reference, country, modality, channel, credential_kind"
+                          .replace("%s", api.stack.view.mark), (process.id,))
+                recounted = [dict(row) for row in c.fetchall()]
+            assert [(g["state_of_reference"], g["country"], g["n"]) for g in groups] == [
+                (r["state_of_reference"], r["country"], r["n"]) for r in recounted] and recounted[0]["n"] == 4
+            assert oldest == recounted[0]["oldest"]
 
             # The supervisor sees each reviewer's decision of the day, and releases a held expediente.
             supervisor, supervisor_csrf = await signed_in(api.base_url, api.tokens["supervisor"])

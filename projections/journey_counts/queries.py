@@ -130,18 +130,19 @@ class CountsQueries(ViewStorage):
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]
 
-    def review_backlog(self, process_id: str) -> list[dict[str, Any]]:
-        """The requests awaiting a decision in groups of equal filter values and round: each
-        group's count and its oldest's time in review (one pass over the inbox's index, from
-        which the desk counts every filter and the backlog by state)."""
+    def review_backlog(self, process_id: str) -> tuple[list[dict[str, Any]], str | None]:
+        """The requests awaiting a decision in groups of equal filter values and round, each
+        with its count (the projection keeps them: a few rows, whatever the inbox's size), and
+        the time the oldest of them entered review."""
         m = self.mark
-        columns = ", ".join(INBOX_FILTERS)
         with self._transaction(commit=False) as c:
-            c.execute(f"SELECT {columns}, CASE WHEN reviews > 1 THEN 1 ELSE 0 END AS re_review, COUNT(*) AS n, "
-                      f"MIN(in_review_since) AS oldest FROM journeys WHERE process_id = {m} AND stage = {m} "
-                      f"GROUP BY {columns}, CASE WHEN reviews > 1 THEN 1 ELSE 0 END",
+            c.execute(f"SELECT {', '.join(INBOX_FILTERS)}, re_review, n FROM inbox_groups "
+                      f"WHERE process_id = {m} AND n > 0", (process_id,))
+            groups = [{k: (v if v != "" else None) for k, v in dict(row).items()} for row in c.fetchall()]
+            c.execute(f"SELECT MIN(in_review_since) AS oldest FROM journeys WHERE process_id = {m} AND stage = {m}",
                       (process_id, Stage.IN_REVIEW.value))
-            return [dict(row) for row in c.fetchall()]
+            row = c.fetchone()
+        return groups, (row["oldest"] if row else None)
 
     def journeys_in_stages(
         self, process_id: str, stages: list[str], after: str, below: str, limit: int

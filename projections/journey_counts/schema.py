@@ -28,6 +28,14 @@ POSITION_COLUMN = {Stage.LISTED_FOR_REVIEW: "listed_position", Stage.INCLUDED: "
 INBOX_FILTERS = ("state_of_reference", "country", "modality", "channel", "credential_kind")
 
 
+def inbox_group(row: dict) -> tuple | None:
+    """The inbox group a journey row counts in (its process, filter values, and whether it is a
+    re-review), or None when it awaits no decision. An unknown value is '' (a key column)."""
+    if row["stage"] != Stage.IN_REVIEW:
+        return None
+    return (row["process_id"], *(row[name] or "" for name in INBOX_FILTERS), 1 if row["reviews"] > 1 else 0)
+
+
 def view_tables(postgres: bool = False) -> list[str]:
     """The view's tables (SQLite, or PostgreSQL)."""
     without_rowid = "" if postgres else " WITHOUT ROWID"
@@ -78,6 +86,14 @@ def view_tables(postgres: bool = False) -> list[str]:
         " reason TEXT NOT NULL,"
         " skipped_by TEXT NOT NULL,"
         " skipped_at TEXT NOT NULL)",
+        # The requests awaiting a decision, counted by their filter values and round: the desk's
+        # counts per filter and backlog per state read these few rows, not the journeys.
+        "CREATE TABLE IF NOT EXISTS inbox_groups ("
+        " process_id TEXT NOT NULL, state_of_reference TEXT NOT NULL, country TEXT NOT NULL,"
+        " modality TEXT NOT NULL, channel TEXT NOT NULL, credential_kind TEXT NOT NULL,"
+        " re_review INTEGER NOT NULL, n INTEGER NOT NULL,"
+        " PRIMARY KEY (process_id, state_of_reference, country, modality, channel, credential_kind, re_review))"
+        f"{without_rowid}",
         "CREATE TABLE IF NOT EXISTS totals ("
         " process_id TEXT NOT NULL,"
         " dimension TEXT NOT NULL,"

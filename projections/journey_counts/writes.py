@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from lnere.domain.rules import AnalysisStatus, Stage
-from lnere.projections.journey_counts.schema import JOURNEY_COLUMNS, POSITION_COLUMN
+from lnere.projections.journey_counts.schema import INBOX_FILTERS, JOURNEY_COLUMNS, POSITION_COLUMN, inbox_group
 from lnere.projections.journey_counts.storage import ViewStorage
 
 
@@ -36,6 +36,7 @@ class _Batch:
         self.inserted: dict[str, None] = {}  # in the order the journeys started
         self.updated: set[str] = set()
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
+        self.inbox_before: dict[str, tuple | None] = {}  # each touched journey's inbox group as it was
 
     def add(self, process_id: str, day: str, dimension: str, key: str, delta: int) -> None:
         self.counts[(process_id, day, dimension, key)] += delta
@@ -112,6 +113,20 @@ class CountsWrites(ViewStorage):
             c.executemany(
                 f"INSERT INTO counts (process_id, day, dimension, key, n) VALUES ({m}, {m}, {m}, {m}, {m}) "
                 "ON CONFLICT (process_id, dimension, key, day) DO UPDATE SET n = counts.n + excluded.n", counts)
+        inbox: Counter[tuple] = Counter()
+        for journey_id, row in batch.journeys.items():
+            before, after = batch.inbox_before.get(journey_id), inbox_group(row)
+            if before != after:
+                if before is not None:
+                    inbox[before] -= 1
+                if after is not None:
+                    inbox[after] += 1
+        groups = [(*key, n) for key, n in inbox.items() if n]
+        if groups:
+            c.executemany(
+                f"INSERT INTO inbox_groups (process_id, {', '.join(INBOX_FILTERS)}, re_review, n) "
+                f"VALUES ({', '.join([m] * 8)}) ON CONFLICT (process_id, {', '.join(INBOX_FILTERS)}, re_review) "
+                "DO UPDATE SET n = inbox_groups.n + excluded.n", groups)
         totals = [(*key, n) for key, n in totals_of.items() if n]
         if totals:
             c.executemany(
@@ -135,6 +150,7 @@ class CountsWrites(ViewStorage):
             found = batch.cursor.fetchone()
             assert found is not None, f"journey {journey_id} has events before it started"
             row = batch.journeys[journey_id] = {k: found[k] for k in JOURNEY_COLUMNS}
+            batch.inbox_before[journey_id] = inbox_group(row)
         return row
 
     @_in_batch
