@@ -9,15 +9,18 @@ here. Record them anew (only when a break is intended and running journeys are m
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
 from lnere.domain.commands import CommandEnvelope, FireMilestone
 from lnere.domain.process import MILESTONE_ORDER, ProcessCatalog
@@ -145,4 +148,32 @@ async def test_saved_history_replays(path: Path):
 
 @pytest.mark.fast
 def test_saved_histories_exist():
-    assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them: LNERE_RECORD_HISTORIES=1"
+    # Each kind of workflow the worker runs has saved histories that replay.
+    from lnere.worker import WORKFLOWS
+
+    saved = {json.loads(p.read_text(encoding="utf-8"))["events"][0]["workflowExecutionStartedEventAttributes"]
+             ["workflowType"]["name"] for p in HISTORIES.glob("*.json")}
+    assert saved == {w.__temporal_workflow_definition.name for w in WORKFLOWS}  # type: ignore[attr-defined], "record them: LNERE_RECORD_HISTORIES=1"
+
+
+@workflow.defn(name="ProcessCalendarWorkflow")
+class ChangedCalendar:
+    """A calendar whose code changed without a patch: it waits on a timer where the saved run
+    fired its milestones."""
+
+    @workflow.run
+    async def run(self, *args: object) -> None:
+        await workflow.sleep(timedelta(days=400))
+
+
+@pytest.mark.fast
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_workflow_changed_without_a_patch_fails_replay():
+    """The negative control of the replays above: they can fail."""
+    path = sorted(HISTORIES.glob("calendar_every_milestone-*.json"))[0]
+    history = WorkflowHistory.from_json(f"saved-{path.stem}", path.read_text(encoding="utf-8"))
+    # Unsandboxed: the sandbox would import this test module again (it is not a workflow module).
+    changed = Replayer(workflows=[ChangedCalendar], data_converter=DATA_CONVERTER,
+                       workflow_runner=UnsandboxedWorkflowRunner())
+    with pytest.raises(NondeterminismError):
+        await changed.replay_workflow(history)
