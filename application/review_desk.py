@@ -42,10 +42,6 @@ class InboxFilter:
         if unknown:
             raise ValueError(f"unknown inbox filters: {sorted(unknown)}")
 
-    def matches(self, group: dict[str, Any], leaving_out: str | None = None) -> bool:
-        if leaving_out != "round" and self.re_review is not None and bool(group["re_review"]) != self.re_review:
-            return False
-        return all(group[name] == value for name, value in self.values.items() if name != leaving_out)
 
 
 @dataclass
@@ -91,21 +87,13 @@ class ReviewDesk:
         holders = self.claims.holders([r["workflow_id"] for r in page], now)
         items = [{**row, "re_review": row["reviews"] > 1, "holder": holders.get(row["workflow_id"]),
                   "waited": now - datetime.fromisoformat(row["in_review_since"])} for row in page]
-        groups, _ = self.view.review_backlog(process.id)
-        counts: dict[str, dict[str, int]] = {}
-        for name in (*INBOX_FILTERS, "round"):
-            tally: dict[str, int] = {}
-            for group in groups:
-                if wanted.matches(group, leaving_out=name):
-                    key = ("re_review" if group["re_review"] else "first") if name == "round" else group[name]
-                    if key is not None:
-                        tally[key] = tally.get(key, 0) + group["n"]
-            counts[name] = dict(sorted(tally.items()))
+        counts = self.view.inbox_counts(process.id, wanted.values, wanted.re_review)
+        total = counts.pop("total").get("", 0)
         deadline = process.milestone_at(Milestone.ANALYSIS_DEADLINE)
         return InboxPage(
             items=items,
             next_after=(page[-1]["in_review_since"], page[-1]["journey_id"]) if len(rows) > limit else None,
-            total=sum(g["n"] for g in groups if wanted.matches(g)), counts=counts, analysis_deadline=deadline,
+            total=total, counts=counts, analysis_deadline=deadline,
             days_left=(deadline.date() - now.astimezone(deadline.tzinfo).date()).days,
         )
 
@@ -113,20 +101,16 @@ class ReviewDesk:
         """The supervisor's view: the backlog by state and round, the oldest waiting, the
         decisions taken at the desk per reviewer and day, and whether the backlog clears before
         the analysis deadline at the pace of the last seven days."""
-        groups, oldest = self.view.review_backlog(process.id)
-        by_state: dict[str, dict[str, int]] = {}
-        for group in groups:
-            row = by_state.setdefault(group["state_of_reference"] or "—", {"first": 0, "re_review": 0})
-            row["re_review" if group["re_review"] else "first"] += group["n"]
+        by_state, oldest = self.view.review_backlog(process.id)
         today = now.astimezone(process.tz).date()
         week = [(today - timedelta(days=n)).isoformat() for n in range(7)]
         decisions = self.claims.decisions_per_day(process.id, reviewers, week)
         recent = sum(decisions.values())
-        pending = sum(g["n"] for g in groups)
+        pending = sum(row["first"] + row["re_review"] for row in by_state.values())
         deadline = process.milestone_at(Milestone.ANALYSIS_DEADLINE)
         days_left = max((deadline - now).total_seconds() / 86400, 0.0)
         per_day = recent / 7
-        return {"by_state": dict(sorted(by_state.items())), "pending": pending,
+        return {"by_state": by_state, "pending": pending,
                 "oldest": datetime.fromisoformat(oldest) if oldest else None,
                 "decisions": decisions, "per_day": per_day, "deadline": deadline,
                 "days_needed": pending / per_day if per_day else None,

@@ -130,19 +130,52 @@ class CountsQueries(ViewStorage):
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]
 
-    def review_backlog(self, process_id: str) -> tuple[list[dict[str, Any]], str | None]:
-        """The requests awaiting a decision in groups of equal filter values and round, each
-        with its count (the projection keeps them: a few rows, whatever the inbox's size), and
-        the time the oldest of them entered review."""
+    def inbox_counts(self, process_id: str, filters: dict[str, str], re_review: bool | None
+                     ) -> dict[str, dict[str, int]]:
+        """The requests awaiting a decision counted by each filter's values under the other
+        filters (and by round: "first", "re_review"), and "total" under all of them ({"": n}),
+        from the groups the projection keeps: a few thousand rows at most, summed in SQL."""
         m = self.mark
+        dimensions = {**{name: name for name in INBOX_FILTERS}, "round": "re_review"}
+        counts: dict[str, dict[str, int]] = {}
         with self._transaction(commit=False) as c:
-            c.execute(f"SELECT {', '.join(INBOX_FILTERS)}, re_review, n FROM inbox_groups "
-                      f"WHERE process_id = {m} AND n > 0", (process_id,))
-            groups = [{k: (v if v != "" else None) for k, v in dict(row).items()} for row in c.fetchall()]
+            for name, column in (*dimensions.items(), ("total", "''")):
+                where: list[str] = [f"process_id = {m}"]
+                params: list[Any] = [process_id]
+                for other, value in filters.items():
+                    if other != name:
+                        where.append(f"{other} = {m}")
+                        params.append(value)
+                if re_review is not None and name != "round":
+                    where.append(f"re_review = {m}")
+                    params.append(1 if re_review else 0)
+                c.execute(f"SELECT {column} AS value, SUM(n) AS n FROM inbox_groups WHERE {' AND '.join(where)} "
+                          f"GROUP BY {column}", params)
+                tally = {}
+                for row in c.fetchall():
+                    if row["n"]:
+                        key = ({0: "first", 1: "re_review"}[row["value"]] if name == "round" else row["value"])
+                        if key != "" or name == "total":
+                            tally[key] = int(row["n"])
+                counts[name] = dict(sorted(tally.items()))
+        return counts
+
+    def review_backlog(self, process_id: str) -> tuple[dict[str, dict[str, int]], str | None]:
+        """The requests awaiting a decision by state of reference and round ({state: {"first": n,
+        "re_review": n}}), and when the oldest of them entered review."""
+        m = self.mark
+        by_state: dict[str, dict[str, int]] = {}
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT state_of_reference, re_review, SUM(n) AS n FROM inbox_groups WHERE process_id = {m} "
+                      "GROUP BY state_of_reference, re_review", (process_id,))
+            for row in c.fetchall():
+                if row["n"]:
+                    state = by_state.setdefault(row["state_of_reference"] or "—", {"first": 0, "re_review": 0})
+                    state["re_review" if row["re_review"] else "first"] += int(row["n"])
             c.execute(f"SELECT MIN(in_review_since) AS oldest FROM journeys WHERE process_id = {m} AND stage = {m}",
                       (process_id, Stage.IN_REVIEW.value))
             row = c.fetchone()
-        return groups, (row["oldest"] if row else None)
+        return dict(sorted(by_state.items())), (row["oldest"] if row else None)
 
     def journeys_in_stages(
         self, process_id: str, stages: list[str], after: str, below: str, limit: int
