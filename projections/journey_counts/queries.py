@@ -149,8 +149,9 @@ class CountsQueries(ViewStorage):
                 if re_review is not None and name != "round":
                     where.append(f"re_review = {m}")
                     params.append(1 if re_review else 0)
-                c.execute(f"SELECT {column} AS value, SUM(n) AS n FROM inbox_groups WHERE {' AND '.join(where)} "
-                          f"GROUP BY {column}", params)
+                grouped = f" GROUP BY {column}" if name != "total" else ""
+                c.execute(f"SELECT {column} AS value, SUM(n) AS n FROM inbox_groups WHERE {' AND '.join(where)}"
+                          f"{grouped}", params)
                 tally = {}
                 for row in c.fetchall():
                     if row["n"]:
