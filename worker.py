@@ -64,7 +64,7 @@ def build_worker(
     processes: ProcessCatalog | None = None,
     after_commit: AfterCommit | None = None,
     milestone_page_size: int = BULK_PAGE_SIZE,
-    after_milestone_page: Callable[[Milestone, int], None] | None = None,
+    after_milestone_page: Callable[[Milestone, int, tuple[str, str]], None] | None = None,
     view: CountsView | None = None,
 ) -> Worker:
     """The worker; ``view``, the projection's view its activities read (opened here when not

@@ -62,12 +62,12 @@ class MilestoneActivities:
     def __init__(
         self, client: Client, registry: JourneyRegistry, view: CountsView, processes: ProcessCatalog,
         concurrency: int = 32, page_size: int = BULK_PAGE_SIZE,
-        after_page: Callable[[Milestone, int], None] | None = None,
+        after_page: Callable[[Milestone, int, tuple[str, str]], None] | None = None,
     ) -> None:
         self._client = client
         self._page_size = page_size
-        # Called after each page's commit (with the journeys changed so far); lets the fault
-        # tests fail an attempt there, between the commit and its heartbeat.
+        # Called after each page's commit and heartbeat (with the journeys changed so far and the
+        # page's first and last journey); lets the fault tests fail an attempt there.
         self._after_page = after_page
         self._processes = processes
         self._registry = registry
@@ -119,7 +119,7 @@ class MilestoneActivities:
                                     rule=outcome.rule)
                 activity.heartbeat(run.sweep, run.cursor)
                 if self._after_page is not None:
-                    self._after_page(input.milestone, run.journeys_changed)
+                    self._after_page(input.milestone, run.journeys_changed, (page[0][0], page[-1][0]))
                 elapsed = time.monotonic() - started
                 rate = round((run.journeys_seen - seen_at_start) / elapsed, 1) if elapsed else None
                 log.info("milestone progress", milestone=input.milestone.value, process_id=input.process_id,

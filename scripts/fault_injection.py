@@ -124,9 +124,10 @@ class Component:
 
 
 async def chaos(components: dict[str, Component], faults: int, rng: random.Random, done: asyncio.Event,
-                injected: Counter, pause: tuple[float, float] = (3, 9)) -> None:
+                injected: Counter, importing: asyncio.Event, pause: tuple[float, float] = (3, 9)) -> None:
     """Kills the components in turn (in a random order, so each is hit once every three
-    faults) at random moments until ``faults`` are injected."""
+    faults) at random moments until ``faults`` are injected; each kill says whether an import
+    was running at that moment (``importing``: the proof that the kill cut into one)."""
     order = sorted(components)
     rng.shuffle(order)
     while injected.total() < faults and not done.is_set():
@@ -138,17 +139,24 @@ async def chaos(components: dict[str, Component], faults: int, rng: random.Rando
         name = order[injected.total() % len(order)]
         component = components[name]
         component.down_until = time.monotonic() + rng.uniform(0.2, 2.0)  # keep_alive starts it then
+        inside = importing.is_set()
         component.kill()
         injected[name] += 1
-        print(f"  fault {injected.total()}: kill -9 {name}", flush=True)
+        print(f"  fault {injected.total()}: kill -9 {name} "
+              f"{'during an import (in progress)' if inside else 'between imports'}", flush=True)
 
 
-async def kill_later(component: Component, delay: float, rng: random.Random, injected: Counter, when: str) -> None:
+async def kill_later(component: Component, delay: float, rng: random.Random, injected: Counter, when: str,
+                     in_progress: asyncio.Event | None = None) -> None:
+    """Kills the component after ``delay``; with ``in_progress``, says whether the work it was
+    meant to hit was still going on at that moment (the proof that the kill fell inside it)."""
     await asyncio.sleep(delay)
     component.down_until = time.monotonic() + rng.uniform(0.2, 2.0)  # keep_alive starts it then
+    inside = in_progress is not None and in_progress.is_set()
     component.kill()
     injected[component_name(component)] += 1
-    print(f"  fault {injected.total()}: kill -9 {component_name(component)} {when}", flush=True)
+    where = "" if in_progress is None else (" (in progress)" if inside else " (after it ended)")
+    print(f"  fault {injected.total()}: kill -9 {component_name(component)} {when}{where}", flush=True)
 
 
 def component_name(component: Component) -> str:
@@ -218,9 +226,11 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
             supervising = asyncio.Event()
             supervisor = asyncio.create_task(keep_alive(components, supervising))
             done = asyncio.Event()
-            chaos_task = asyncio.create_task(chaos(components, faults, rng, done, injected))
+            importing = asyncio.Event()
+            chaos_task = asyncio.create_task(chaos(components, faults, rng, done, injected, importing))
             while True:
                 attempts += 1
+                importing.set()
                 try:
                     client = await Client.connect(settings.temporal_address, data_converter=converter,
                                                   runtime=QUIET_RUNTIME)
@@ -235,8 +245,10 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
                     await run_import(path, journeys_client, data / "imports", data / "rejects.jsonl",
                                      concurrency=32, restart=True, progress_stream=open(os.devnull, "w"))  # noqa: SIM115
                 except Exception as error:  # noqa: BLE001 - any failure of a killed part: resume
+                    importing.clear()
                     print(f"  import attempt {attempts} stopped: {type(error).__name__}", flush=True)
                     await asyncio.sleep(1.0)
+                importing.clear()
             done.set()
             await chaos_task
             if milestone_faults:
@@ -249,10 +261,12 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
                 rng.shuffle(order)
                 for milestone in MILESTONE_ORDER:
                     killer = None
+                    firing = asyncio.Event()
+                    firing.set()  # cleared once the milestone's run has answered
                     if milestone in heavy:
                         name = order[heavy.index(milestone) % len(order)]
-                        killer = asyncio.create_task(kill_later(components[name], rng.uniform(0.05, 0.6), rng,
-                                                                injected, f"during {milestone.value}"))
+                        killer = asyncio.create_task(kill_later(components[name], rng.uniform(0.05, 0.3), rng,
+                                                                injected, f"during {milestone.value}", firing))
                     while True:
                         try:
                             client = await Client.connect(settings.temporal_address, data_converter=converter,
@@ -260,6 +274,7 @@ async def main(journeys: int, faults: int, seed: int, workers: int = 1, mileston
                             await JourneyClient(client, load_processes(settings), settings.journey_key_bytes,
                                                 settings.task_queue).fire_milestone(
                                 process.id, FireMilestone(milestone=milestone))
+                            firing.clear()
                             break
                         except Exception as error:  # noqa: BLE001 - a killed part: fire again (repeat-safe)
                             print(f"  milestone {milestone.value} interrupted: {type(error).__name__}", flush=True)

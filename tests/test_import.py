@@ -99,6 +99,10 @@ def test_simulated_population_is_deterministic_and_plausible():
     assert len(claves) == 6574  # one credential per citizen, every clave distinct
 
 
+# Its subject is the published figures, not storage: run once, on SQLite. PostgreSQL at
+# thousands of journeys through every milestone is test_milestones_at_scale's (and this import
+# took a third of the PostgreSQL lane).
+@pytest.mark.any_backend
 @session_loop
 async def test_seed_scenario_reproduces_the_published_report(dev_env, settings):
     scenario = load_scenario("seed-2020-11-30")

@@ -1,5 +1,6 @@
 """The calendar at real size: thousands of journeys through every milestone to the definitive
-list, with an attempt of the bulk milestone failing between a page's commit and its heartbeat.
+list, with an attempt of the bulk milestone failing after a page was committed: the retry resumes
+after the cursor the run stored with that page.
 
 The expected figures are counted here from the test's own command file (``tests.test_import``
 counts the report's tables the same way); the view is checked against the independent recount.
@@ -70,13 +71,17 @@ async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_
     assert sum(expected.values()) == JOURNEYS and expected["included"] > 1000
 
     failures: list[int] = []
+    pages: list[tuple[str, str]] = []  # the definitive list's pages (first and last journey), as applied
 
-    def fail_once_mid_milestone(milestone: Milestone, changed: int) -> None:
-        # The definitive list's first attempt dies after its third page is committed, before
-        # that page's heartbeat: the retry resumes from the second page's heartbeat.
-        if milestone is Milestone.DEFINITIVE_LIST and changed >= 3 * PAGE and not failures:
-            failures.append(changed)
-            raise RuntimeError("injected: the attempt dies between a page's commit and its heartbeat")
+    def fail_once_mid_milestone(milestone: Milestone, changed: int, page: tuple[str, str]) -> None:
+        # The definitive list's first attempt dies once its third page is committed (the run's
+        # cursor stored with it; the hook runs after the heartbeat, which a retry does not read).
+        if milestone is not Milestone.DEFINITIVE_LIST:
+            return
+        pages.append(page)
+        if changed >= 3 * PAGE and not failures:
+            failures.append(len(pages))
+            raise RuntimeError("injected: the attempt dies after a page was committed")
 
     async with running_stack(dev_env.client, settings, processes=catalog, milestone_page_size=PAGE,
                              after_milestone_page=fail_once_mid_milestone) as stack:
@@ -85,6 +90,10 @@ async def test_thousands_of_journeys_reach_the_definitive_list_through_a_failed_
         assert summary.refused == 0, summary.as_dict()
         assert summary.milestones == len(MILESTONE_ORDER)
         assert failures, "the injected failure did not happen"
+        # The retry went on after the stored cursor: its first page starts past the failed
+        # attempt's last (a restart would begin again at the first journey).
+        failed_at = failures[0]
+        assert pages[failed_at][0] > pages[failed_at - 1][1] > pages[0][0], pages[failed_at - 1:failed_at + 1]
         calendar = dev_env.client.get_workflow_handle_for(ProcessCalendarWorkflow.run, f"calendar-{process_id}")
         reports = {r.milestone: r for r in await calendar.query(ProcessCalendarWorkflow.fired)}
         assert reports[Milestone.REGISTRATION_CLOSED].journeys_changed == expected["closed_without_request"]
