@@ -130,6 +130,13 @@ class Settings(BaseSettings):
                                    "ends after this many minutes without a request")
     desk_session_hours: float = Field(default=10, gt=0, le=24, description="a staff workspace session ends this "
                                       "many hours after sign-in, however busy")
+    oidc_issuer: str | None = Field(default=None, description="an institution's OpenID Connect provider (its "
+                                    "issuer URL): staff sign in to /desk through it instead of with a token")
+    oidc_client_id: str | None = Field(default=None, description="lnere's client id at the OpenID Connect provider")
+    oidc_client_secret: str | None = Field(default=None, repr=False, description="lnere's client secret at the "
+                                           "OpenID Connect provider (a secret)")
+    oidc_staff_claim: str = Field(default="preferred_username", description="the ID token's claim that names the "
+                                  "staff member in the staff directory (which gives the role)")
     review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long a reviewer holds an "
                                       "expediente they took before others may take it")
     document_store: Literal["filesystem", "s3"] = Field(

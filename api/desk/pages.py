@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from lnere import logs
 from lnere.api.desk.messages import FIELDS, in_spanish
+from lnere.api.desk.oidc import OidcSignIn, SignInFailed
 from lnere.api.desk.sessions import COOKIE, PATH, PRE_COOKIE, DeskSessions, Session, SessionEnded, session_secret
 from lnere.application.review_desk import InboxFilter, ReviewDesk
 from lnere.domain.commands import DecideReview
@@ -40,6 +41,7 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templat
                         autoescape=select_autoescape(default=True, default_for_string=True))
 DESK_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
 JOURNEY_ID = __import__("re").compile(JOURNEY_ID_PATTERN)
+OIDC_COOKIE = "lnere_desk_oidc"
 
 # The inbox's filters as the page names them (query parameters in Spanish, values as stored).
 FILTER_PARAMS = {"entidad": "state_of_reference", "pais": "country", "modalidad": "modality", "canal": "channel",
@@ -86,6 +88,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.desk_sessions = DeskSessions(session_secret(settings.journey_key_bytes),
                                            idle_seconds=settings.desk_idle_minutes * 60,
                                            absolute_seconds=settings.desk_session_hours * 3600)
+    app.state.desk_oidc = (OidcSignIn(settings.oidc_issuer, settings.oidc_client_id or "", settings.oidc_client_secret,
+                                      settings.oidc_staff_claim, session_secret(settings.journey_key_bytes))
+                           if settings.oidc_issuer else None)
     app.include_router(router)
 
     @app.exception_handler(NeedsSignIn)
@@ -226,15 +231,61 @@ TEMPLATES.filters["waited"] = waited
 
 @router.get("/entrar")
 async def sign_in_page(request: Request, motivo: str | None = None) -> Response:
-    token, cookie = request.app.state.desk_sessions.sign_in_token()
     reason = motivo if motivo and len(motivo) < 200 else None
+    if request.app.state.desk_oidc is not None:  # the institution's sign-on, and no token form
+        return page(request, "signin.html", reason=reason, csrf=None, oidc=True)
+    token, cookie = request.app.state.desk_sessions.sign_in_token()
     answer = page(request, "signin.html", reason=reason, csrf=token)
     _set_cookie(request, answer, PRE_COOKIE, cookie, max_age=3600)
     return answer
 
 
+def _callback_uri(request: Request) -> str:
+    return str(request.url_for("oidc_callback"))
+
+
+@router.get("/entrar/institucional")
+async def oidc_start(request: Request) -> Response:
+    oidc: OidcSignIn | None = request.app.state.desk_oidc
+    if oidc is None:
+        raise Forbidden("Esta instalación no tiene inicio de sesión institucional.")
+    target, cookie = await oidc.start(_callback_uri(request))
+    answer = RedirectResponse(target, 303)
+    # Lax, not Strict: the provider's page sends the browser back here (a top-level GET).
+    answer.set_cookie(OIDC_COOKIE, cookie, path=PATH, httponly=True, samesite="lax", max_age=600,
+                      secure=request.url.scheme == "https")
+    return answer
+
+
+@router.get("/entrar/institucional/vuelta", name="oidc_callback")
+async def oidc_callback(request: Request) -> Response:
+    oidc: OidcSignIn | None = request.app.state.desk_oidc
+    if oidc is None:
+        raise Forbidden("Esta instalación no tiene inicio de sesión institucional.")
+    try:
+        staff_id = await oidc.finish(request.cookies.get(OIDC_COOKIE), request.query_params.get("state"),
+                                     request.query_params.get("code"), _callback_uri(request))
+    except SignInFailed as failed:
+        log.warning("desk sign-in refused", reason="oidc", why=type(failed).__name__)
+        raise Forbidden(str(failed)) from None
+    directory = request.app.state.authenticator
+    member = getattr(directory, "member", None)
+    staff = member(staff_id) if member is not None else None
+    if staff is None:
+        log.warning("desk sign-in refused", reason="not in the staff directory")
+        raise Forbidden("Su cuenta institucional no está en el directorio del personal de lnere.")
+    stamp = getattr(directory, "session_stamp", lambda _: None)(staff.id)
+    log.info("desk sign-in", staff=staff.id, role=staff.role.value, via="oidc")
+    answer = RedirectResponse(f"{PATH}/", 303)
+    _set_cookie(request, answer, COOKIE, request.app.state.desk_sessions.issue(staff, stamp))
+    answer.delete_cookie(OIDC_COOKIE, path=PATH, httponly=True, samesite="lax")
+    return answer
+
+
 @router.post("/entrar")
 async def sign_in(request: Request) -> Response:
+    if request.app.state.desk_oidc is not None:
+        raise Forbidden("En esta instalación se entra con la cuenta institucional.")
     _same_origin(request)
     form = await request.form()
     sessions: DeskSessions = request.app.state.desk_sessions
