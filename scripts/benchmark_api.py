@@ -103,6 +103,24 @@ def load_view(view: JourneyCountsView, process, journeys: int, seed: int = 1, st
     return position
 
 
+def start_api(settings: Settings) -> tuple[subprocess.Popen, str]:
+    """The API as ``lnere up`` starts it (its own process, on a free port; Temporal is not needed
+    for reads: its client connects lazily), once it answers; and its address."""
+    port = free_port()
+    env = {**os.environ, "LNERE_DATA_DIR": str(settings.data_dir), "LNERE_JOURNEY_KEY": settings.journey_key or "",
+           "LNERE_CIPHER_KEY": settings.cipher_key or "", "LNERE_API_PORT": str(port), "LNERE_LOG_LEVEL": "WARNING",
+           "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
+    server = subprocess.Popen([sys.executable, "-m", "lnere.api"], env=env, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{base}/healthz")
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return server, base
+
+
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
     ordered = sorted(samples)
     return (statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000, ordered[-1] * 1000)
@@ -125,20 +143,10 @@ def main() -> None:
               f"({os.path.getsize(view_path(settings)) / 1e6:.0f} MB)", flush=True)
         token = StaffDirectory(settings.staff_path).add("bench", Role.VIEWER)
         reviewer = StaffDirectory(settings.staff_path).add("bench.reviewer", Role.REVIEWER)
-        port = free_port()
-        env = {**os.environ, "LNERE_DATA_DIR": str(settings.data_dir), "LNERE_JOURNEY_KEY": settings.journey_key,
-               "LNERE_CIPHER_KEY": settings.cipher_key, "LNERE_API_PORT": str(port), "LNERE_LOG_LEVEL": "WARNING",
-               "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
-        server = subprocess.Popen([sys.executable, "-m", "lnere.api"], env=env, cwd=REPO)
+        server, address = start_api(settings)
         try:
-            base = f"http://127.0.0.1:{port}/api/v1/processes/{process.id}"
+            base = f"{address}/api/v1/processes/{process.id}"
             with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-                for _ in range(300):
-                    try:
-                        http.get(f"{base}/figures")
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
                 results = []
 
                 def timed(name: str, url: str, before=None, n: int = args.requests, headers=None) -> None:

@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import os
 import random
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,14 +35,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests' makers of citizens and their stack
 sys.path.insert(0, str(REPO / "scripts"))
 
-from benchmark_api import load_view, percentiles  # noqa: E402
+from benchmark_api import load_view, percentiles, start_api  # noqa: E402
 
 from lnere import logs  # noqa: E402
 from lnere.application.staff import StaffDirectory  # noqa: E402
 from lnere.domain.process import ProcessCatalog  # noqa: E402
 from lnere.domain.roles import Role  # noqa: E402
 from lnere.projections.runner import open_view  # noqa: E402
-from lnere.runtime.stack import free_port  # noqa: E402
 from lnere.settings import Settings  # noqa: E402
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -76,19 +73,8 @@ async def pages(journeys: int, requests: int) -> list[tuple]:
         print(f"read model: {journeys:,} requests awaiting a decision, loaded in {time.monotonic() - started:.1f} s",
               flush=True)
         token = StaffDirectory(settings.staff_path).add("bench.reviewer", Role.REVIEWER)
-        port = free_port()
-        env = {**os.environ, "LNERE_DATA_DIR": str(settings.data_dir), "LNERE_JOURNEY_KEY": settings.journey_key,
-               "LNERE_CIPHER_KEY": settings.cipher_key, "LNERE_API_PORT": str(port), "LNERE_LOG_LEVEL": "WARNING",
-               "LNERE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
-        server = subprocess.Popen([sys.executable, "-m", "lnere.api"], env=env, cwd=REPO)
-        base = f"http://127.0.0.1:{port}"
+        server, base = start_api(settings)
         try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{base}/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
             client, _ = await sign_in(base, token)
             results = []
             inbox = f"/desk/procesos/{process.id}/bandeja"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ router = APIRouter(prefix=PATH, include_in_schema=False)
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
 DESK_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
-JOURNEY_ID = __import__("re").compile(JOURNEY_ID_PATTERN)
+JOURNEY_ID = re.compile(JOURNEY_ID_PATTERN)
 OIDC_COOKIE = "lnere_desk_oidc"
 
 # The inbox's filters as the page names them (query parameters in Spanish, values as stored).
@@ -244,12 +245,16 @@ def _callback_uri(request: Request) -> str:
     return str(request.url_for("oidc_callback"))
 
 
-@router.get("/entrar/institucional")
-async def oidc_start(request: Request) -> Response:
+def _oidc(request: Request) -> OidcSignIn:
     oidc: OidcSignIn | None = request.app.state.desk_oidc
     if oidc is None:
         raise Forbidden("Esta instalación no tiene inicio de sesión institucional.")
-    target, cookie = await oidc.start(_callback_uri(request))
+    return oidc
+
+
+@router.get("/entrar/institucional")
+async def oidc_start(request: Request) -> Response:
+    target, cookie = await _oidc(request).start(_callback_uri(request))
     answer = RedirectResponse(target, 303)
     # Lax, not Strict: the provider's page sends the browser back here (a top-level GET).
     answer.set_cookie(OIDC_COOKIE, cookie, path=PATH, httponly=True, samesite="lax", max_age=600,
@@ -259,11 +264,8 @@ async def oidc_start(request: Request) -> Response:
 
 @router.get("/entrar/institucional/vuelta", name="oidc_callback")
 async def oidc_callback(request: Request) -> Response:
-    oidc: OidcSignIn | None = request.app.state.desk_oidc
-    if oidc is None:
-        raise Forbidden("Esta instalación no tiene inicio de sesión institucional.")
     try:
-        staff_id = await oidc.finish(request.cookies.get(OIDC_COOKIE), request.query_params.get("state"),
+        staff_id = await _oidc(request).finish(request.cookies.get(OIDC_COOKIE), request.query_params.get("state"),
                                      request.query_params.get("code"), _callback_uri(request))
     except SignInFailed as failed:
         log.warning("desk sign-in refused", reason="oidc", why=type(failed).__name__)
