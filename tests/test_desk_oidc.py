@@ -58,7 +58,7 @@ async def test_staff_sign_in_through_the_institutions_provider(dev_env, settings
             back = await through_provider(client, "derfe.oidc")
             assert back.status_code == 303 and back.headers["location"] == "/desk/", back.text
             inbox = await client.get("/desk/", follow_redirects=True)
-            assert inbox.status_code == 200 and "derfe.oidc (reviewer)" in inbox.text
+            assert inbox.status_code == 200 and "derfe.oidc (revisión (DERFE))" in inbox.text
             # The same answer from the provider again (a replayed code): refused.
             replayed = await httpx.AsyncClient(base_url=api.base_url).get(client.last_callback)  # type: ignore[attr-defined]
             assert replayed.status_code == 403

@@ -27,6 +27,10 @@ BY_RULE = {
     "subsane-deadline": "El plazo para subsanar ya venció.",
 }
 
+# Who is signed in, as the pages name the roles.
+ROLE_LABELS = {"reviewer": "revisión (DERFE)", "supervisor": "supervisión", "operator": "operación (INETEL)",
+               "viewer": "consulta", "party": "representación de partido", "opl": "OPL"}
+
 # The decision form's fields, as the page names them.
 FIELDS = {"outcome": "Decisión", "reasons": "Motivos", "at": "Fecha y hora", "notes": "Observaciones"}
 

@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from lnere import logs
-from lnere.api.desk.messages import FIELDS, in_spanish
+from lnere.api.desk.messages import FIELDS, ROLE_LABELS, in_spanish
 from lnere.api.desk.oidc import OidcSignIn, SignInFailed
 from lnere.api.desk.sessions import COOKIE, PATH, PRE_COOKIE, DeskSessions, Session, SessionEnded, session_secret
 from lnere.application.review_desk import InboxFilter, ReviewDesk
@@ -116,7 +116,7 @@ def desk(request: Request) -> ReviewDesk:
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     session: Session | None = getattr(request.state, "desk_session", None)
-    html = TEMPLATES.get_template(template).render(session=session, path=PATH, **context)
+    html = TEMPLATES.get_template(template).render(session=session, path=PATH, role_labels=ROLE_LABELS, **context)
     answer = HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
     return _with_cookie(request, answer)
 
@@ -146,7 +146,8 @@ def current(request: Request) -> Session:
         raise NeedsSignIn(str(ended)) from None
     request.state.desk_session, request.state.desk_cookie = session, renewed
     if session.staff.role not in DESK_ROLES:
-        raise Forbidden(f"Su función ({session.staff.role.value}) no tiene acceso al escritorio de revisión.")
+        raise Forbidden(f"Su función ({ROLE_LABELS[session.staff.role.value]}) no tiene acceso al escritorio de "
+                        "revisión.")
     return session
 
 
