@@ -74,12 +74,15 @@ async def test_the_dashboard_follows_new_requests_without_a_reload(api, tmp_path
             citizen = credential(rng, sex="H")
             body = {k: v for k, v in request(citizen, when=at("2020-10-05 10:00"), channel="SRVE",
                                              country="CA", state="14", modality="internet").items() if k != "kind"}
-            sent = time.monotonic()
             filed = await http.post(f"/api/v1/processes/{api.process}/requests", json=body,
                                     headers=api.auth("operator"))
             assert filed.status_code == 200, filed.text
+            recorded = time.monotonic()  # the request is in the event store: the dashboard follows
             await expect(page.locator("#total-received")).to_have_text("1", timeout=15_000)
-            print(f"the dashboard showed the new request {time.monotonic() - sent:.2f} s after it was sent")
+            shown_after = time.monotonic() - recorded
+            print(f"the dashboard showed the new request {shown_after:.2f} s after it was recorded")
+            # Within about a second (the runner polls, the API long-polls; room for a loaded CI).
+            assert shown_after < 2.5, f"the dashboard took {shown_after:.2f} s to show a recorded request"
             assert await page.evaluate("window.notReloaded") is True  # the same page, not a reload
             assert await received.text_content() == "1"
             assert await page.locator("#log-position").text_content() != position_before
