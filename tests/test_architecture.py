@@ -1,8 +1,9 @@
 """The import graph points one way: no module imports a layer above its own, modules of one
 layer do not import each other's packages, and the domain imports nothing of the stack's
-adapters (no SQL driver, no event store, no Temporal). Every import counts, the ones inside
-functions too. Everything is imported as the one package ``lnere`` (``lnere.domain``, …): never
-by a folder's own name, which would load a second copy of it."""
+adapters (no SQL driver, no event store, no Temporal) — import-linter's contracts in
+pyproject.toml, which count every import, the ones inside functions too. Everything is
+imported as the one package ``lnere`` (``lnere.domain``, …): never by a folder's own name,
+which would load a second copy of it."""
 
 from __future__ import annotations
 
@@ -15,24 +16,22 @@ pytestmark = pytest.mark.fast
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Top to bottom; a module may import its own package and the layers below it.
-LAYERS: list[set[str]] = [
-    {"cli"},  # the command line: it starts the others
-    {"api", "worker", "runtime"},  # the HTTP API, the worker process, the stack's supervisor
-    {"simulation"},  # synthetic populations, sent through the application
-    {"application"},  # the gateway to Temporal, the import use case, command files, staff
-    {"activities"},
-    {"workflows"},
-    {"projections"},  # read models: views, reports, lists
-    {"store"},  # the event store's adapters: the registry, key stores, the event codec
-    {"domain"},  # commands, rules, refusals, aggregates: pure
-    {"settings"},
-    {"payload_codec", "logs", "metrics", "tracing"},
-]
+# The layers, top to bottom, as the import-linter contract in pyproject.toml declares them (one
+# home): a module may import its own package and the layers below it.
+def _layers() -> list[set[str]]:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    return [{name.strip().removeprefix("lnere.") for name in layer.split("|")} for layer in contract["layers"]]
+
+
+LAYERS = _layers()
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
-# What the domain may not import at all: it holds no SQL, no store and no engine.
-NOT_IN_DOMAIN = {"sqlite3", "psycopg", "psycopg_pool", "temporalio", "eventsourcing.persistence",
-                 "eventsourcing.sqlite", "eventsourcing.postgres", "fastapi", "structlog"}
+# eventsourcing's store adapters, which the import-linter contract cannot name (subpackages of an
+# external package): the domain holds no store.
+NOT_IN_DOMAIN = {"eventsourcing.persistence", "eventsourcing.sqlite", "eventsourcing.postgres",
+                 "eventsourcing.application"}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
@@ -69,19 +68,6 @@ def test_every_package_of_ours_has_a_layer_and_is_in_lnere():
     assert all(p.is_symlink() and p.resolve().parent == REPO for p in links.values())
 
 
-def package_of(name: str) -> str | None:
-    """The layer's package an import names (``lnere.store.registry`` -> ``store``)."""
-    parts = name.split(".")
-    return parts[1] if parts[0] == "lnere" and len(parts) > 1 and parts[1] in LAYER_OF else None
-
-
-def back_edges(path: Path, source: str) -> list[str]:
-    """The imports of a module of package ``source`` that point up or sideways."""
-    return [f"{path.name}:{line} imports {name}" for line, name in imports(path)
-            if (target := package_of(name)) is not None and target != source
-            and LAYER_OF[target] <= LAYER_OF[source]]
-
-
 def short_names(path: Path) -> list[str]:
     """Imports of ours by a folder's own name (``domain.rules``) instead of the package's."""
     return [f"{path}:{line} imports {name}" for line, name in imports(path) if name.split(".")[0] in LAYER_OF]
@@ -93,13 +79,17 @@ def test_everything_imports_the_package_by_its_name():
     assert not found, "import lnere's modules as lnere.<package>:\n" + "\n".join(found)
 
 
-def test_no_module_imports_a_layer_above_its_own_or_a_sibling():
-    found = []
-    for path in modules():
-        source = ours(path)
-        assert source is not None
-        found += [f"{path.relative_to(REPO).parent}/{edge}" for edge in back_edges(path, source)]
-    assert not found, "imports against the layers:\n" + "\n".join(found)
+def test_the_import_contracts_hold_and_can_fail(tmp_path):
+    """import-linter's contracts (pyproject.toml): the layers, and the domain's purity. The same
+    tool with the layers turned upside down finds the imports that break them."""
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_logo=True, no_cache=True) == 0
+    upside_down = "\n".join(f"    {' | '.join(f'lnere.{n}' for n in sorted(layer))}" for layer in reversed(LAYERS))
+    config = tmp_path / "upside-down.ini"
+    config.write_text(f"[importlinter]\nroot_package = lnere\n\n[importlinter:contract:layers]\nname = upside down\n"
+                      f"type = layers\nlayers =\n{upside_down}\n", encoding="utf-8")
+    assert lint_imports(config_filename=str(config), no_logo=True, no_cache=True) == 1
 
 
 def test_the_domain_imports_no_adapter():
@@ -109,15 +99,8 @@ def test_the_domain_imports_no_adapter():
     assert not found, "\n".join(found)
 
 
-def test_the_check_finds_back_edges(tmp_path):
+def test_the_check_finds_imports_by_a_folders_own_name(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("import json\nfrom lnere.domain.rules import check\n\n\ndef later():\n"
-                     "    from lnere.store.registry import JourneyRegistry\n", encoding="utf-8")
-    assert back_edges(probe, "domain") == ["probe.py:6 imports lnere.store.registry"]  # up, inside a function
-    assert back_edges(probe, "projections") == []  # down
-    assert back_edges(probe, "store") == []  # its own package
-    probe.write_text("from lnere.worker import build_worker\n", encoding="utf-8")
-    assert back_edges(probe, "api") == ["probe.py:1 imports lnere.worker"]  # a sibling
     probe.write_text("from lnere import logs\nimport settings\n", encoding="utf-8")
     assert [edge.split(":")[-1] for edge in short_names(probe)] == ["2 imports settings"]
 
