@@ -790,6 +790,33 @@ def cmd_codes(args: argparse.Namespace) -> None:
     })
 
 
+def process_schema() -> dict:
+    """The JSON Schema of a process file, from the model lnere validates it with."""
+    from lnere.domain.process import ElectoralProcess
+
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "lnere process file",
+            **ElectoralProcess.model_json_schema()}
+
+
+def cmd_process(args: argparse.Namespace) -> None:
+    """``check FILE``: a process file read as lnere loads it (exit 2 naming each field and the
+    reason); ``schema``: the JSON Schema of process files."""
+    from lnere.domain.process import load_process_file
+
+    if args.action == "schema":
+        print(json.dumps(process_schema(), indent=2, ensure_ascii=False))
+        return
+    try:
+        process = load_process_file(Path(args.file))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _print({"file": str(args.file), "valid": True, "id": process.id, "name": process.name,
+            "timezone": process.timezone, "milestones": {m: process.milestone_at(m).isoformat()
+                                                         for m in process.milestones},
+            "states": len(process.states), "channels": [c.value for c in process.channels],
+            "documents": sorted(process.documents)})
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     """How the stack on this data dir is: each component's readiness (with its reasons), the
     projection's position and lag. Exit 0 when every component is ready, 5 when one is not."""
@@ -891,6 +918,14 @@ def build_parser() -> argparse.ArgumentParser:
     reports_.set_defaults(handler=cmd_reports)
     sub.add_parser("codes", help="the codes the process takes (reasons, topics, offices, voting sites)"
                    ).set_defaults(handler=cmd_codes)
+    process_ = sub.add_parser("process", help="process files: check one, or print their JSON Schema").add_subparsers(
+        dest="action", required=True)
+    process_check = process_.add_parser("check", help="read a process file as lnere loads it: exit 2 naming each "
+                                                      "field and the reason")
+    process_check.add_argument("file", metavar="FILE", help="the process file (JSON)")
+    process_check.set_defaults(handler=cmd_process)
+    process_.add_parser("schema", help="the JSON Schema of process files (docs/process-file.schema.json)"
+                        ).set_defaults(handler=cmd_process)
     sub.add_parser("status", help="how the stack on the data dir is: each component ready or why not "
                                   "(exit 5 when one is not)").set_defaults(handler=cmd_status)
     sub.add_parser("api", help="run the HTTP API and dashboard").set_defaults(handler=cmd_api)
