@@ -21,6 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 COMMANDS = Counter("lnere_commands_total", "Journey and outreach commands decided, by kind and outcome "
                    "(recorded, repeated, refused)", ["kind", "outcome"])
 REFUSALS = Counter("lnere_refusals_total", "Commands refused, by rule", ["rule"])
+STATUS_LOOKUPS = Counter("lnere_status_lookups_total", "Citizens' lookups of their request's status, by outcome "
+                         "(found, not_found, limited); never what was typed", ["outcome"])
 
 # -- the projection runner ---------------------------------------------------------------------
 PROJECTION_POSITION = Gauge("lnere_projection_position", "Position of the last event the projection applied",

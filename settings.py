@@ -137,6 +137,10 @@ class Settings(BaseSettings):
                                            "OpenID Connect provider (a secret)")
     oidc_staff_claim: str = Field(default="preferred_username", description="the ID token's claim that names the "
                                   "staff member in the staff directory (which gives the role)")
+    status_lookups_per_address: str = Field(default="30/hour", description="the public status page's lookups "
+                                            "allowed from one address (a limits string: N/second|minute|hour|day)")
+    status_lookups_per_clave: str = Field(default="10/day", description="the public status page's lookups "
+                                          "allowed for one clave de elector")
     review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long a reviewer holds an "
                                       "expediente they took before others may take it")
     document_store: Literal["filesystem", "s3"] = Field(
@@ -178,6 +182,17 @@ class Settings(BaseSettings):
     max_cached_workflows: int = Field(
         default=1000, ge=0, description="journeys a worker keeps in memory between their tasks (sticky cache): "
         "bounds the worker's memory however many journeys are open; an evicted journey replays when it wakes")
+
+    @field_validator("status_lookups_per_address", "status_lookups_per_clave")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 30/hour") from None
+        return value
 
     @field_validator("journey_key")
     @classmethod

@@ -33,10 +33,12 @@ from lnere.api.codec import MAX_BODY as CODEC_MAX_BODY
 from lnere.api.codec import CodecSessions, create_codec_app, session_secret
 from lnere.api.desk import pages as desk
 from lnere.api.models import RefusalAnswer, validation_answer
+from lnere.api.public import status_page
 from lnere.api.services import DiscoverProcesses, Services
 from lnere.application.gateway import JourneyClient
 from lnere.application.review_desk import ReviewDesk
 from lnere.application.staff import Authenticator, StaffDirectory
+from lnere.application.status_lookup import StatusLookup
 from lnere.domain.identity import JOURNEY_ID_PATTERN
 from lnere.domain.process import ProcessCatalog
 from lnere.domain.refusals import Refusal, RefusalKind, Refused
@@ -74,7 +76,8 @@ def create_app(
                                  documents)
         state = Services(settings, catalog, journeys, view, registry, documents,
                          ReviewDesk(journeys, registry, documents, claims, view,
-                                    timedelta(minutes=settings.review_claim_minutes)))
+                                    timedelta(minutes=settings.review_claim_minutes)),
+                         StatusLookup(registry, settings.journey_key_bytes))
         app.state.services = state
         state.watcher.start()
         try:
@@ -120,6 +123,7 @@ def create_app(
     for concern in concerns:
         app.include_router(concern.router)
     desk.install(app, settings)
+    status_page.install(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Temporal's Web UI decodes journey payloads here (see api/codec.py).
     app.mount("/codec", create_codec_app(

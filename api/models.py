@@ -107,6 +107,8 @@ class MilestoneBody(BaseModel):
 class JourneyAnswer(BaseModel):
     journey: str = Field(description="the journey's id (a hash: it names no citizen)")
     status: JourneyStatus
+    folio: str | None = Field(default=None, description="the request's folio, which the citizen is told and gives "
+                                                        "back to check its status at /consulta")
 
 
 class InboxItem(BaseModel):

@@ -21,6 +21,7 @@ from lnere.api.models import JourneyAnswer
 from lnere.application.gateway import JourneyClient
 from lnere.application.review_desk import ReviewDesk
 from lnere.application.staff import Staff
+from lnere.application.status_lookup import StatusLookup
 from lnere.domain.commands import CommandEnvelope
 from lnere.domain.identity import JOURNEY_ID_PATTERN, process_of
 from lnere.domain.process import ElectoralProcess, ProcessCatalog
@@ -81,7 +82,7 @@ class PositionWatcher:
 class Services:
     def __init__(self, settings: Settings, processes: ProcessCatalog, journeys: JourneyClient,
                  view: CountsView, registry: JourneyRegistry, documents: DocumentRegistry,
-                 review_desk: ReviewDesk) -> None:
+                 review_desk: ReviewDesk, status_lookup: StatusLookup) -> None:
         self.settings = settings
         self.processes = processes
         self.journeys = journeys
@@ -89,6 +90,7 @@ class Services:
         self.registry = registry
         self.documents = documents
         self.review_desk = review_desk
+        self.status_lookup = status_lookup
         self.watcher = PositionWatcher(view)
         self._figures: OrderedDict[tuple[str, str | None, date | None, int], bytes] = OrderedDict()
 
@@ -188,7 +190,7 @@ async def send(state: Services, envelope: CommandEnvelope) -> JourneyAnswer:
         status = await asyncio.wait_for(state.journeys.send(envelope), ANSWER_TIMEOUT)
     except TimeoutError:
         raise HTTPException(504, "the journey did not answer in time; retry (the command counts once)") from None
-    return JourneyAnswer(journey=status.workflow_id, status=status)
+    return JourneyAnswer(journey=status.workflow_id, status=status, folio=state.status_lookup.folio(status.workflow_id))
 
 async def existing(state: Services, journey: str) -> tuple[ElectoralProcess, Any]:
     """The journey's process and status; 404 if there is no such journey."""

@@ -36,3 +36,22 @@ def outreach_uuid(workflow_id: str) -> UUID:
     """The aggregate id of a citizen's outreach record: derived from the journey id, so the two
     meet without the clave and never collide."""
     return uuid5(journey_uuid(workflow_id), "outreach")
+
+
+# A request's folio: what the citizen is told when the request is received, and gives back to
+# ask about it. Derived from the journey id under the same key (nothing more to keep): ten
+# letters and digits of Crockford's alphabet (no I, L, O, U to misread), 50 bits.
+FOLIO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+FOLIO_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$"
+
+
+def folio_of(key: bytes, workflow_id: str) -> str:
+    digest = int.from_bytes(hmac.new(key, f"folio\x1f{workflow_id}".encode(), hashlib.sha256).digest()[:7], "big")
+    letters = "".join(FOLIO_ALPHABET[(digest >> (5 * i)) & 31] for i in range(10))
+    return f"{letters[:5]}-{letters[5:]}"
+
+
+def normal_folio(text: str) -> str:
+    """A folio as a person may type it: case, spaces and the letters read as digits forgiven."""
+    cleaned = text.upper().replace(" ", "").replace("-", "").translate(str.maketrans("ILO", "110"))
+    return f"{cleaned[:5]}-{cleaned[5:]}" if len(cleaned) == 10 else cleaned

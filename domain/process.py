@@ -261,9 +261,12 @@ class ElectoralProcess(BaseModel):
                      kind.required_for)
 
     def subsane_documents(self, reason: str) -> tuple[str, ...]:
-        """The document kinds that correct an inconsistency reason (one of them is sent)."""
-        if not self.documents_required:
-            return ()
+        """The document kinds a subsane for an inconsistency reason must carry (one of them),
+        when the process requires documents."""
+        return self.correcting_documents(reason) if self.documents_required else ()
+
+    def correcting_documents(self, reason: str) -> tuple[str, ...]:
+        """The document kinds that correct an inconsistency reason (what the citizen is told)."""
         return tuple(code for code, kind in self.documents.items() if reason in kind.subsane_for)
 
     def modality_label(self, modality: Modality) -> str:

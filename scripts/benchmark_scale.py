@@ -320,7 +320,10 @@ async def main(args: argparse.Namespace) -> None:
         rows = []
         for journeys in (int(n) for n in args.milestones.split(",")):
             with tempfile.TemporaryDirectory(prefix="lnere-milestones-") as tmp:
-                rows.append(measure(Settings(data_dir=Path(tmp), journey_key=secrets.token_hex(32)), journeys))
+                # measure runs its own event loops (ActivityEnvironment): in a thread of its own,
+                # not inside this one's (asyncio.run cannot nest).
+                rows.append(await asyncio.to_thread(
+                    measure, Settings(data_dir=Path(tmp), journey_key=secrets.token_hex(32)), journeys))
                 say(f"(g) milestones over {journeys:,} open journeys: {rows[-1]}")
         print_milestones(rows, "sqlite")
 

@@ -162,3 +162,36 @@ async def test_a_reviewer_takes_reads_and_decides_at_the_desk(dev_env, settings)
 
 async def pdf_id(figure) -> str:
     return (await figure.locator("img").get_attribute("data-src")).rsplit("/", 1)[-1]
+
+
+async def test_a_citizen_checks_their_request_on_the_public_page(dev_env, settings):
+    from playwright.async_api import async_playwright, expect
+
+    from tests.citizens import credential, request
+    from tests.test_api import body
+
+    rng = random.Random(28)
+    async with desk_api(dev_env, settings) as (api, http, process):
+        citizen = credential(rng)
+        when = datetime.now(UTC).astimezone(process.tz) - timedelta(days=10)
+        filed = await http.post(f"/api/v1/processes/{process.id}/requests", headers=api.auth("operator"),
+                                json={**body(request(citizen, when=when)), "credential": citizen})
+        assert filed.status_code == 200, filed.text
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844})
+                await page.goto(f"{api.base_url}/consulta?proceso={process.id}")
+                await no_serious_violation(page, "status form")
+                # By keyboard: the fields in order, then Enter.
+                await page.locator("#folio").focus()
+                await page.keyboard.type(filed.json()["folio"])
+                await page.keyboard.press("Tab")
+                await page.keyboard.type(citizen["clave"])
+                await page.locator("#nacimiento").fill(citizen["holder"]["birth_date"])
+                await page.keyboard.press("Enter")
+                await expect(page.locator("#estatus")).to_have_text("En revisión")
+                await no_serious_violation(page, "status answer")
+                await shots(page, "status")
+            finally:
+                await browser.close()

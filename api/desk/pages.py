@@ -26,6 +26,7 @@ from lnere import logs
 from lnere.api.desk.messages import FIELDS, ROLE_LABELS, in_spanish
 from lnere.api.desk.oidc import OidcSignIn, SignInFailed
 from lnere.api.desk.sessions import COOKIE, PATH, PRE_COOKIE, DeskSessions, Session, SessionEnded, session_secret
+from lnere.api.words import STAGE_LABELS
 from lnere.application.review_desk import InboxFilter, ReviewDesk
 from lnere.domain.commands import DecideReview
 from lnere.domain.identity import JOURNEY_ID_PATTERN, process_of
@@ -52,9 +53,6 @@ FILTER_LABELS = {"state_of_reference": "Entidad", "country": "País", "modality"
 ROUND_LABELS = {"first": "Primera revisión", "re_review": "Revisión tras subsanar"}
 OUTCOME_LABELS = {"meets_requirements": "Cumple los requisitos", "inconsistencies": "Con inconsistencias",
                   "rejected": "Improcedente"}
-STAGE_LABELS = {"in_review": "En revisión", "meets_requirements": "Cumple requisitos", "rejected": "Improcedente",
-                "listed_for_review": "En la LNERE para Revisión", "included": "En la LNERE Definitiva",
-                "excluded": "Excluida", "credential_only": "Solo credencial", "closed_without_request": "Sin solicitud"}
 EVENT_LABELS = {
     "Started": "Inicio del trámite", "CredentialRecorded": "Credencial registrada",
     "CredentialActivated": "Credencial activada", "CpveRequested": "CPVE solicitada",
@@ -426,7 +424,8 @@ async def _expediente_page(request: Request, session: Session, journey: str, sta
                 tz=process.tz, local=local, decisions=decisions, refusal=refusal, form=form or {},
                 mine=record.holder == session.staff.id, stage_labels=STAGE_LABELS, outcome_labels=OUTCOME_LABELS,
                 now_local=now().astimezone(process.tz).strftime("%Y-%m-%dT%H:%M"), fields=FIELDS,
-                supervisor=session.staff.role is Role.SUPERVISOR, subsane_ids=subsane_ids, event_labels=EVENT_LABELS)
+                supervisor=session.staff.role is Role.SUPERVISOR, subsane_ids=subsane_ids, event_labels=EVENT_LABELS,
+                folio=request.app.state.services.status_lookup.folio(journey))
 
 
 @router.get("/expedientes/{journey}/documentos/{document_id}")

@@ -108,7 +108,8 @@ async def file_observation(state: ServicesDep, staff: StaffDep, journey: Journey
         raise HTTPException(403, "only a party representative files observations")
     answer = await to_journey(state, journey, FileObservation(**dict(body), party=staff.party,
                                                               representative=staff.id, recorded_by=staff.id))
-    return answer.model_copy(update={"status": answer.status.as_seen_by_party(staff.party)})
+    # A party sees its own observations, and not the citizen's folio (a key to the status page).
+    return answer.model_copy(update={"status": answer.status.as_seen_by_party(staff.party), "folio": None})
 
 
 @router.post(f"{PREFIX}/journeys/{{journey}}/observations/{{observation_id}}/resolution",
