@@ -363,7 +363,7 @@ async def _delete_runs(client, settings: Settings, workflow_id: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
+    from lnere.projections.report import build_report, render_report
     from lnere.projections.runner import open_view
 
     settings = _existing_settings(args)
@@ -375,15 +375,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     if args.state is not None and process.state(args.state) is None:
         raise NotFound(f"state: {process.id} has no state {args.state!r}")
     report = build_report(open_view(settings), process, as_of, args.state)
-    if args.format == "json":
-        _print(report)
-    elif args.format == "csv":
-        sys.stdout.write(render_csv(report))
-    elif args.format == "excel":
-        sys.stdout.flush()
-        sys.stdout.buffer.write(render_csv_for_spreadsheets(report))
-    else:
-        sys.stdout.write(render_markdown(report))
+    sys.stdout.flush()
+    sys.stdout.buffer.write(render_report(report, args.format))
 
 
 def _process(args: argparse.Namespace, settings: Settings):

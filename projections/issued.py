@@ -6,7 +6,6 @@ how a party or an auditor checks that an issue says what the registry held."""
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -16,19 +15,15 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from lnere.domain.process import ElectoralProcess
 from lnere.domain.reports import RENDERINGS
-from lnere.projections.report import build_report, render_csv, render_markdown, report_rows
+from lnere.projections.report import build_report, render_report, report_rows
 from lnere.settings import Settings
 
 
 def render(figures: dict[str, Any], rendering: str) -> bytes:
-    """One rendering of a report's figures, byte for byte the same for the same figures."""
-    if rendering == "json":
-        return (json.dumps(figures, ensure_ascii=False, indent=2) + "\n").encode()
-    if rendering == "csv":
-        return render_csv(figures).encode()
-    if rendering == "md":
-        return render_markdown(figures).encode()
-    raise ValueError(f"no rendering {rendering!r} (one of {', '.join(RENDERINGS)})")
+    """One rendering of an issued report's figures, byte for byte the same for the same figures."""
+    if rendering not in RENDERINGS:
+        raise ValueError(f"no rendering {rendering!r} (one of {', '.join(RENDERINGS)})")
+    return render_report(figures, rendering)
 
 
 def digests(figures: dict[str, Any]) -> dict[str, str]:

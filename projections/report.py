@@ -4,6 +4,7 @@ report prints them."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -461,3 +462,23 @@ def render_csv(report: dict[str, Any]) -> str:
     for table, row, column, value in report_rows(report):
         writer.writerow([report["process"], report["as_of"], table, row, column, value])
     return out.getvalue()
+
+
+# Every rendering of a report, said once: its bytes (the same for the same figures, so a digest
+# names them) and its media type. The CLI, the API and the issued reports use these.
+REPORT_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+                      "md": "text/markdown; charset=utf-8", "excel": "text/csv; charset=utf-8"}
+
+
+def render_report(report: dict[str, Any], rendering: str) -> bytes:
+    """json (indented, as issued), csv (for programs), md (as INE prints it), excel (CSV for
+    spreadsheets: byte-order mark, INE's words)."""
+    if rendering == "json":
+        return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+    if rendering == "csv":
+        return render_csv(report).encode()
+    if rendering == "md":
+        return render_markdown(report).encode()
+    if rendering == "excel":
+        return render_csv_for_spreadsheets(report)
+    raise ValueError(f"no rendering {rendering!r} (one of {', '.join(REPORT_MEDIA_TYPES)})")

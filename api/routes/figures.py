@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from lnere import logs
 from lnere.api.access import ANY_ROLE, MaybeStaffDep, StaffDep, roles
 from lnere.api.models import Me
 from lnere.api.services import MAX_WAIT, PREFIX, ServicesDep
-from lnere.projections.report import build_report, render_csv, render_csv_for_spreadsheets, render_markdown
+from lnere.projections.report import REPORT_MEDIA_TYPES, build_report, render_report
 from lnere.settings import Settings
 
 log = logs.get_logger("lnere.api")
@@ -150,15 +150,12 @@ async def report(
     electoral body's member gets their state's only)."""
     electoral_process, scope = state.process_and_state(process, staff, state_code)
     figures = await asyncio.to_thread(build_report, state.view, electoral_process, as_of, scope)
-    if format is ReportFormat.CSV:
-        return PlainTextResponse(render_csv(figures), media_type="text/csv; charset=utf-8")
-    if format is ReportFormat.EXCEL:
+    headers = {}
+    if format is ReportFormat.EXCEL:  # a file for a spreadsheet, saved by the browser
         name = f"lnere-{process}-{as_of.isoformat() if as_of else 'todo'}.csv"
-        return Response(render_csv_for_spreadsheets(figures), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    if format is ReportFormat.MD:
-        return PlainTextResponse(render_markdown(figures), media_type="text/markdown; charset=utf-8")
-    return JSONResponse(figures)
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(render_report(figures, format.value), media_type=REPORT_MEDIA_TYPES[format.value],
+                    headers=headers)
 
 
 # -- the dashboard ---------------------------------------------------------------------------

@@ -18,14 +18,14 @@ from lnere.api.access import StaffDep, roles
 from lnere.api.services import PREFIX, ServicesDep
 from lnere.application import reports as schedules
 from lnere.domain.process import ElectoralProcess
-from lnere.domain.reports import Rendering
+from lnere.domain.reports import RENDERINGS, Rendering
 from lnere.domain.roles import Role
 from lnere.projections.issued import render
+from lnere.projections.report import REPORT_MEDIA_TYPES
 
 log = logs.get_logger("lnere.api")
 router = APIRouter()
 READERS = (Role.PARTY, Role.OPL, Role.VIEWER)  # and supervisors (every route); an OPL gets its state's
-MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8"}
 
 
 class ScheduleAction(StrEnum):
@@ -51,7 +51,7 @@ async def issued_reports(state: ServicesDep, staff: StaffDep, process: str) -> l
 
 
 @router.get(f"{PREFIX}/processes/{{process}}/reports/{{number}}", openapi_extra=roles(*READERS), tags=["reports"],
-            responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
+            responses={200: {"content": {REPORT_MEDIA_TYPES[r]: {} for r in RENDERINGS}}})
 async def issued_report(state: ServicesDep, staff: StaffDep, process: str,
                         number: Annotated[int, PathParam(ge=1, le=10_000)],
                         format: Rendering = Rendering.JSON) -> Response:
@@ -68,7 +68,7 @@ async def issued_report(state: ServicesDep, staff: StaffDep, process: str,
     digest = hashlib.sha256(content).hexdigest()
     log.info("progress report downloaded", staff=staff.id, process_id=electoral_process.id, number=number,
              rendering=format.value)
-    return Response(content, media_type=MEDIA_TYPES[format.value], headers={
+    return Response(content, media_type=REPORT_MEDIA_TYPES[format.value], headers={
         "X-Content-SHA256": digest, "X-Issued-SHA256": report.sha256_for(own)[format.value],
         "X-Log-Position": str(report.position),
         "Content-Disposition": f'attachment; filename="lnere-{electoral_process.id}-reporte-{number:02d}.'
