@@ -58,7 +58,7 @@ class ReportActivities:
                 result.already.append(number)
                 continue
             if not caught_up:  # the figures include everything recorded before the issue
-                head = self._registry.recorder.max_notification_id() or 0
+                head = self._registry.head()
                 wait_for_position(self._view, head, timeout=1500, report=lambda *_: activity.heartbeat())
                 caught_up = True
             as_of = moment.date() - timedelta(days=1)

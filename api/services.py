@@ -133,7 +133,7 @@ class Services:
                      state: str | None = None) -> tuple[bytes, int]:
         """The dashboard's figures as JSON (computed once per log position), and the log's head;
         with ``state``, that state's own."""
-        head = self.registry.recorder.max_notification_id() or 0
+        head = self.registry.head()
         key = (process.id, state, as_of, self.view.position())
         cached = self._figures.get(key)
         if cached is None:

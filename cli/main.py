@@ -671,7 +671,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
 
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
-        head = registry.recorder.max_notification_id() or 0
+        head = registry.head()
     finally:
         registry.close()
     _print({"position": view.position(), "log_head": head, "halt": view.halt(), "skipped_events": view.skips()})

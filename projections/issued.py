@@ -49,7 +49,7 @@ def figures_at(settings: Settings, process: ElectoralProcess, position: int, as_
 
     app = JourneyRegistry(env=runner_env(settings))
     try:
-        head = app.recorder.max_notification_id() or 0
+        head = app.head()
         if position > head:
             raise ValueError(f"position {position} is past the event log's head ({head})")
         with tempfile.TemporaryDirectory(prefix="lnere-rederive-") as folder:

@@ -313,7 +313,7 @@ def event_log_head(settings: Settings) -> int:
     """The position of the last event recorded in the journey registry."""
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
-        return registry.recorder.max_notification_id() or 0
+        return registry.head()
     finally:
         registry.close()
 
@@ -338,7 +338,7 @@ class RunnerHealth:
     def refresh(self, runner: BatchingProjectionRunner) -> None:
         name = JourneyCountsProjection.name
         position = runner.view.position()
-        head = runner.app.recorder.max_notification_id() or 0
+        head = runner.app.head()
         halt = runner.view.halt()
         metrics.PROJECTION_POSITION.labels(name).set(position)
         metrics.PROJECTION_LOG_HEAD.labels(name).set(head)

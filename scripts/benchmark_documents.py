@@ -162,14 +162,14 @@ def through_milestones(citizens: int, data_dir: Path) -> dict[str, float]:
         runner = start_runner(settings)
         view = open_view(settings)
         try:
-            wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+            wait_for_position(runner.view, registry.head(), timeout=3600)
             activities = MilestoneActivities(None, registry, view, processes)  # type: ignore[arg-type]
             started = time.perf_counter()
             for milestone in MILESTONE_ORDER:
                 asyncio.run(ActivityEnvironment().run(activities.apply_milestone_in_bulk, BulkMilestoneInput(
                     process_id=process.id, milestone=milestone, at=process.milestone_at(milestone))))
             milestones = time.perf_counter() - started
-            wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+            wait_for_position(runner.view, registry.head(), timeout=3600)
             included = view.counts_as_of(process.id, None).get("stage", {}).get("included", 0)
         finally:
             runner.__exit__(None, None, None)

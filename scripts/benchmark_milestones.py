@@ -84,7 +84,7 @@ def fill(settings: Settings, journeys: int, population: str) -> tuple[str, int, 
                 break
         if refused:
             print(f"  commands refused while filling: {dict(refused)}", file=sys.stderr)
-        return process.id, registry.recorder.max_notification_id() or 0, time.perf_counter() - started
+        return process.id, registry.head(), time.perf_counter() - started
     finally:
         registry.close()
 
@@ -107,7 +107,7 @@ def measure(settings: Settings, journeys: int, population: str = "pef") -> dict:
 
         def sample() -> None:
             while not sampling.wait(0.1):
-                lags.append((registry.recorder.max_notification_id() or 0) - runner.view.position())
+                lags.append(registry.head() - runner.view.position())
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -122,7 +122,7 @@ def measure(settings: Settings, journeys: int, population: str = "pef") -> dict:
                                         "journeys_per_s": rate}
             if milestone is Milestone.DEFINITIVE_LIST:
                 # The cut exports every part to hash it: the export rate of the whole list.
-                wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+                wait_for_position(runner.view, registry.head(), timeout=3600)
                 started = time.perf_counter()
                 cut = asyncio.run(ActivityEnvironment().run(activities.cut_list, CutListInput(
                     process_id=process.id, kind="definitive", at=process.milestone_at(milestone))))
@@ -134,7 +134,7 @@ def measure(settings: Settings, journeys: int, population: str = "pef") -> dict:
         figures["lag_p50"] = statistics.median(lags) if lags else 0
         figures["lag_p99"] = sorted(lags)[int(len(lags) * 0.99)] if lags else 0
         deliveries = DeliveryActivities(registry, view, processes, InProcessPostalCarrier(), InProcessInternetVoting())
-        wait_for_position(runner.view, registry.recorder.max_notification_id() or 0, timeout=3600)
+        wait_for_position(runner.view, registry.head(), timeout=3600)
         started = time.perf_counter()
         delivered = asyncio.run(ActivityEnvironment().run(
             deliveries.deliver_definitive_list,

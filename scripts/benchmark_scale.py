@@ -125,7 +125,7 @@ class LagSampler(threading.Thread):
         view = open_view(self.settings)
         try:
             while not self.stopped.is_set():
-                head = registry.recorder.max_notification_id() or 0
+                head = registry.head()
                 seen = time.perf_counter()
                 if head > view.position():
                     while view.position() < head and not self.stopped.is_set():

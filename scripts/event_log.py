@@ -31,7 +31,7 @@ def fill(settings: Settings, events: int, scenario_name: str = "seed-2020-11-30"
     base = load_scenario(scenario_name)
     registry = JourneyRegistry(env=settings.event_store_env())
     try:
-        head = registry.recorder.max_notification_id() or 0
+        head = registry.head()
         number = 0
         while head < events:
             number += 1

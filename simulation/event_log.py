@@ -64,7 +64,7 @@ def record_scenario(registry: JourneyRegistry, scenario: Scenario, processes: Pr
             command = ApplyMilestone(at=process.milestone_at(milestone), milestone=milestone)
             for workflow_id in commands_of:
                 registry.record_commands(process, workflow_id, [command])
-    return registry.recorder.max_notification_id() or 0
+    return registry.head()
 
 
 def replica(scenario: Scenario, number: int) -> Scenario:

@@ -110,6 +110,10 @@ class JourneyRegistry(Application[UUID]):
         self.vault.close()
         super().close()
 
+    def head(self) -> int:
+        """The position of the last event recorded (0: none yet): what a projection must reach."""
+        return self.recorder.max_notification_id() or 0
+
     def personal_data(self, workflow_id: str) -> dict[str, Any] | None:
         """The citizen's credential, address and contact, or None once erased."""
         journey = self._get(workflow_id)

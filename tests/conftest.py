@@ -179,7 +179,7 @@ class Stack:
     def wait_for_projection(self, timeout: float = 30.0) -> None:
         from lnere.projections.runner import wait_for_position
 
-        wait_for_position(self.view, self.registry.recorder.max_notification_id() or 0, timeout)
+        wait_for_position(self.view, self.registry.head(), timeout)
 
 
 @asynccontextmanager

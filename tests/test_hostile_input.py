@@ -31,7 +31,7 @@ def when(text: str) -> str:
 
 
 def head(api) -> int:
-    return api.stack.registry.recorder.max_notification_id() or 0
+    return api.stack.registry.head()
 
 
 async def published(api) -> dict:

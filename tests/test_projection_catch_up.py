@@ -149,7 +149,7 @@ def _store_as_before_the_package(registry: JourneyRegistry) -> int:
     in a journey's first event, the aggregate's topic (``domain.journey:…``, no ``lnere.``)."""
     from eventsourcing.postgres import PostgresAggregateRecorder
 
-    head = registry.recorder.max_notification_id() or 0
+    head = registry.head()
     rows = []
     for notification in registry.recorder.select_notifications(start=1, limit=head):
         event = registry.mapper.to_domain_event(notification)

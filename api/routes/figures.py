@@ -106,7 +106,7 @@ async def readyz(state: ServicesDep) -> JSONResponse:
     taken), the projection is halted (figures are those of its last good position) or behind
     the event log by more than ``LNERE_READY_MAX_LAG`` events."""
     projection = await asyncio.to_thread(state.projection_state)
-    head = await asyncio.to_thread(lambda: state.registry.recorder.max_notification_id() or 0)
+    head = await asyncio.to_thread(state.registry.head)
     lag = max(head - state.view.position(), 0)
     reasons = []
     if not await state.journeys.engine_answers():
