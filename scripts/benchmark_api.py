@@ -130,6 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--lags", type=int, default=50, help="new events timed to a long-polling dashboard")
     args = parser.parse_args()
 
     process = ProcessCatalog.load().get("pel-2020-2021")
@@ -178,7 +179,7 @@ def main() -> None:
 
                 # A new event reaching a long-polling dashboard.
                 lags = []
-                for _ in range(50):
+                for _ in range(args.lags):
                     current = http.get(f"{base}/figures").json()["log_position"]
                     answered = threading.Event()
                     reached: list[float] = []
