@@ -119,8 +119,9 @@ class ReviewDesk:
     # -- claims -------------------------------------------------------------------------------
 
     def take_next(self, process: ElectoralProcess, reviewer: str, wanted: InboxFilter, now: datetime) -> str | None:
-        """The first free expediente of the (filtered) inbox, now held by the reviewer; None
-        when every one is held or none waits. One the reviewer already holds comes first."""
+        """The first expediente of the (filtered) inbox, in the order received, that the reviewer
+        holds already or nobody holds — now held by them; None when every one is held by others
+        or none waits."""
         after = None
         for _ in range(TAKE_PAGES):
             rows = self.view.review_inbox(process.id, filters=wanted.values, re_review=wanted.re_review,
