@@ -20,6 +20,12 @@ from tests.test_api import body
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+async def lookups_counted(http) -> dict[str, float]:
+    metrics = (await http.get("/metrics")).text
+    return {outcome: float(n) for outcome, n in
+            re.findall(r'^lnere_status_lookups_total\{outcome="(\w+)"\} (\S+)$', metrics, re.MULTILINE)}
+
+
 def shown(html: str) -> str:
     """The page's main text, without markup."""
     main = html.split('<main id="contenido" tabindex="-1">', 1)[1].split("</main>", 1)[0]
@@ -42,6 +48,7 @@ async def test_a_citizen_checks_their_request_and_guesses_learn_nothing(dev_env,
         ask = {"proceso": process.id, "folio": folio, "clave": citizen["clave"],
                "nacimiento": citizen["holder"]["birth_date"]}
 
+        before = await lookups_counted(http)  # the counters are the process's: other tests count too
         form = await http.get(f"/consulta?proceso={process.id}")
         assert form.status_code == 200 and "Consulta el estatus de tu solicitud" in form.text
         found = await http.post("/consulta", data={**ask, "folio": folio.lower().replace("-", " ")})
@@ -80,9 +87,8 @@ async def test_a_citizen_checks_their_request_and_guesses_learn_nothing(dev_env,
         assert [o.status_code for o in others] == [200] * 23 + [429] * 7, str([o.status_code for o in others])
         # Another address is not held back by this one's guesses (the API's own client is 127.0.0.1).
 
-        metrics = (await http.get("/metrics")).text
-        counted = {outcome: float(n) for outcome, n in
-                   re.findall(r'^lnere_status_lookups_total\{outcome="(\w+)"\} (\S+)$', metrics, re.MULTILINE)}
+        after = await lookups_counted(http)
+        counted = {k: after.get(k, 0) - before.get(k, 0) for k in ("limited", "found", "not_found")}
         assert (counted["limited"], counted["found"], counted["not_found"]) == (10, 2, 35), counted
     logs = capfd.readouterr()
     for typed in (citizen["clave"], folio, other["clave"], "ZZZZZ-ZZZZZ"):
